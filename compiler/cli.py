@@ -1,0 +1,83 @@
+"""The `cascade` command: thin wrappers around compile_project."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cascade.compiler.compile import Compilation, compile_project
+from cascade.compiler.config import ConfigError, ProjectConfig, load_config
+from cascade.compiler.write import stale_diff, write_files
+
+project_option = click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Folder whose pyproject.toml has the [tool.cascade] table.",
+)
+format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "github"]),
+    default="text",
+    show_default=True,
+    help="How to print diagnostics; github prints GitHub Actions annotations.",
+)
+
+
+@click.group()
+def main() -> None:
+    """Cascade: compile decorated dlt ingestions into Iceberg schemas and Dagster assets."""
+
+
+def compile_or_exit(project_dir: Path, output_format: str) -> tuple[ProjectConfig, Compilation]:
+    try:
+        config = load_config(project_dir)
+    except ConfigError as error:
+        report([error.diagnostic], output_format)
+        sys.exit(1)
+    compilation = compile_project(config)
+    report(compilation.diagnostics, output_format)
+    if not compilation.ok:
+        errors = sum(1 for d in compilation.diagnostics if d.severity == "error")
+        click.echo(f"cascade: {errors} error(s); nothing was written", err=True)
+        sys.exit(1)
+    return config, compilation
+
+
+def report(diagnostics: list, output_format: str) -> None:
+    for diagnostic in diagnostics:
+        if output_format == "github":
+            click.echo(diagnostic.format_github())
+        else:
+            click.echo(diagnostic.format_text(), err=True)
+
+
+@main.command()
+@project_option
+@format_option
+def gen(project_dir: Path, output_format: str) -> None:
+    """Generate schema and asset modules from the decorated ingestions."""
+    config, compilation = compile_or_exit(project_dir, output_format)
+    touched = write_files(config, compilation.files)
+    for path in touched:
+        click.echo(f"wrote {path}" if path in compilation.files else f"removed {path}")
+    click.echo(f"cascade gen: {len(compilation.files)} files, {len(touched)} changed")
+
+
+@main.command()
+@project_option
+@format_option
+def check(project_dir: Path, output_format: str) -> None:
+    """Fail (exit 1) when the generated code is not what `cascade gen` would write."""
+    config, compilation = compile_or_exit(project_dir, output_format)
+    diff = stale_diff(config, compilation.files)
+    if diff:
+        click.echo(diff, nl=False)
+        click.echo(f"{config.out}/ is stale; run: cascade gen --project {project_dir}", err=True)
+        sys.exit(1)
+    click.echo(f"cascade check: {config.out}/ is up to date")

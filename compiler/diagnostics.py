@@ -1,0 +1,57 @@
+"""Problems found in the user's sources, reported as `path:line:col: severity: message`."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A place in a source file: path relative to the project, 1-based line and column."""
+
+    path: str
+    line: int = 1
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    span: Span
+    message: str
+    hint: str = ""
+    severity: str = "error"
+
+    def format_text(self) -> str:
+        text = f"{self.span}: {self.severity}: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def format_github(self) -> str:
+        # GitHub Actions workflow command; newlines must be escaped as %0A.
+        body = self.message + (f" (hint: {self.hint})" if self.hint else "")
+        body = body.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return (
+            f"::{self.severity} file={self.span.path},line={self.span.line},"
+            f"col={self.span.column}::{body}"
+        )
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A hint naming the closest candidate, or listing them when none is close."""
+    options = sorted(set(candidates))
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    if options:
+        return "expected one of: " + ", ".join(options)
+    return ""
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.severity == "error" for d in diagnostics)

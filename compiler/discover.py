@@ -1,0 +1,42 @@
+"""Stage 1: the Python files under the configured source folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cascade.compiler.config import ProjectConfig
+
+
+def discover_sources(config: ProjectConfig) -> list[Path]:
+    """Every .py file under `sources`, as paths relative to the project root, sorted.
+
+    Sorting by the relative POSIX path keeps the output independent of file-system order.
+    """
+    found: set[Path] = set()
+    for folder in config.sources:
+        base = config.root / folder
+        if base.is_file() and base.suffix == ".py":
+            found.add(base.relative_to(config.root))
+            continue
+        for path in base.rglob("*.py"):
+            relative = path.relative_to(config.root)
+            if not any(part.startswith(".") for part in relative.parts):
+                found.add(relative)
+    return sorted(found, key=lambda p: p.as_posix())
+
+
+def module_name(relative_path: Path) -> str:
+    """`examples/ingestion/x.py` -> `examples.ingestion.x` (a package's `__init__` is the package)."""
+    parts = list(relative_path.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def module_path(root: Path, name: str) -> Path | None:
+    """The project file defining module `name`, relative to root, or None if not in the project."""
+    base = Path(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if (root / candidate).is_file():
+            return candidate
+    return None

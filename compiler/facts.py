@@ -1,0 +1,92 @@
+"""What the parse stage reads from one module: plain frozen data, no libcst nodes.
+
+Parsing is per module and knows nothing of other modules; the resolve stage links
+ingestions to models across modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cascade.compiler.diagnostics import Diagnostic, Span
+
+
+@dataclass(frozen=True)
+class NameRef:
+    """A reference to a name, by qualified name (`examples.schemas.nightscout.RawGlucose`).
+
+    A name defined in the same module has no dots unless it is relative (`.models.X`).
+    """
+
+    qualified_name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class NotLiteral:
+    """An expression the compiler cannot evaluate statically; `code` is its source text."""
+
+    code: str
+    span: Span
+
+
+Value = object  # a Python literal (str, int, tuple, ...), a NameRef or a NotLiteral
+
+
+@dataclass(frozen=True)
+class Argument:
+    name: str
+    value: Value
+    span: Span
+
+
+@dataclass(frozen=True)
+class TypeRef:
+    """A type annotation: the qualified name of the type, its arguments, and `| None`."""
+
+    name: str
+    args: tuple[object, ...] = ()
+    optional: bool = False
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
+class FieldFacts:
+    attribute: str
+    annotation: TypeRef | NotLiteral
+    arguments: tuple[Argument, ...]
+    span: Span
+
+    def argument(self, name: str) -> Argument | None:
+        return next((a for a in self.arguments if a.name == name), None)
+
+
+@dataclass(frozen=True)
+class ClassFacts:
+    name: str
+    bases: tuple[NameRef, ...]
+    fields: tuple[FieldFacts, ...]
+    config: tuple[Argument, ...]
+    docstring: str | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class IngestionFacts:
+    function: str
+    arguments: tuple[Argument, ...]
+    docstring: str | None
+    span: Span
+
+    def argument(self, name: str) -> Argument | None:
+        return next((a for a in self.arguments if a.name == name), None)
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    path: str
+    module: str
+    classes: dict[str, ClassFacts] = field(default_factory=dict)
+    constants: dict[str, Argument] = field(default_factory=dict)
+    ingestions: tuple[IngestionFacts, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()

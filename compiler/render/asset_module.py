@@ -1,0 +1,111 @@
+"""Renders `<out>/assets/<group>/<table>.py`: one explicit Dagster asset per ingestion."""
+
+from __future__ import annotations
+
+from cascade.compiler.ir import Ingestion
+from cascade.compiler.render.python import docstring, header, literal
+
+# Names the asset module defines or imports itself; a user name equal to one gets an alias.
+RESERVED_NAMES = frozenset(
+    {
+        "dg",
+        "timedelta",
+        "table",
+        "IcebergResource",
+        "IngestionConfig",
+        "run_ingestion",
+        "context",
+        "config",
+        "iceberg",
+    }
+)
+
+
+def import_line(module: str, name: str, taken: set[str]) -> tuple[str, str]:
+    """`from module import name`, aliased when the name would clash; returns (line, local name)."""
+    local = name
+    while local in taken:
+        local = f"{local}_"
+    taken.add(local)
+    alias = "" if local == name else f" as {local}"
+    return f"from {module} import {name}{alias}", local
+
+
+def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
+    model = ingestion.model
+    taken = set(RESERVED_NAMES) | {ingestion.asset_name}
+    source_import, source_name = import_line(ingestion.module, ingestion.function, taken)
+    model_import, model_name = import_line(model.module, model.class_name, taken)
+    user_imports = sorted({source_import, model_import})
+    schema_import = (
+        f"from {out_package}.schemas.{ingestion.group} import {ingestion.table_name} as table"
+    )
+
+    decorator = [
+        f"name={literal(ingestion.asset_name)}",
+        f"group_name={literal(ingestion.group)}",
+    ]
+    if ingestion.docstring:
+        decorator.append(f"description={literal(ingestion.docstring)}")
+    decorator += [
+        f"partitions_def=dg.DailyPartitionsDefinition(start_date={literal(ingestion.partition_start)})",
+        f"retry_policy=dg.RetryPolicy(max_retries={ingestion.max_retries}, "
+        f"delay={literal(ingestion.retry_delay_seconds)})",
+    ]
+    if ingestion.cron:
+        decorator.append(
+            f"automation_condition=dg.AutomationCondition.on_cron({literal(ingestion.cron)})"
+        )
+    if ingestion.freshness:
+        decorator.append(
+            "freshness_policy=dg.FreshnessPolicy.time_window("
+            f"warn_window=timedelta(hours={literal(ingestion.freshness.warn)}), "
+            f"fail_window=timedelta(hours={literal(ingestion.freshness.fail)}))"
+        )
+    metadata = {
+        "cascade/source": ingestion.path,
+        "cascade/table": ingestion.identifier,
+        "cascade/unique_key": ", ".join(ingestion.unique_key),
+    }
+    decorator += ['kinds={"dlt", "iceberg"}', f"metadata={literal(metadata)}"]
+
+    lines = [
+        header(ingestion.path),
+        docstring(
+            f"Dagster asset that loads {ingestion.identifier} from the ingestion "
+            f"{ingestion.function}."
+        ),
+        "",
+    ]
+    if ingestion.freshness:
+        lines += ["from datetime import timedelta", ""]
+    lines += [
+        "import dagster as dg",
+        "",
+        "from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion",
+        *user_imports,
+        schema_import,
+        "",
+        "",
+        "@dg.asset(",
+        *(f"    {argument}," for argument in decorator),
+        ")",
+        f"def {ingestion.asset_name}(",
+        "    context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource",
+        ") -> dg.MaterializeResult:",
+        "    return run_ingestion(",
+        "        context,",
+        "        config=config,",
+        "        iceberg=iceberg,",
+        f"        source={source_name},",
+        f"        validation_schema={model_name},",
+        "        identifier=table.IDENTIFIER,",
+        "        schema=table.SCHEMA,",
+        "        partition_spec=table.PARTITION_SPEC,",
+        "        unique_key=table.UNIQUE_KEY,",
+        "        dlt_columns=table.DLT_COLUMNS,",
+        f"        validate={ingestion.validate},",
+        f"        max_runtime_seconds={literal(ingestion.max_runtime_seconds)},",
+        "    )",
+    ]
+    return "\n".join(lines) + "\n"
