@@ -28,7 +28,7 @@ def cron_problem(expression: str) -> str | None:
     parts = text.split()
     if len(parts) != 5:
         return f"a cron schedule has 5 fields (minute hour day month weekday), got {len(parts)}"
-    for part, (name, low, high, names) in zip(parts, FIELDS):
+    for part, (name, low, high, names) in zip(parts, FIELDS, strict=True):
         for term in part.split(","):
             match = TERM.match(term)
             if not match:

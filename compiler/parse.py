@@ -235,7 +235,7 @@ class GatherModuleFacts(cst.CSTVisitor):
         return self.value(inner.value)
 
     def union(self, parts: list, node: cst.BaseExpression, span: Span) -> TypeRef | NotLiteral:
-        """`X | None`, `Optional[X]`, `Union[X, None]` -> X marked optional; other unions as they are."""
+        """`X | None`, `Optional[X]`, `Union[X, None]` -> X marked optional; other unions stay."""
         if any(isinstance(p, NotLiteral) for p in parts):
             return next(p for p in parts if isinstance(p, NotLiteral))
         concrete = [p for p in parts if p.name != "builtins.None"]

@@ -4,8 +4,8 @@ and assign field ids. Produces the IR, or diagnostics that say what to fix."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from cascade.compiler.config import ProjectConfig
 from cascade.compiler.cron import cron_problem
@@ -18,7 +18,6 @@ from cascade.compiler.facts import (
     ModuleFacts,
     NameRef,
     NotLiteral,
-    TypeRef,
 )
 from cascade.compiler.ir import (
     Column,
@@ -183,7 +182,7 @@ class Resolver:
         if not isinstance(value, str) or not IDENTIFIER.match(value):
             self.error(
                 argument.span,
-                f"{argument.name} must be a lowercase identifier (letters, digits, _), got {value!r}",
+                f"{argument.name} must be a lowercase identifier (a-z, 0-9, _), got {value!r}",
                 "it names the Iceberg table, the Dagster asset and a generated module",
             )
             return None
@@ -473,7 +472,8 @@ class Resolver:
                 facts.span,
                 f"Pandera ignores the attribute {facts.attribute!r} because it starts with '_'",
                 f"name it differently and map the column with alias=, e.g. "
-                f'{facts.attribute.lstrip("_") or "field"}_: ... = Field(alias="{facts.attribute}")',
+                f'{facts.attribute.lstrip("_") or "field"}_: ... = '
+                f'Field(alias="{facts.attribute}")',
             )
             return None
         if isinstance(facts.annotation, NotLiteral):

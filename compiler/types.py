@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cascade.compiler.facts import TypeRef
-from cascade.compiler.ir import DecimalType, IcebergType, PrimitiveType
+from cascade.compiler.ir import IcebergType, PrimitiveType
 
 STRING = PrimitiveType("string")
 LONG = PrimitiveType("long")

@@ -115,7 +115,7 @@ def render_schema_module(ingestion: Ingestion) -> str:
             f"doc={literal(column.doc)}),"
         )
     lines += [")", "# fmt: on", "", "PARTITION_SPEC = PartitionSpec("]
-    for field, (_, expression) in zip(ingestion.partition_fields, transforms):
+    for field, (_, expression) in zip(ingestion.partition_fields, transforms, strict=True):
         lines.append(
             f"    PartitionField(source_id={ids[field.source]}, field_id={field.field_id}, "
             f"transform={expression}, name={literal(field.name)}),"
