@@ -26,7 +26,7 @@ def discover_sources(config: ProjectConfig) -> list[Path]:
 
 
 def module_name(relative_path: Path) -> str:
-    """`examples/ingestion/x.py` -> `examples.ingestion.x`; a package's `__init__` is the package."""
+    """`examples/ingestion/x.py` -> `examples.ingestion.x`; `pkg/__init__.py` -> `pkg`."""
     parts = list(relative_path.with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
