@@ -1,0 +1,50 @@
+"""Fixtures shared by the end-to-end tests: a copy of the example project, the Nightscout
+fixture server on 127.0.0.1, and a real pyiceberg catalog in a temporary folder."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from examples.fixtures.nightscout_server import NightscoutFixtureServer
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """The example project (pyproject.toml, examples/, generated/) copied to a temp folder."""
+    target = tmp_path / "project"
+    target.mkdir()
+    shutil.copy(REPO_ROOT / "pyproject.toml", target / "pyproject.toml")
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO_ROOT / "examples", target / "examples", ignore=ignore)
+    shutil.copytree(REPO_ROOT / "generated", target / "generated", ignore=ignore)
+    return target
+
+
+@pytest.fixture
+def nightscout(monkeypatch: pytest.MonkeyPatch) -> Iterator[NightscoutFixtureServer]:
+    """The fixture server, with the example's NIGHTSCOUT_BASE_URL pointing at it."""
+    with NightscoutFixtureServer() as server:
+        monkeypatch.setenv("NIGHTSCOUT_BASE_URL", server.url)
+        yield server
+
+
+@pytest.fixture
+def catalog_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Configures pyiceberg's catalog `cascade` (SQLite + local warehouse in tmp_path) through
+    its standard environment variables, as a deployment would."""
+    folder = tmp_path / "lakehouse"
+    (folder / "warehouse").mkdir(parents=True)
+    env = {
+        "PYICEBERG_CATALOG__CASCADE__TYPE": "sql",
+        "PYICEBERG_CATALOG__CASCADE__URI": f"sqlite:///{folder / 'catalog.db'}",
+        "PYICEBERG_CATALOG__CASCADE__WAREHOUSE": f"file://{folder / 'warehouse'}",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
