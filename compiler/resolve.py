@@ -472,7 +472,7 @@ class Resolver:
                 facts.span,
                 f"Pandera ignores the attribute {facts.attribute!r} because it starts with '_'",
                 f"name it differently and map the column with alias=, e.g. "
-                f'{facts.attribute.lstrip("_") or "field"}_: ... = '
+                f"{facts.attribute.lstrip('_') or 'field'}_: ... = "
                 f'Field(alias="{facts.attribute}")',
             )
             return None

@@ -3,7 +3,7 @@
 import os
 from datetime import date, timedelta
 
-from dlt.sources.rest_api import rest_api
+from dlt.sources.rest_api import rest_api_source
 
 from cascade.runtime import cascade_ingestion
 from examples.schemas.nightscout import RawGlucoseEntries
@@ -28,7 +28,9 @@ def glucose_entries(partition_date: str):
     base_url = os.environ.get("NIGHTSCOUT_BASE_URL", "https://gwp-diabetes.fly.dev/api/v1")
     start = date.fromisoformat(partition_date)
     end = start + timedelta(days=1)
-    return rest_api(
+    # The seed's `rest_api({...})`: in current dlt the one-dict form is `rest_api_source`
+    # (`rest_api` itself now takes client= and resources= as separate arguments).
+    return rest_api_source(
         {
             "client": {
                 "base_url": base_url,

@@ -1,0 +1,29 @@
+# Two entry points for a fresh machine (Python 3.11+ and make are all they need):
+#   make demo   set up, generate, materialize the example into the embedded catalog, show rows
+#   make test   set up and run the test suite (what CI runs)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test gen check
+
+setup: $(VENV)/.installed
+
+# Reinstall when the dependencies change.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+gen: setup
+	$(BIN)/cascade gen
+
+check: setup
+	$(BIN)/cascade check
+
+demo: gen
+	$(BIN)/python -m examples.demo
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,66 @@
+"""What generated code and user code import at run time.
+
+User modules import `cascade_ingestion` from here, and the compiler never imports them, but
+Dagster does when it loads definitions. Exports are therefore resolved on first use, so that
+importing the decorator does not pull in dagster, dlt, pyiceberg and pandera.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "cascade_ingestion": "decorator",
+    "IcebergResource": "catalog",
+    "IngestionConfig": "config",
+    "run_ingestion": "run",
+    "merge_batch": "merge",
+    "MergeOutcome": "merge",
+    "CascadeError": "errors",
+    "SourceError": "errors",
+    "BatchError": "errors",
+    "ValidationFailed": "errors",
+    "TableMismatchError": "errors",
+    "BranchError": "errors",
+}
+
+__all__ = [
+    "BatchError",
+    "BranchError",
+    "CascadeError",
+    "IcebergResource",
+    "IngestionConfig",
+    "MergeOutcome",
+    "SourceError",
+    "TableMismatchError",
+    "ValidationFailed",
+    "cascade_ingestion",
+    "merge_batch",
+    "run_ingestion",
+]
+
+if TYPE_CHECKING:
+    from cascade.runtime.catalog import IcebergResource
+    from cascade.runtime.config import IngestionConfig
+    from cascade.runtime.decorator import cascade_ingestion
+    from cascade.runtime.errors import (
+        BatchError,
+        BranchError,
+        CascadeError,
+        SourceError,
+        TableMismatchError,
+        ValidationFailed,
+    )
+    from cascade.runtime.merge import MergeOutcome, merge_batch
+    from cascade.runtime.run import run_ingestion
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,51 @@
+"""The `@cascade_ingestion` marker that user code imports.
+
+All wiring lives in generated code, which the compiler writes by reading the decorator's
+arguments from the source text. At run time the decorator therefore only records them on the
+function: it registers nothing and does no work at import.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MARKER = "__cascade_ingestion__"
+
+
+def cascade_ingestion(
+    *,
+    table_name: str,
+    unique_key: str | Sequence[str],
+    group: str,
+    validation_schema: type | None = None,
+    iceberg_schema: Any = None,
+    partition_spec: Any = None,
+    cron: str | None = None,
+    freshness_hours: tuple[float, float] | None = None,
+    max_runtime_seconds: int | None = None,
+    max_retries: int | None = None,
+    retry_delay_seconds: int | None = None,
+    validate: bool = True,
+) -> Callable[[F], F]:
+    """Mark a function that returns a dlt source or resource for one daily partition."""
+    params = dict(
+        table_name=table_name,
+        unique_key=unique_key,
+        group=group,
+        validation_schema=validation_schema,
+        iceberg_schema=iceberg_schema,
+        partition_spec=partition_spec,
+        cron=cron,
+        freshness_hours=freshness_hours,
+        max_runtime_seconds=max_runtime_seconds,
+        max_retries=max_retries,
+        retry_delay_seconds=retry_delay_seconds,
+        validate=validate,
+    )
+
+    def mark(fn: F) -> F:
+        setattr(fn, MARKER, dict(params))
+        return fn
+
+    return mark

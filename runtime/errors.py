@@ -1,0 +1,38 @@
+"""Errors the runtime raises when a load cannot go ahead.
+
+Each one is a `dagster.Failure` that bypasses the asset's retry policy: a source that returns
+the wrong thing, data that does not fit the generated schema, or a table that differs from it
+fails the same way on every attempt, so retrying would only delay the report.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+
+class CascadeError(dg.Failure):
+    """A load that cannot succeed without a change to the code, the data or the table."""
+
+    def __init__(self, message: str, metadata: Mapping[str, Any] | None = None) -> None:
+        super().__init__(description=message, metadata=metadata, allow_retries=False)
+
+
+class SourceError(CascadeError):
+    """The ingestion function returned something that is not a usable dlt source."""
+
+
+class BatchError(CascadeError):
+    """The staged rows do not fit the generated schema (missing column, bad value, null key)."""
+
+
+class ValidationFailed(CascadeError):
+    """The Pandera model rejected rows of the batch."""
+
+
+class TableMismatchError(CascadeError):
+    """The live Iceberg table differs from the generated schema or partition spec."""
+
+
+class BranchError(CascadeError):
+    """The branch to write cannot be created."""

@@ -1,0 +1,33 @@
+"""What a materialization reports to Dagster."""
+
+from collections.abc import Sequence
+
+import dagster as dg
+from pyiceberg.schema import Schema
+
+
+def column_schema(schema: Schema, unique_key: Sequence[str]) -> dg.TableSchema:
+    """The generated Iceberg schema as Dagster's column schema, shown in the asset catalog."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=field.name,
+                type=str(field.field_type),
+                description=field.doc,
+                constraints=dg.TableColumnConstraints(nullable=not field.required),
+            )
+            for field in schema.fields
+        ],
+        constraints=dg.TableConstraints(other=[f"unique key: {', '.join(unique_key)}"]),
+    )
+
+
+def no_data(branch: str, partition_date: str, identifier: str) -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        metadata={
+            "status": "no_data",
+            "branch": branch,
+            "partition_date": partition_date,
+            "table_name": identifier,
+        }
+    )

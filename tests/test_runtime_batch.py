@@ -1,0 +1,149 @@
+"""Batch preparation and Pandera validation on Arrow tables, without a catalog."""
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+from pandera.pandas import DataFrameModel, Field
+from pyiceberg.schema import Schema
+from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
+
+from cascade.runtime import BatchError, ValidationFailed
+from cascade.runtime.batch import conform, deduplicate
+from cascade.runtime.validation import validate_batch
+
+NOW = datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+SCHEMA = Schema(
+    NestedField(1, "_id", StringType(), required=True),
+    NestedField(2, "count", LongType(), required=True),
+    NestedField(3, "ratio", DoubleType(), required=False),
+    NestedField(4, "trend", LongType(), required=False),
+    NestedField(5, "_dlt_id", StringType(), required=True),
+    NestedField(6, "_cascade_ingested_at", TimestamptzType(), required=True),
+)
+
+
+def staged(**columns: list) -> pa.Table:
+    return pa.table({"_dlt_id": [f"row{i}" for i in range(len(columns["_id"]))], **columns})
+
+
+def test_conform_projects_casts_and_stamps_the_batch() -> None:
+    rows = staged(extra=[1, 2], count=pa.array([1, 2], pa.int32()), _id=["a", "b"], more=["x", "y"])
+
+    conformed = conform(rows, SCHEMA, ingested_at=NOW)
+
+    assert conformed.batch.schema == SCHEMA.as_arrow()
+    assert conformed.batch.schema.field("count").metadata[b"PARQUET:field_id"] == b"2"
+    assert conformed.dropped_columns == ("extra", "more")
+    assert conformed.batch.to_pylist()[0] == {
+        "_id": "a",
+        "count": 1,
+        "ratio": None,
+        "trend": None,
+        "_dlt_id": "row0",
+        "_cascade_ingested_at": NOW,
+    }
+
+
+def test_conform_replaces_an_ingested_at_column_from_the_source() -> None:
+    rows = staged(_id=["a"], count=[1], _cascade_ingested_at=["yesterday"])
+
+    conformed = conform(rows, SCHEMA, ingested_at=NOW)
+
+    assert conformed.batch.column("_cascade_ingested_at").to_pylist() == [NOW]
+    assert conformed.dropped_columns == ()
+
+
+def test_conform_names_every_column_that_does_not_fit() -> None:
+    rows = staged(
+        _id=["a", None, "c"],
+        ratio=["0.5", "half", "n/a"],
+        trend=["1", "2", "3"],
+    )
+
+    with pytest.raises(BatchError) as raised:
+        conform(rows, SCHEMA, ingested_at=NOW)
+
+    lines = str(raised.value).splitlines()
+    assert lines[1] == "  _id: required, but null in 1 row(s)"
+    assert lines[2] == "  count: required, but missing from the staged rows"
+    assert lines[3].startswith("  ratio: cannot cast string to double (")
+    assert lines[3].endswith("): 'half', 'n/a'")
+    assert len(lines) == 5  # trend's strings are integers: they cast
+
+
+def test_conform_refuses_values_dlt_set_aside_in_variant_columns() -> None:
+    rows = staged(_id=["a", "b"], count=[1, None], count__v_text=[None, "many"])
+
+    with pytest.raises(BatchError, match="count: dlt could not coerce .* count__v_text: 'many'"):
+        conform(rows, SCHEMA, ingested_at=NOW)
+
+
+def test_deduplicate_keeps_the_last_row_of_each_key_in_order() -> None:
+    rows = pa.table({"k1": ["a", "b", "a", "c", "a"], "k2": [1, 1, 1, 1, 2], "v": [1, 2, 3, 4, 5]})
+
+    kept, dropped = deduplicate(rows, ("k1", "k2"))
+
+    assert dropped == 1
+    assert kept.column("v").to_pylist() == [2, 3, 4, 5]
+
+
+def test_deduplicate_refuses_a_null_key() -> None:
+    with pytest.raises(BatchError, match="'k' is null in 1 row"):
+        deduplicate(pa.table({"k": ["a", None]}), ("k",))
+
+
+class Glucose(DataFrameModel):
+    # Pandera ignores attributes that start with "_", hence the alias.
+    entry_id: str = Field(alias="_id", unique=True)
+    count: int = Field(ge=1, le=1000)
+    ratio: float | None = Field(nullable=True)
+    trend: int | None = Field(ge=0, le=9, nullable=True)
+    at: datetime = Field()
+
+    class Config:
+        strict = True
+
+
+def glucose_batch(counts: list[int], trends: list[int | None]) -> pa.Table:
+    n = len(counts)
+    return pa.table(
+        {
+            "_id": [f"id{i}" for i in range(n)],
+            "count": pa.array(counts, pa.int64()),
+            "ratio": pa.array([None] * n, pa.float64()),
+            "trend": pa.array(trends, pa.int64()),
+            "at": pa.array([NOW] * n, pa.timestamp("us", tz="UTC")),
+            "_dlt_load_id": ["load"] * n,
+            "_dlt_id": [f"row{i}" for i in range(n)],
+            "_cascade_ingested_at": pa.array([NOW] * n, pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+def test_validation_accepts_arrow_typed_data_that_pandera_dtypes_would_reject() -> None:
+    # Ints with nulls become float64 in pandas and timestamps are UTC microseconds; the load
+    # columns are not in the strict model.
+    validate_batch(glucose_batch([5, 6], [None, 3]), Glucose, "raw.glucose")
+
+
+def test_validation_failure_names_column_check_count_and_values() -> None:
+    bad = glucose_batch([5000, 7, 0, 6000], [12, None, 3, 4])
+
+    with pytest.raises(ValidationFailed) as raised:
+        validate_batch(bad, Glucose, "raw.glucose")
+
+    assert str(raised.value).splitlines() == [
+        "Glucose rejected the batch for raw.glucose; nothing was written.",
+        "count: greater_than_or_equal_to(1) failed for 1 row(s): 0",
+        "count: less_than_or_equal_to(1000) failed for 2 row(s): 5000, 6000",
+        # 12, not 12.0: values come from the batch, not from pandas' float conversion.
+        "trend: less_than_or_equal_to(9) failed for 1 row(s): 12",
+    ]
+    assert raised.value.allow_retries is False
+
+
+def test_validation_reports_a_missing_column() -> None:
+    with pytest.raises(ValidationFailed, match="Glucose: column_in_dataframe failed: 'count'"):
+        validate_batch(glucose_batch([5], [1]).drop_columns(["count"]), Glucose, "raw.glucose")

@@ -1,0 +1,424 @@
+"""End-to-end loads through Dagster: a real dlt resource, a real SqlCatalog, real Iceberg files.
+
+Each test builds an asset the way generated code does (an `@dg.asset` calling `run_ingestion`)
+around a handwritten equivalent of a generated schema module.
+"""
+
+import glob
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+import dlt
+import duckdb
+import duckdb_extension_avro
+import duckdb_extension_iceberg
+import pytest
+from pandera.pandas import DataFrameModel, Field
+from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.schema import Schema, index_by_name
+from pyiceberg.transforms import DayTransform
+from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
+
+from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
+
+IDENTIFIER = "raw.readings"
+PARTITION = "2024-01-02"
+
+# The equivalent of a generated schema module for the model `Reading` below.
+SCHEMA = Schema(
+    NestedField(1, "_id", StringType(), required=True),
+    NestedField(2, "value", LongType(), required=True),
+    NestedField(3, "taken_at", TimestamptzType(), required=True),
+    NestedField(4, "note", StringType(), required=False),
+    NestedField(5, "_dlt_load_id", StringType(), required=True),
+    NestedField(6, "_dlt_id", StringType(), required=True),
+    NestedField(7, "_cascade_ingested_at", TimestamptzType(), required=True),
+)
+PARTITION_SPEC = PartitionSpec(
+    PartitionField(source_id=3, field_id=1000, transform=DayTransform(), name="taken_at_day")
+)
+DLT_COLUMNS = {
+    "_id": {"data_type": "text"},
+    "value": {"data_type": "bigint"},
+    "taken_at": {"data_type": "timestamp", "timezone": True},
+    "note": {"data_type": "text"},
+}
+
+
+class Reading(DataFrameModel):
+    reading_id: str = Field(alias="_id", nullable=False, unique=True)
+    value: int = Field(ge=0, le=1000)
+    taken_at: datetime = Field()
+    note: str | None = Field(nullable=True)
+
+
+def reading(key: str, value: int, hour: int = 10, **extra: object) -> dict:
+    # camelCase as an API would send it; dlt normalises it to taken_at.
+    return {"_id": key, "value": value, "takenAt": f"{PARTITION}T{hour:02}:00:00Z", **extra}
+
+
+def rows_source(rows: list[dict], calls: list[str] | None = None):
+    """An ingestion function whose resource yields `rows`, recording the partitions asked for."""
+
+    def readings(partition_date: str):
+        if calls is not None:
+            calls.append(partition_date)
+        return dlt.resource(rows, name="readings")
+
+    return readings
+
+
+def ingestion_asset(
+    source,
+    *,
+    schema: Schema = SCHEMA,
+    partition_spec: PartitionSpec = PARTITION_SPEC,
+    unique_key: tuple[str, ...] = ("_id",),
+    dlt_columns: dict = DLT_COLUMNS,
+    model: type[DataFrameModel] = Reading,
+    identifier: str = IDENTIFIER,
+) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="dlt_readings",
+        partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01"),
+    )
+    def dlt_readings(
+        context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource
+    ) -> dg.MaterializeResult:
+        return run_ingestion(
+            context,
+            config=config,
+            iceberg=iceberg,
+            source=source,
+            validation_schema=model,
+            identifier=identifier,
+            schema=schema,
+            partition_spec=partition_spec,
+            unique_key=unique_key,
+            dlt_columns=dlt_columns,
+            validate=True,
+            max_runtime_seconds=300,
+        )
+
+    return dlt_readings
+
+
+def materialize(asset: dg.AssetsDefinition, **kwargs) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [asset],
+        partition_key=PARTITION,
+        resources={"iceberg": IcebergResource()},
+        raise_on_error=False,
+        **kwargs,
+    )
+
+
+def metadata(result: dg.ExecuteInProcessResult) -> dict:
+    assert result.success, failure_message(result)
+    [materialization] = result.asset_materializations_for_node("dlt_readings")
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    assert not result.success
+    return result.failure_data_for_node("dlt_readings").error.message
+
+
+def table_rows(catalog: Catalog, branch: str = "main", identifier: str = IDENTIFIER) -> list:
+    table = catalog.load_table(identifier)
+    snapshot = table.snapshot_by_name(branch)
+    data = table.scan(snapshot_id=snapshot.snapshot_id).to_arrow()
+    return sorted(data.select(["_id", "value", "note"]).to_pylist(), key=lambda row: row["_id"])
+
+
+@pytest.fixture(autouse=True)
+def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:
+    """The `cascade` catalog configured the way a deployment does it: pyiceberg variables."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.pyiceberg.yaml or ~/.dlt
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYICEBERG_CATALOG__CASCADE__URI", f"sqlite:///{tmp_path / 'catalog.db'}")
+    warehouse = tmp_path / "warehouse"
+    warehouse.mkdir()
+    monkeypatch.setenv("PYICEBERG_CATALOG__CASCADE__WAREHOUSE", warehouse.as_uri())
+    return load_catalog(
+        "cascade", uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=warehouse.as_uri()
+    )
+
+
+def test_first_load_creates_the_table_with_the_generated_field_ids(catalog: Catalog) -> None:
+    calls: list[str] = []
+    rows = [reading("a", 1), reading("b", 2, note="x"), reading("c", 3)]
+    result = materialize(ingestion_asset(rows_source(rows, calls)))
+
+    meta = metadata(result)
+    assert calls == [PARTITION]
+    assert ("raw",) in catalog.list_namespaces()
+    table = catalog.load_table(IDENTIFIER)
+    assert index_by_name(table.schema()) == index_by_name(SCHEMA)
+    assert [f.required for f in table.schema().fields] == [f.required for f in SCHEMA.fields]
+    assert table.spec().fields == PARTITION_SPEC.fields
+    assert table.format_version == 2
+    assert table_rows(catalog) == [
+        {"_id": "a", "value": 1, "note": None},
+        {"_id": "b", "value": 2, "note": "x"},
+        {"_id": "c", "value": 3, "note": None},
+    ]
+    data = table.scan().to_arrow()
+    assert data.column("taken_at")[0].as_py() == datetime.fromisoformat(f"{PARTITION}T10:00Z")
+    [ingested_at] = data.column("_cascade_ingested_at").unique().to_pylist()
+    assert ingested_at.utcoffset().total_seconds() == 0
+    assert meta["rows_inserted"] == 3
+    assert meta["rows_updated"] == meta["rows_deleted"] == meta["rows_deduplicated"] == 0
+    assert meta["branch"] == "main"
+    assert meta["partition_date"] == PARTITION
+    assert meta["table_name"] == IDENTIFIER
+    assert meta["unique_key"] == "_id"
+    assert meta["snapshot_id"] == str(table.current_snapshot().snapshot_id)
+    assert meta["metadata_location"] == table.metadata_location
+    assert meta["dagster/row_count"] == 3
+    assert [column.name for column in meta["dagster/column_schema"].columns] == [
+        field.name for field in SCHEMA.fields
+    ]
+    for key in ("dlt_elapsed_seconds", "validate_elapsed_seconds", "merge_elapsed_seconds"):
+        assert 0 <= meta[key] <= meta["total_elapsed_seconds"]
+
+
+def test_an_independent_reader_sees_the_loaded_rows(catalog: Catalog, tmp_path: Path) -> None:
+    materialize(ingestion_asset(rows_source([reading("a", 1), reading("b", 2)])))
+    materialize(ingestion_asset(rows_source([reading("b", 20), reading("c", 3)])))
+
+    connection = duckdb.connect(config={"extension_directory": str(tmp_path / "duckdb")})
+    for package in (duckdb_extension_avro, duckdb_extension_iceberg):
+        [path] = glob.glob(f"{Path(package.__file__).parent}/extensions/*/*.duckdb_extension")
+        connection.execute(f"INSTALL '{path}'")
+        connection.execute(f"LOAD {Path(path).stem}")
+    location = catalog.load_table(IDENTIFIER).metadata_location
+    query = f"SELECT _id, value FROM iceberg_scan('{location}') ORDER BY _id"
+    assert connection.execute(query).fetchall() == [("a", 1), ("b", 20), ("c", 3)]
+
+
+def test_rerunning_a_partition_leaves_the_same_rows(catalog: Catalog) -> None:
+    asset = ingestion_asset(rows_source([reading("a", 1), reading("b", 2)]))
+    materialize(asset)
+    before = table_rows(catalog)
+
+    meta = metadata(materialize(asset))
+
+    assert table_rows(catalog) == before
+    assert meta["rows_inserted"] == 0
+    assert meta["rows_updated"] == meta["rows_deleted"] == 2
+    assert meta["dagster/row_count"] == 2
+
+
+def test_new_keys_insert_and_changed_rows_replace_in_one_commit(catalog: Catalog) -> None:
+    materialize(ingestion_asset(rows_source([reading("a", 1), reading("b", 2), reading("c", 3)])))
+    before = catalog.load_table(IDENTIFIER).metadata
+
+    result = materialize(ingestion_asset(rows_source([reading("b", 20), reading("d", 4)])))
+
+    meta = metadata(result)
+    after = catalog.load_table(IDENTIFIER).metadata
+    assert table_rows(catalog) == [
+        {"_id": "a", "value": 1, "note": None},
+        {"_id": "b", "value": 20, "note": None},
+        {"_id": "c", "value": 3, "note": None},
+        {"_id": "d", "value": 4, "note": None},
+    ]
+    assert (meta["rows_inserted"], meta["rows_updated"], meta["rows_deleted"]) == (1, 1, 1)
+    assert meta["dagster/row_count"] == 4
+    # One catalog commit: the metadata log grows by one file. Within it pyiceberg records one
+    # snapshot per operation: an overwrite that rewrites the data file without "b", then the
+    # append. Only the last one is the head of main, so no reader sees the table in between.
+    assert len(after.metadata_log) == len(before.metadata_log) + 1
+    new_snapshots = after.snapshots[len(before.snapshots) :]
+    assert [s.summary.operation.value for s in new_snapshots] == ["overwrite", "append"]
+    assert new_snapshots[0].parent_snapshot_id == before.current_snapshot_id
+    assert after.current_snapshot_id == new_snapshots[-1].snapshot_id == int(meta["snapshot_id"])
+
+
+def test_duplicate_keys_in_a_batch_keep_the_last_row(catalog: Catalog) -> None:
+    rows = [reading("a", 1), reading("b", 2), reading("a", 3), reading("a", 4, note="last")]
+
+    meta = metadata(materialize(ingestion_asset(rows_source(rows))))
+
+    assert table_rows(catalog) == [
+        {"_id": "a", "value": 4, "note": "last"},
+        {"_id": "b", "value": 2, "note": None},
+    ]
+    assert meta["rows_deduplicated"] == 2
+    assert meta["rows_inserted"] == 2
+
+
+def test_composite_unique_key_replaces_exactly_the_matching_rows(catalog: Catalog) -> None:
+    schema = Schema(
+        NestedField(1, "device", StringType(), required=True),
+        NestedField(2, "seq", LongType(), required=True),
+        NestedField(3, "value", LongType(), required=True),
+        NestedField(4, "_dlt_load_id", StringType(), required=True),
+        NestedField(5, "_dlt_id", StringType(), required=True),
+        NestedField(6, "_cascade_ingested_at", TimestamptzType(), required=True),
+    )
+
+    class DeviceReading(DataFrameModel):
+        device: str
+        seq: int
+        value: int
+
+    def asset(rows: list[tuple[str, int, int]]) -> dg.AssetsDefinition:
+        dicts = [{"device": d, "seq": s, "value": v} for d, s, v in rows]
+        return ingestion_asset(
+            rows_source(dicts),
+            schema=schema,
+            partition_spec=PartitionSpec(),
+            unique_key=("device", "seq"),
+            dlt_columns={},
+            model=DeviceReading,
+            identifier="raw.device_readings",
+        )
+
+    materialize(asset([("d1", 1, 10), ("d1", 2, 20), ("d2", 1, 30), ("d2", 2, 40)]))
+    # An `In` per key column would match all four existing rows; only two keys are in the batch.
+    meta = metadata(materialize(asset([("d1", 1, 11), ("d2", 2, 41), ("d3", 1, 50)])))
+
+    table = catalog.load_table("raw.device_readings")
+    rows = table.scan(selected_fields=("device", "seq", "value")).to_arrow().to_pylist()
+    assert sorted((row["device"], row["seq"], row["value"]) for row in rows) == [
+        ("d1", 1, 11),
+        ("d1", 2, 20),
+        ("d2", 1, 30),
+        ("d2", 2, 41),
+        ("d3", 1, 50),
+    ]
+    assert (meta["rows_inserted"], meta["rows_updated"], meta["rows_deleted"]) == (1, 2, 2)
+    assert meta["unique_key"] == "device,seq"
+
+
+def test_a_pandera_failure_writes_nothing(catalog: Catalog) -> None:
+    bad = ingestion_asset(rows_source([reading("a", 1), reading("b", 5000), reading("c", -1)]))
+    instance = dg.DagsterInstance.ephemeral()
+
+    first = materialize(bad, instance=instance)
+
+    message = failure_message(first)
+    assert "value: less_than_or_equal_to(1000) failed for 1 row(s): 5000" in message
+    assert "value: greater_than_or_equal_to(0) failed for 1 row(s): -1" in message
+    assert first.failure_data_for_node("dlt_readings").user_failure_data.description in message
+    logged = [entry.user_message for entry in instance.all_logs(first.run_id)]
+    assert any("less_than_or_equal_to(1000) failed for 1 row(s): 5000" in m for m in logged)
+    assert not catalog.table_exists(IDENTIFIER)
+
+    materialize(ingestion_asset(rows_source([reading("a", 1)])))
+    before = catalog.load_table(IDENTIFIER).metadata
+    assert not materialize(bad).success
+    after = catalog.load_table(IDENTIFIER).metadata
+    assert after.current_snapshot_id == before.current_snapshot_id
+    assert after.metadata_log == before.metadata_log
+    assert table_rows(catalog) == [{"_id": "a", "value": 1, "note": None}]
+
+
+def test_nested_lists_go_to_child_tables_and_the_root_rows_load(catalog: Catalog) -> None:
+    rows = [
+        reading("a", 1, tags=["x", "y"], meta={"source": "cgm"}),
+        reading("b", 2, tags=[]),
+    ]
+
+    meta = metadata(materialize(ingestion_asset(rows_source(rows))))
+
+    assert [row["_id"] for row in table_rows(catalog)] == ["a", "b"]
+    assert meta["rows_inserted"] == 2
+    # The nested object is flattened by dlt into meta__source, which the schema does not have.
+    assert meta["rows_dropped_columns"] == 1
+
+
+@pytest.mark.parametrize(
+    ("dlt_columns", "problem"),
+    [
+        ({}, "value: required, but missing from the staged rows"),
+        # With a hint, dlt writes the column even though no record has the field.
+        (DLT_COLUMNS, "value: required, but no staged row has a value"),
+    ],
+)
+def test_a_missing_required_column_fails_clearly(
+    catalog: Catalog, dlt_columns: dict, problem: str
+) -> None:
+    rows = [{"_id": "a", "takenAt": f"{PARTITION}T10:00:00Z"}]
+
+    result = materialize(ingestion_asset(rows_source(rows), dlt_columns=dlt_columns))
+
+    assert problem in failure_message(result)
+    assert not catalog.table_exists(IDENTIFIER)
+
+
+def test_a_value_dlt_cannot_coerce_fails_instead_of_vanishing(catalog: Catalog) -> None:
+    rows = [reading("a", 1), reading("b", 2), {**reading("c", 3), "value": "three"}]
+
+    message = failure_message(materialize(ingestion_asset(rows_source(rows))))
+
+    assert "value: dlt could not coerce some values to its type: 1 in value__v_text: 'three'" in (
+        message
+    )
+    assert not catalog.table_exists(IDENTIFIER)
+
+
+@pytest.mark.parametrize("returned", ["none", "empty resource"])
+def test_no_data_is_reported_without_touching_the_catalog(catalog: Catalog, returned: str) -> None:
+    def source(partition_date: str):
+        return None if returned == "none" else dlt.resource([], name="readings")
+
+    meta = metadata(materialize(ingestion_asset(source)))
+
+    assert meta == {
+        "status": "no_data",
+        "branch": "main",
+        "partition_date": PARTITION,
+        "table_name": IDENTIFIER,
+    }
+    assert not catalog.table_exists(IDENTIFIER)
+
+
+def test_a_branch_run_writes_the_branch_and_main_does_not_move(catalog: Catalog) -> None:
+    materialize(ingestion_asset(rows_source([reading("a", 1), reading("b", 2)])))
+    main_before = catalog.load_table(IDENTIFIER).metadata.current_snapshot_id
+    changes = ingestion_asset(rows_source([reading("b", 20), reading("c", 3)]))
+
+    meta = metadata(materialize(changes, tags={"branch": "dev"}))
+
+    table = catalog.load_table(IDENTIFIER)
+    assert table.metadata.current_snapshot_id == main_before
+    assert [row["value"] for row in table_rows(catalog, "main")] == [1, 2]
+    assert [row["value"] for row in table_rows(catalog, "dev")] == [1, 20, 3]
+    assert meta["branch"] == "dev"
+    assert meta["snapshot_id"] == str(table.snapshot_by_name("dev").snapshot_id)
+    assert meta["dagster/row_count"] == 3
+    assert (meta["rows_inserted"], meta["rows_updated"]) == (1, 1)
+
+    # The run config names the branch when no tag does; the tag wins over it.
+    config = {"ops": {"dlt_readings": {"config": {"branch_name": "staging"}}}}
+    assert metadata(materialize(changes, run_config=config))["branch"] == "staging"
+    tagged = materialize(changes, run_config=config, tags={"branch": "dev"})
+    assert metadata(tagged)["branch"] == "dev"
+    assert catalog.load_table(IDENTIFIER).metadata.current_snapshot_id == main_before
+
+
+def test_a_branch_of_a_missing_table_is_refused_before_creating_it(catalog: Catalog) -> None:
+    result = materialize(ingestion_asset(rows_source([reading("a", 1)])), tags={"branch": "dev"})
+
+    assert "Cannot write branch 'dev': raw.readings does not exist yet" in failure_message(result)
+    assert not catalog.table_exists(IDENTIFIER)
+
+
+def test_a_table_with_other_field_ids_is_refused(catalog: Catalog) -> None:
+    catalog.create_namespace("raw")
+    # The same columns, created in another order: pyiceberg numbers them as they come.
+    fields = [SCHEMA.find_field(name) for name in ("value", "_id", "taken_at", "note")]
+    fields += SCHEMA.fields[4:]
+    catalog.create_table(IDENTIFIER, schema=Schema(*fields), partition_spec=PARTITION_SPEC)
+
+    message = failure_message(materialize(ingestion_asset(rows_source([reading("a", 1)]))))
+
+    assert "Table raw.readings does not match its generated schema" in message
+    assert "_id: id 2 in the table, 1 generated" in message
+    assert "value: id 1 in the table, 2 generated" in message
+    assert catalog.load_table(IDENTIFIER).current_snapshot() is None

@@ -1,0 +1,65 @@
+"""Staging through a real dlt pipeline: which resource is run, hints, and the working folder."""
+
+import tempfile
+from pathlib import Path
+
+import dlt
+import pytest
+
+from cascade.runtime import SourceError
+from cascade.runtime.staging import stage
+
+HINTS = {"id": {"data_type": "text"}, "some_value": {"data_type": "bigint"}}
+
+
+@pytest.fixture(autouse=True)
+def temp_and_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    return tmp_path
+
+
+@dlt.source
+def two_resources():
+    @dlt.resource(name="things")
+    def things():
+        yield [{"id": 1, "someValue": "5"}, {"id": 2, "someValue": "6", "tags": ["a"]}]
+
+    @dlt.resource(name="other")
+    def other():
+        raise AssertionError("only the root resource may run")
+        yield
+
+    return things, other
+
+
+def test_the_resource_named_like_the_table_is_staged_with_the_hints(temp_and_home: Path) -> None:
+    rows = stage(two_resources(), "things", HINTS)
+
+    assert rows.column("id").to_pylist() == ["1", "2"]
+    assert rows.column("some_value").to_pylist() == [5, 6]
+    # The work folder is gone and nothing was written to the home folder.
+    assert list((temp_and_home / "tmp").iterdir()) == []
+    assert not (temp_and_home / "home").exists()
+
+
+def test_a_single_selected_resource_is_the_root_whatever_its_name() -> None:
+    rows = stage(two_resources().with_resources("things"), "readings", HINTS)
+
+    assert rows.column_names[:2] == ["id", "some_value"]
+    assert rows.num_rows == 2
+
+
+def test_a_source_without_a_clear_root_is_refused() -> None:
+    with pytest.raises(SourceError, match=r"2 selected resources \(other, things\)"):
+        stage(two_resources(), "readings", HINTS)
+
+
+def test_something_else_than_dlt_is_refused() -> None:
+    with pytest.raises(SourceError, match="returned list; it must return a dlt source"):
+        stage([{"id": 1}], "readings", HINTS)
+
+
+def test_a_resource_without_rows_stages_nothing() -> None:
+    assert stage(dlt.resource([], name="things"), "things", HINTS) is None
