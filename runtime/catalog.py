@@ -1,11 +1,14 @@
 """The Iceberg catalog as a Dagster resource."""
 
+from __future__ import annotations
+
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from pyiceberg.catalog import Catalog, load_catalog
-from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.utils.config import Config
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
 
 
 class IcebergResource(dg.ConfigurableResource):
@@ -22,12 +25,18 @@ class IcebergResource(dg.ConfigurableResource):
     project_dir: str = "."
 
     def load_catalog(self) -> Catalog:
+        # Imported here: loading definitions (which build this resource) needs no catalog code.
+        from pyiceberg.catalog import load_catalog
+        from pyiceberg.utils.config import Config
+
         # A fresh Config reads the configuration as it is now; `load_catalog(name)` alone
         # would use the copy pyiceberg took when it was first imported, missing variables set
         # after that. Passing the properties makes both agree.
         configured = Config().get_catalog_config(self.catalog_name)
         if configured is not None:
             return load_catalog(self.catalog_name, **configured)
+        from pyiceberg.catalog.sql import SqlCatalog  # SQLAlchemy: only for the default
+
         home = Path(self.project_dir).resolve() / ".cascade"
         warehouse = home / "warehouse"
         warehouse.mkdir(parents=True, exist_ok=True)
