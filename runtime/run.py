@@ -5,25 +5,26 @@ before the catalog is touched, and the merge is one atomic commit, so a failed r
 table as it was.
 """
 
-from __future__ import annotations
-
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dagster as dg
+from pandera.api.dataframe.model import DataFrameModel
+from pyiceberg.partitioning import PartitionSpec
+from pyiceberg.schema import Schema
 from pyiceberg.table.refs import MAIN_BRANCH
 
+from cascade.runtime.batch import conform, deduplicate
 from cascade.runtime.catalog import IcebergResource
 from cascade.runtime.config import IngestionConfig
 from cascade.runtime.errors import BranchError, ValidationFailed
+from cascade.runtime.merge import merge_batch
 from cascade.runtime.report import column_schema, no_data
-
-if TYPE_CHECKING:
-    from pandera.api.dataframe.model import DataFrameModel
-    from pyiceberg.partitioning import PartitionSpec
-    from pyiceberg.schema import Schema
+from cascade.runtime.staging import stage
+from cascade.runtime.table import prepare_table
+from cascade.runtime.validation import validate_batch
 
 # The run tag that selects the Iceberg branch, e.g. `dagster job launch --tags '{"branch": "dev"}'`.
 BRANCH_TAG = "branch"
@@ -49,14 +50,6 @@ def run_ingestion(
     `max_runtime_seconds` is accepted but not enforced here yet; enforcing it (inside the run
     or through Dagster's run monitoring) is a separate change that plugs in at this call.
     """
-    # Generated asset modules import this module when Dagster loads definitions; dlt, Pandera
-    # and pyarrow compute are only needed once a run executes.
-    from cascade.runtime.batch import conform, deduplicate
-    from cascade.runtime.merge import merge_batch
-    from cascade.runtime.staging import stage
-    from cascade.runtime.table import prepare_table
-    from cascade.runtime.validation import validate_batch
-
     started = time.monotonic()
     log = context.log
     branch = context.run.tags.get(BRANCH_TAG) or config.branch_name

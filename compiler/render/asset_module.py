@@ -36,8 +36,8 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
     taken = set(RESERVED_NAMES) | {ingestion.asset_name}
     source_import, source_name = import_line(ingestion.module, ingestion.function, taken)
     model_import, model_name = import_line(model.module, model.class_name, taken)
-    # Imported inside the asset body: loading the definitions (a code server starting, a
-    # sensor tick) then costs no dlt, Pandera or user code, only when a run executes.
+    # Module-level imports, not imports inside the asset body: Dagster puts the project folder
+    # on sys.path only while it loads the definitions, so a run could not import them later.
     user_imports = sorted({source_import, model_import})
     schema_import = (
         f"from {out_package}.schemas.{ingestion.group} import {ingestion.table_name} as table"
@@ -85,6 +85,7 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         "import dagster as dg",
         "",
         "from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion",
+        *user_imports,
         schema_import,
         "",
         "",
@@ -94,8 +95,6 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         f"def {ingestion.asset_name}(",
         "    context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource",
         ") -> dg.MaterializeResult:",
-        *(f"    {line}" for line in user_imports),
-        "",
         "    return run_ingestion(",
         "        context,",
         "        config=config,",

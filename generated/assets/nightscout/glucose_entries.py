@@ -6,6 +6,8 @@ from datetime import timedelta
 import dagster as dg
 
 from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
+from examples.ingestion.nightscout.glucose import glucose_entries
+from examples.schemas.nightscout import RawGlucoseEntries
 from generated.schemas.nightscout import glucose_entries as table
 
 
@@ -29,9 +31,6 @@ from generated.schemas.nightscout import glucose_entries as table
 def dlt_glucose_entries(
     context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource
 ) -> dg.MaterializeResult:
-    from examples.ingestion.nightscout.glucose import glucose_entries
-    from examples.schemas.nightscout import RawGlucoseEntries
-
     return run_ingestion(
         context,
         config=config,
