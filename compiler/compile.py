@@ -10,6 +10,7 @@ from cascade.compiler.diagnostics import Diagnostic, Span, has_errors
 from cascade.compiler.discover import discover_sources, module_name, module_path
 from cascade.compiler.facts import ModuleFacts
 from cascade.compiler.parse import parse_module
+from cascade.compiler.previous import existing_generated_files, previous_locks
 from cascade.compiler.render.asset_module import render_asset_module
 from cascade.compiler.render.definitions_module import render_definitions_module
 from cascade.compiler.render.formatting import format_python
@@ -52,7 +53,11 @@ class ModuleCache:
         return self.modules[name]
 
 
-def compile_project(config: ProjectConfig) -> Compilation:
+def compile_project(config: ProjectConfig, previous: dict[str, str] | None = None) -> Compilation:
+    """Compiles the project; `previous` is the output of the last generation (path -> text),
+    whose schema modules lock the field ids. It defaults to what is on disk now."""
+    if previous is None:
+        previous = existing_generated_files(config)
     cache = ModuleCache(config.root)
     diagnostics: list[Diagnostic] = []
     modules = []
@@ -67,7 +72,9 @@ def compile_project(config: ProjectConfig) -> Compilation:
             )
             continue
         modules.append(cache.parse_file(relative))
-    ingestions, problems = resolve_project(config, modules, cache.load)
+    ingestions, problems = resolve_project(
+        config, modules, cache.load, previous_locks(config, previous)
+    )
     diagnostics = sorted(set(diagnostics + problems))
     if has_errors(diagnostics):
         return Compilation({}, diagnostics)

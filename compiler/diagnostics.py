@@ -42,15 +42,15 @@ class Diagnostic:
         )
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """A hint naming the closest candidate, or listing them when none is close."""
-    options = sorted(set(candidates))
+def did_you_mean(name: str, candidates: Iterable[str], always_list: bool = False) -> str:
+    """A hint naming the closest candidate; it lists them all when none is close (or always,
+    with always_list). Candidates keep their order: a model's columns read best as declared."""
+    options = list(dict.fromkeys(candidates))
     close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    listing = "expected one of: " + ", ".join(options) if options else ""
     if close:
-        return f"did you mean {close[0]!r}?"
-    if options:
-        return "expected one of: " + ", ".join(options)
-    return ""
+        return f"did you mean {close[0]!r}?" + (f" ({listing})" if always_list else "")
+    return listing
 
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:

@@ -30,7 +30,20 @@ class NotLiteral:
     span: Span
 
 
-Value = object  # a Python literal (str, int, tuple, ...), a NameRef or a NotLiteral
+@dataclass(frozen=True)
+class CallValue:
+    """A call such as `NestedField(1, "id", StringType(), required=True)`, kept as data."""
+
+    function: str  # qualified name
+    args: tuple[object, ...]
+    kwargs: tuple[tuple[str, object], ...]
+    span: Span
+
+    def keyword(self, name: str, default: object = None) -> object:
+        return next((value for key, value in self.kwargs if key == name), default)
+
+
+Value = object  # a Python literal (str, int, tuple, ...), a NameRef, a CallValue or NotLiteral
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,53 @@ class DecimalType:
     scale: int
 
 
-IcebergType = PrimitiveType | DecimalType
+@dataclass(frozen=True)
+class ListType:
+    element: IcebergType
+    element_required: bool = False
+    element_id: int = 0  # assigned by the field-id stage
+
+
+@dataclass(frozen=True)
+class MapType:
+    key: IcebergType
+    value: IcebergType
+    value_required: bool = False
+    key_id: int = 0
+    value_id: int = 0
+
+
+@dataclass(frozen=True)
+class StructField:
+    name: str
+    type: IcebergType
+    required: bool
+    doc: str = ""
+    field_id: int = 0
+
+
+@dataclass(frozen=True)
+class StructType:
+    fields: tuple[StructField, ...]
+
+
+IcebergType = PrimitiveType | DecimalType | ListType | MapType | StructType
+
+# Columns every table gets after its own: dlt's lineage columns and the load time.
+METADATA_COLUMNS = (
+    ("_dlt_load_id", PrimitiveType("string"), "dlt load id"),
+    ("_dlt_id", PrimitiveType("string"), "dlt row id"),
+    ("_cascade_ingested_at", PrimitiveType("timestamptz"), "When Cascade loaded the row"),
+)
+METADATA_COLUMN_NAMES = frozenset(name for name, _, _ in METADATA_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A Pandera check as declared in `Field(...)`: its keyword and literal argument."""
+
+    name: str
+    value: object
 
 
 @dataclass(frozen=True)
@@ -31,6 +77,13 @@ class Column:
     required: bool
     doc: str
     span: Span
+    # What Pandera makes of the field, kept to compare with `Model.to_schema()`.
+    attribute: str = ""
+    nullable: bool = False
+    optional: bool = False
+    unique: bool = False
+    checks: tuple[Check, ...] = ()
+    renamed_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +95,7 @@ class TableModel:
     docstring: str
     columns: tuple[Column, ...]
     span: Span
+    backend: str = "pandas"  # or "polars": which Pandera API validates it
 
 
 @dataclass(frozen=True)
@@ -51,6 +105,14 @@ class PartitionField:
     transform: str  # identity, year, month, day, hour, bucket[N], truncate[W]
     name: str
     span: Span
+
+
+@dataclass(frozen=True)
+class RetiredField:
+    """A field id a previous generation used and the table may still hold: never reused."""
+
+    field_id: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -70,7 +132,8 @@ class Ingestion:
     namespace: str
     group: str
     unique_key: tuple[str, ...]
-    model: TableModel
+    model: TableModel | None
+    columns: tuple[Column, ...]
     partition_fields: tuple[PartitionField, ...]
     cron: str | None
     freshness: FreshnessHours | None
@@ -81,6 +144,10 @@ class Ingestion:
     partition_start: str
     docstring: str
     span: Span
+    retired_fields: tuple[RetiredField, ...] = ()
+    last_column_id: int = 0
+    last_partition_id: int = 999
+    schema_source: str = ""  # the model class or iceberg_schema constant the schema came from
 
     @property
     def identifier(self) -> str:

@@ -10,6 +10,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProv
 from cascade.compiler.diagnostics import Diagnostic, Span
 from cascade.compiler.facts import (
     Argument,
+    CallValue,
     ClassFacts,
     FieldFacts,
     IngestionFacts,
@@ -76,6 +77,18 @@ class GatherModuleFacts(cst.CSTVisitor):
         return False
 
     def read_constant(self, node: cst.BaseSmallStatement) -> None:
+        if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
+            # Recorded so that a re-export (`from .events import RawEvents`) can be followed.
+            dots = "." * len(node.relative)
+            base = self.module.code_for_node(node.module) if node.module else ""
+            for alias in node.names:
+                imported = self.module.code_for_node(alias.name)
+                local = alias.evaluated_alias or imported
+                ref = NameRef(
+                    f"{dots}{base}.{imported}" if base else f"{dots}{imported}", self.span(alias)
+                )
+                self.constants[local] = Argument(local, ref, self.span(alias))
+            return
         if isinstance(node, cst.Assign) and len(node.targets) == 1:
             target, value = node.targets[0].target, node.value
         elif isinstance(node, cst.AnnAssign) and node.value is not None:
@@ -173,13 +186,13 @@ class GatherModuleFacts(cst.CSTVisitor):
         return tuple(arguments)
 
     def value(self, node: cst.BaseExpression) -> Value:
-        """A literal as its Python value, a (dotted) name as a NameRef, else NotLiteral."""
-        if isinstance(node, (cst.Name, cst.Attribute)) and node.value not in (
-            "True",
-            "False",
-            "None",
-        ):
+        """A literal as its Python value, a (dotted) name as a NameRef, a call as a CallValue,
+        anything else as NotLiteral."""
+        is_constant = isinstance(node, cst.Name) and node.value in ("True", "False", "None")
+        if isinstance(node, (cst.Name, cst.Attribute)) and not is_constant:
             return self.name_ref(node)
+        if isinstance(node, cst.Call):
+            return self.call_value(node)
         code = self.module.code_for_node(node)
         try:
             # literal_eval only evaluates literals (strings, numbers, tuples, lists, dicts,
@@ -187,6 +200,16 @@ class GatherModuleFacts(cst.CSTVisitor):
             return ast.literal_eval(code.strip())
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             return NotLiteral(code, self.span(node))
+
+    def call_value(self, node: cst.Call) -> CallValue | NotLiteral:
+        function = self.name_ref(node.func)
+        if isinstance(function, NotLiteral) or any(a.star for a in node.args):
+            return NotLiteral(self.module.code_for_node(node), self.span(node))
+        positional = tuple(self.value(a.value) for a in node.args if a.keyword is None)
+        keywords = tuple(
+            (a.keyword.value, self.value(a.value)) for a in node.args if a.keyword is not None
+        )
+        return CallValue(function.qualified_name, positional, keywords, self.span(node))
 
     def name_ref(self, node: cst.BaseExpression) -> NameRef | NotLiteral:
         names = self.qualified_names(node)

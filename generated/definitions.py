@@ -6,6 +6,8 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
+from generated.assets.github.github_events import dlt_github_events
+from generated.assets.github.github_repo_stats import dlt_github_repo_stats
 from generated.assets.nightscout.glucose_entries import dlt_glucose_entries
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
@@ -13,6 +15,6 @@ from generated.assets.nightscout.glucose_entries import dlt_glucose_entries
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
-    assets=[dlt_glucose_entries],
+    assets=[dlt_github_events, dlt_github_repo_stats, dlt_glucose_entries],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

@@ -35,7 +35,10 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
     model = ingestion.model
     taken = set(RESERVED_NAMES) | {ingestion.asset_name}
     source_import, source_name = import_line(ingestion.module, ingestion.function, taken)
-    model_import, model_name = import_line(model.module, model.class_name, taken)
+    if model is not None:
+        model_import, model_name = import_line(model.module, model.class_name, taken)
+    else:
+        model_import, model_name = source_import, "None"  # iceberg_schema only: no validation
     # Module-level imports, not imports inside the asset body: Dagster puts the project folder
     # on sys.path only while it loads the definitions, so a run could not import them later.
     user_imports = sorted({source_import, model_import})

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from cascade.compiler.ir import DecimalType, IcebergType, Ingestion, PrimitiveType
+from cascade.compiler.ir import (
+    METADATA_COLUMN_NAMES,
+    DecimalType,
+    IcebergType,
+    Ingestion,
+    ListType,
+    MapType,
+    PrimitiveType,
+    StructType,
+)
 from cascade.compiler.render.python import docstring, header, literal
 
 PRIMITIVE_CLASSES = {
@@ -45,18 +54,48 @@ TRANSFORM_CLASSES = {
 TRANSFORM_ARGUMENTS = {"bucket": "num_buckets", "truncate": "width"}
 
 
-def type_class(value: IcebergType) -> str:
+def type_classes(value: IcebergType) -> set[str]:
+    """The pyiceberg.types names a type's expression uses."""
     if isinstance(value, PrimitiveType):
-        return PRIMITIVE_CLASSES[value.name]
+        return {PRIMITIVE_CLASSES[value.name]}
     if isinstance(value, DecimalType):
-        return "DecimalType"
+        return {"DecimalType"}
+    if isinstance(value, ListType):
+        return {"ListType"} | type_classes(value.element)
+    if isinstance(value, MapType):
+        return {"MapType"} | type_classes(value.key) | type_classes(value.value)
+    if isinstance(value, StructType):
+        return {"StructType", "NestedField"}.union(*(type_classes(f.type) for f in value.fields))
     raise TypeError(f"no renderer for Iceberg type {value!r}")
 
 
 def type_expression(value: IcebergType) -> str:
+    if isinstance(value, PrimitiveType):
+        return f"{PRIMITIVE_CLASSES[value.name]}()"
     if isinstance(value, DecimalType):
         return f"DecimalType({value.precision}, {value.scale})"
-    return f"{type_class(value)}()"
+    if isinstance(value, ListType):
+        return (
+            f"ListType(element_id={value.element_id}, element={type_expression(value.element)}, "
+            f"element_required={value.element_required})"
+        )
+    if isinstance(value, MapType):
+        return (
+            f"MapType(key_id={value.key_id}, key_type={type_expression(value.key)}, "
+            f"value_id={value.value_id}, value_type={type_expression(value.value)}, "
+            f"value_required={value.value_required})"
+        )
+    if isinstance(value, StructType):
+        fields = ", ".join(
+            nested_field(f.field_id, f.name, f.type, f.required, f.doc) for f in value.fields
+        )
+        return f"StructType({fields})"
+    raise TypeError(f"no renderer for Iceberg type {value!r}")
+
+
+def nested_field(field_id: int, name: str, value: IcebergType, required: bool, doc: str) -> str:
+    text = f"NestedField({field_id}, {literal(name)}, {type_expression(value)}, required={required}"
+    return text + (f", doc={literal(doc)})" if doc else ")")
 
 
 def transform_expression(transform: str) -> tuple[str, str]:
@@ -71,6 +110,9 @@ def transform_expression(transform: str) -> tuple[str, str]:
 def dlt_hint(value: IcebergType) -> dict[str, object]:
     if isinstance(value, DecimalType):
         return {"data_type": "decimal", "precision": value.precision, "scale": value.scale}
+    if not isinstance(value, PrimitiveType):
+        # Lists, maps and structs stay in the row as JSON instead of becoming child tables.
+        return {"data_type": "json"}
     hint: dict[str, object] = {"data_type": DLT_DATA_TYPES[value.name]}
     if value.name in ("timestamp", "timestamptz"):
         hint["timezone"] = value.name == "timestamptz"
@@ -78,14 +120,17 @@ def dlt_hint(value: IcebergType) -> dict[str, object]:
 
 
 def render_schema_module(ingestion: Ingestion) -> str:
-    model = ingestion.model
-    columns = model.columns
-    type_names = sorted({"NestedField", *(type_class(c.type) for c in columns)})
+    columns = ingestion.columns
+    type_names = sorted({"NestedField"}.union(*(type_classes(c.type) for c in columns)))
     transforms = [transform_expression(p.transform) for p in ingestion.partition_fields]
     ids = {c.name: c.field_id for c in columns}
 
-    title = f"Iceberg table {ingestion.identifier}, from the Pandera model {model.class_name}."
-    doc = f"{title}\n\n{model.docstring}" if model.docstring else title
+    if ingestion.model is not None:
+        model = ingestion.model.class_name
+        title = f"Iceberg table {ingestion.identifier}, from the Pandera model {model}."
+        doc = f"{title}\n\n{ingestion.model.docstring}" if ingestion.model.docstring else title
+    else:
+        doc = f"Iceberg table {ingestion.identifier}, from the schema {ingestion.schema_source}."
     lines = [
         header(ingestion.path),
         docstring(doc),
@@ -94,9 +139,8 @@ def render_schema_module(ingestion: Ingestion) -> str:
         "from pyiceberg.schema import Schema",
     ]
     if transforms:
-        lines.append(
-            f"from pyiceberg.transforms import {', '.join(sorted({t[0] for t in transforms}))}"
-        )
+        names = ", ".join(sorted({t[0] for t in transforms}))
+        lines.append(f"from pyiceberg.transforms import {names}")
     lines += [
         f"from pyiceberg.types import {', '.join(type_names)}",
         "",
@@ -107,14 +151,12 @@ def render_schema_module(ingestion: Ingestion) -> str:
         "# One field per line, so that a schema change is a one-line diff in review.",
         "# fmt: off",
         "SCHEMA = Schema(",
+        *(f"    {nested_field(c.field_id, c.name, c.type, c.required, c.doc)}," for c in columns),
+        ")",
+        "# fmt: on",
+        "",
+        "PARTITION_SPEC = PartitionSpec(",
     ]
-    for column in columns:
-        lines.append(
-            f"    NestedField({column.field_id}, {literal(column.name)}, "
-            f"{type_expression(column.type)}, required={column.required}, "
-            f"doc={literal(column.doc)}),"
-        )
-    lines += [")", "# fmt: on", "", "PARTITION_SPEC = PartitionSpec("]
     for field, (_, expression) in zip(ingestion.partition_fields, transforms, strict=True):
         lines.append(
             f"    PartitionField(source_id={ids[field.source]}, field_id={field.field_id}, "
@@ -123,11 +165,21 @@ def render_schema_module(ingestion: Ingestion) -> str:
     lines += [
         ")",
         "",
+        "# Ids that earlier generations gave columns since removed: Iceberg never reuses an id,",
+        "# because data files written before still carry it. New columns count on from here.",
+        "RETIRED_FIELD_IDS = {",
+        *(f"    {r.field_id}: {literal(r.name)}," for r in ingestion.retired_fields),
+        "}",
+        f"LAST_COLUMN_ID = {ingestion.last_column_id}",
+        f"LAST_PARTITION_ID = {ingestion.last_partition_id}",
+        "",
         "# Column hints for dlt, so that staging uses the table's types instead of inferring them.",
         "DLT_COLUMNS = {",
+        *(
+            f"    {literal(c.name)}: {literal(dlt_hint(c.type))},"
+            for c in columns
+            if c.name not in METADATA_COLUMN_NAMES
+        ),
+        "}",
     ]
-    for column in columns:
-        if not column.name.startswith(("_dlt_", "_cascade_")):
-            lines.append(f"    {literal(column.name)}: {literal(dlt_hint(column.type))},")
-    lines.append("}")
     return "\n".join(lines) + "\n"

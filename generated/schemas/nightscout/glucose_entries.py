@@ -36,6 +36,12 @@ PARTITION_SPEC = PartitionSpec(
     PartitionField(source_id=4, field_id=1000, transform=DayTransform(), name="date_string_day"),
 )
 
+# Ids that earlier generations gave columns since removed: Iceberg never reuses an id,
+# because data files written before still carry it. New columns count on from here.
+RETIRED_FIELD_IDS = {}
+LAST_COLUMN_ID = 13
+LAST_PARTITION_ID = 1000
+
 # Column hints for dlt, so that staging uses the table's types instead of inferring them.
 DLT_COLUMNS = {
     "_id": {"data_type": "text"},

@@ -1,0 +1,69 @@
+"""Finds classes and module-level constants across the project's modules, by qualified name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cascade.compiler.facts import ClassFacts, ModuleFacts, NameRef, NotLiteral
+
+ModuleLoader = Callable[[str], ModuleFacts | None]
+
+
+def absolute_name(module: ModuleFacts, name: str) -> str:
+    """`.models.X` seen from `pkg.sub.mod` -> `pkg.sub.models.X`."""
+    if not name.startswith("."):
+        return name
+    package = module.module.split(".")
+    if not module.path.endswith("__init__.py"):
+        package = package[:-1]
+    dots = len(name) - len(name.lstrip("."))
+    package = package[: len(package) - (dots - 1)] if dots > 1 else package
+    return ".".join(package + [name.lstrip(".")])
+
+
+class ProjectIndex:
+    """Looks names up in the project's modules, parsing each on first use."""
+
+    def __init__(self, load_module: ModuleLoader):
+        self.load_module = load_module
+
+    def find_class(
+        self, module: ModuleFacts, qualified_name: str
+    ) -> tuple[ModuleFacts, ClassFacts] | str:
+        """The class and its module, or a message saying why it was not found."""
+        name = absolute_name(module, qualified_name)
+        if "." not in name:
+            found = module.classes.get(name)
+            if found is not None:
+                return module, found
+            return f"{name!r} is not a class defined in {module.path}"
+        module_name, class_name = name.rsplit(".", 1)
+        target = self.load_module(module_name)
+        if target is None:
+            return f"cannot find module {module_name!r} in the project"
+        found = target.classes.get(class_name)
+        if found is not None:
+            return target, found
+        # A re-export (`from .events import RawEvents` in a package __init__) is a constant
+        # that names the class.
+        alias = target.constants.get(class_name)
+        if alias is not None and isinstance(alias.value, NameRef):
+            return self.find_class(target, alias.value.qualified_name)
+        return f"{class_name!r} is not a class defined in {target.path}"
+
+    def constant(self, module: ModuleFacts, ref: NameRef, depth: int = 0) -> object:
+        """The value of a module-level constant, followed through imports; NotLiteral if
+        it cannot be read statically."""
+        name = absolute_name(module, ref.qualified_name)
+        if "." in name:
+            module_name, name = name.rsplit(".", 1)
+            target = self.load_module(module_name)
+            if target is None:
+                return NotLiteral(ref.qualified_name, ref.span)
+            module = target
+        found = module.constants.get(name)
+        if found is None or depth > 20:
+            return NotLiteral(ref.qualified_name, ref.span)
+        if isinstance(found.value, NameRef):
+            return self.constant(module, found.value, depth + 1)
+        return found.value

@@ -1,0 +1,203 @@
+"""Resolves each @cascade_ingestion into an Ingestion: parameters, model, ids."""
+
+from __future__ import annotations
+
+from cascade.compiler.config import ProjectConfig
+from cascade.compiler.diagnostics import Diagnostic, Span, did_you_mean
+from cascade.compiler.facts import IngestionFacts, ModuleFacts, NameRef
+from cascade.compiler.field_ids import assign_ids
+from cascade.compiler.ir import METADATA_COLUMNS, Column, Ingestion, TableModel
+from cascade.compiler.lock import TableLock
+from cascade.compiler.resolve.classes import ModuleLoader, ProjectIndex
+from cascade.compiler.resolve.iceberg_schema import read_iceberg_schema
+from cascade.compiler.resolve.models import ModelReader
+from cascade.compiler.resolve.parameters import ArgumentReader
+from cascade.compiler.resolve.report import Reporter
+
+PARAMETERS = (
+    "table_name",
+    "unique_key",
+    "validation_schema",
+    "group",
+    "iceberg_schema",
+    "partition_spec",
+    "cron",
+    "freshness_hours",
+    "max_runtime_seconds",
+    "max_retries",
+    "retry_delay_seconds",
+    "validate",
+)
+REQUIRED_PARAMETERS = ("table_name", "unique_key", "group")
+# The seed decorator's defaults.
+DEFAULT_MAX_RUNTIME_SECONDS = 300
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_RETRY_DELAY_SECONDS = 30
+
+
+class IngestionResolver:
+    def __init__(
+        self, config: ProjectConfig, load_module: ModuleLoader, locks: dict[str, TableLock]
+    ):
+        self.config = config
+        self.locks = locks
+        self.report = Reporter()
+        self.index = ProjectIndex(load_module)
+        self.models = ModelReader(self.index, self.report)
+        self.arguments = ArgumentReader(self.report)
+
+    def resolve_all(self, modules: list[ModuleFacts]) -> list[Ingestion]:
+        ingestions = []
+        for module in modules:
+            self.report.diagnostics.extend(module.diagnostics)
+            for facts in module.ingestions:
+                ingestion = self.resolve(module, facts)
+                if ingestion is not None:
+                    ingestions.append(ingestion)
+        self.check_unique_tables(ingestions)
+        return sorted(ingestions, key=lambda i: (i.group, i.table_name))
+
+    def resolve(self, module: ModuleFacts, facts: IngestionFacts) -> Ingestion | None:
+        errors_before = self.report.count()
+        for argument in facts.arguments:
+            if argument.name not in PARAMETERS:
+                self.report.error(
+                    argument.span,
+                    f"unknown @cascade_ingestion parameter {argument.name!r}",
+                    did_you_mean(argument.name, PARAMETERS),
+                )
+        for name in REQUIRED_PARAMETERS:
+            if facts.argument(name) is None:
+                self.report.error(
+                    facts.span,
+                    f"@cascade_ingestion of {facts.function}() is "
+                    f"missing the required parameter {name!r}",
+                )
+        read = self.arguments
+        table_name = read.identifier(facts.argument("table_name"))
+        group = read.identifier(facts.argument("group"))
+        model, columns, schema_source = self.table_columns(module, facts)
+        unique_key = read.unique_key(facts.argument("unique_key"), columns, schema_source)
+        partition = read.partition_spec(facts.argument("partition_spec"), columns, schema_source)
+        cron = read.cron(facts.argument("cron"))
+        freshness = read.freshness(facts.argument("freshness_hours"))
+        max_runtime = read.integer(
+            facts.argument("max_runtime_seconds"), DEFAULT_MAX_RUNTIME_SECONDS, 1
+        )
+        max_retries = read.integer(facts.argument("max_retries"), DEFAULT_MAX_RETRIES, 0)
+        retry_delay = read.integer(
+            facts.argument("retry_delay_seconds"), DEFAULT_RETRY_DELAY_SECONDS, 0
+        )
+        validate = read.boolean(facts.argument("validate"), True)
+        if self.report.count() > errors_before or columns is None:
+            return None
+        assert table_name and group and unique_key and max_retries is not None
+        identifier = f"{self.config.namespace}.{table_name}"
+        ids = assign_ids(columns, partition, self.locks.get(identifier))
+        return Ingestion(
+            function=facts.function,
+            module=module.module,
+            path=module.path,
+            table_name=table_name,
+            namespace=self.config.namespace,
+            group=group,
+            unique_key=unique_key,
+            model=model,
+            columns=ids.columns,
+            partition_fields=ids.partition_fields,
+            cron=cron,
+            freshness=freshness,
+            max_runtime_seconds=max_runtime,
+            max_retries=max_retries,
+            retry_delay_seconds=retry_delay,
+            validate=validate and model is not None,
+            partition_start=self.config.partition_start,
+            docstring=facts.docstring or "",
+            span=facts.span,
+            retired_fields=ids.retired,
+            last_column_id=ids.last_column_id,
+            last_partition_id=ids.last_partition_id,
+            schema_source=schema_source,
+        )
+
+    def table_columns(
+        self, module: ModuleFacts, facts: IngestionFacts
+    ) -> tuple[TableModel | None, tuple[Column, ...] | None, str]:
+        """The model (if any), the table's columns and what they came from. An explicit
+        iceberg_schema takes precedence over the model's columns; the model still validates."""
+        model_argument = facts.argument("validation_schema")
+        schema_argument = facts.argument("iceberg_schema")
+        if model_argument is None and schema_argument is None:
+            self.report.error(
+                facts.span,
+                f"{facts.function}() has neither validation_schema nor iceberg_schema",
+                "pass validation_schema=<your Pandera DataFrameModel>",
+            )
+            return None, None, ""
+        model = None
+        if model_argument is not None:
+            if not isinstance(model_argument.value, NameRef):
+                self.report.error(
+                    model_argument.span,
+                    "validation_schema must name a Pandera DataFrameModel class",
+                    "for example validation_schema=RawEvents",
+                )
+                return None, None, ""
+            model = self.models.read(module, model_argument.value)
+            if model is None:
+                return None, None, ""
+        if schema_argument is not None:
+            columns = read_iceberg_schema(
+                self.index, module, schema_argument.value, self.report, schema_argument.span
+            )
+            source = getattr(schema_argument.value, "qualified_name", "iceberg_schema")
+        else:
+            assert model is not None
+            columns, source = model.columns, model.class_name
+        if columns is None:
+            return model, None, source
+        self.check_renames(columns)
+        return model, self.with_metadata_columns(columns, facts.span), source
+
+    def check_renames(self, columns: tuple[Column, ...]) -> None:
+        names = {c.name for c in columns}
+        for column in columns:
+            if column.renamed_from and column.renamed_from in names:
+                self.report.error(
+                    column.span,
+                    f"{column.name!r} is marked renamed_from "
+                    f"{column.renamed_from!r}, which is still a column",
+                    "remove the marker, or the old column",
+                )
+
+    def with_metadata_columns(self, columns: tuple[Column, ...], span: Span) -> tuple[Column, ...]:
+        present = {c.name for c in columns}
+        extra = tuple(
+            Column(0, name, column_type, True, doc, span)
+            for name, column_type, doc in METADATA_COLUMNS
+            if name not in present
+        )
+        return tuple(columns) + extra
+
+    def check_unique_tables(self, ingestions: list[Ingestion]) -> None:
+        seen: dict[str, Ingestion] = {}
+        for ingestion in sorted(ingestions, key=lambda i: i.span):
+            first = seen.setdefault(ingestion.table_name, ingestion)
+            if first is not ingestion:
+                self.report.error(
+                    ingestion.span,
+                    f"table {ingestion.identifier!r} is already written by {first.function}() "
+                    f"at {first.span}",
+                    "give each ingestion its own table_name",
+                )
+
+
+def resolve_project(
+    config: ProjectConfig,
+    modules: list[ModuleFacts],
+    load_module: ModuleLoader,
+    locks: dict[str, TableLock] | None = None,
+) -> tuple[list[Ingestion], list[Diagnostic]]:
+    resolver = IngestionResolver(config, load_module, locks or {})
+    ingestions = resolver.resolve_all(modules)
+    return ingestions, sorted(set(resolver.report.diagnostics))
