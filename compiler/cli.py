@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cascade.compiler.cache import CompileCache
 from cascade.compiler.compile import Compilation, compile_project
 from cascade.compiler.config import ConfigError, ProjectConfig, load_config
 from cascade.compiler.write import stale_diff, write_files
@@ -40,7 +41,9 @@ def compile_or_exit(project_dir: Path, output_format: str) -> tuple[ProjectConfi
     except ConfigError as error:
         report([error.diagnostic], output_format)
         sys.exit(1)
-    compilation = compile_project(config)
+    cache = CompileCache(config.root / ".cascade" / "cache")
+    compilation = compile_project(config, cache=cache)
+    cache.save(cache.result)
     report(compilation.diagnostics, output_format)
     if not compilation.ok:
         errors = sum(1 for d in compilation.diagnostics if d.severity == "error")

@@ -1,15 +1,17 @@
-"""Compilation as a pure function: the project's sources -> {output path: text}."""
+"""Compilation as a pure function: the project's sources (and the previous output, which locks
+field ids) -> {output path: text}. `gen` and `check` are thin wrappers around it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from cascade.compiler.cache import CompileCache, digest
 from cascade.compiler.config import ProjectConfig
 from cascade.compiler.diagnostics import Diagnostic, Span, has_errors
-from cascade.compiler.discover import discover_sources, module_name, module_path
+from cascade.compiler.discover import discover_sources, module_candidates, module_name
 from cascade.compiler.facts import ModuleFacts
-from cascade.compiler.parse import parse_module
+from cascade.compiler.ir import Ingestion
 from cascade.compiler.previous import existing_generated_files, previous_locks
 from cascade.compiler.render.asset_module import render_asset_module
 from cascade.compiler.render.definitions_module import render_definitions_module
@@ -29,39 +31,105 @@ class Compilation:
         return not has_errors(self.diagnostics)
 
 
-class ModuleCache:
-    """Parses each project module once, on first use, by module name."""
+@dataclass(frozen=True)
+class CompilationKey:
+    """Everything a compilation depended on: reusing its result is safe while all is equal."""
 
-    def __init__(self, root: Path):
+    config: str
+    sources: tuple[str, ...]
+    inputs: tuple[tuple[str, str | None], ...]  # every file read (digest) or looked for (None)
+    previous: str
+
+
+class SourceReader:
+    """Reads and parses project modules once each, recording every file it read or missed."""
+
+    def __init__(self, root: Path, cache: CompileCache | None):
         self.root = root
+        self.cache = cache
         self.modules: dict[str, ModuleFacts | None] = {}
+        self.inputs: dict[str, str | None] = {}
 
     def parse_file(self, relative: Path) -> ModuleFacts:
         name = module_name(relative)
-        cached = self.modules.get(name)
-        if cached is not None:
-            return cached
+        known = self.modules.get(name)
+        if known is not None:
+            return known
+        path = relative.as_posix()
         source = (self.root / relative).read_text(encoding="utf-8")
-        facts = parse_module(relative.as_posix(), name, source)
+        key = digest(path, source)
+        self.inputs[path] = key
+        facts = self.cache.parsed(key) if self.cache else None
+        if facts is None:
+            # libcst is imported on a cache miss only: a warm `check` never pays for it.
+            from cascade.compiler.parse import parse_module
+
+            facts = parse_module(path, name, source)
+            if self.cache:
+                self.cache.store_parsed(key, facts)
         self.modules[name] = facts
         return facts
 
     def load(self, name: str) -> ModuleFacts | None:
         if name not in self.modules:
-            relative = module_path(self.root, name)
-            self.modules[name] = None if relative is None else self.parse_file(relative)
+            self.modules[name] = None
+            for candidate in module_candidates(name):
+                if (self.root / candidate).is_file():
+                    self.modules[name] = self.parse_file(candidate)
+                    break
+                self.inputs[candidate.as_posix()] = None
         return self.modules[name]
 
 
-def compile_project(config: ProjectConfig, previous: dict[str, str] | None = None) -> Compilation:
-    """Compiles the project; `previous` is the output of the last generation (path -> text),
-    whose schema modules lock the field ids. It defaults to what is on disk now."""
+def current_digest(root: Path, path: str) -> str | None:
+    target = root / path
+    return digest(path, target.read_text(encoding="utf-8")) if target.is_file() else None
+
+
+def compile_project(
+    config: ProjectConfig,
+    previous: dict[str, str] | None = None,
+    cache: CompileCache | None = None,
+) -> Compilation:
+    """Compiles the project. `previous` is the last generation's output (path -> text), whose
+    schema modules lock the field ids; it defaults to what is on disk."""
     if previous is None:
         previous = existing_generated_files(config)
-    cache = ModuleCache(config.root)
+    sources = discover_sources(config)
+    config_key = repr((config.sources, config.out, config.namespace, config.partition_start))
+    source_names = tuple(p.as_posix() for p in sources)
+    previous_key = digest(*(f"{path}\n{text}" for path, text in sorted(previous.items())))
+    if cache is not None and isinstance(cache.result, tuple):
+        key, compilation = cache.result
+        if (
+            key.config == config_key
+            and key.sources == source_names
+            and key.previous == previous_key
+            and all(current_digest(config.root, p) == d for p, d in key.inputs)
+        ):
+            cache.keep_everything()
+            return compilation
+
+    reader = SourceReader(config.root, cache)
+    compilation = compile_sources(config, sources, reader, previous, cache)
+    if cache is not None:
+        key = CompilationKey(
+            config_key, source_names, tuple(sorted(reader.inputs.items())), previous_key
+        )
+        cache.result = (key, compilation)
+    return compilation
+
+
+def compile_sources(
+    config: ProjectConfig,
+    sources: list[Path],
+    reader: SourceReader,
+    previous: dict[str, str],
+    cache: CompileCache | None,
+) -> Compilation:
     diagnostics: list[Diagnostic] = []
     modules = []
-    for relative in discover_sources(config):
+    for relative in sources:
         if not all(part.isidentifier() for part in module_name(relative).split(".")):
             diagnostics.append(
                 Diagnostic(
@@ -71,14 +139,18 @@ def compile_project(config: ProjectConfig, previous: dict[str, str] | None = Non
                 )
             )
             continue
-        modules.append(cache.parse_file(relative))
+        modules.append(reader.parse_file(relative))
     ingestions, problems = resolve_project(
-        config, modules, cache.load, previous_locks(config, previous)
+        config, modules, reader.load, previous_locks(config, previous)
     )
     diagnostics = sorted(set(diagnostics + problems))
     if has_errors(diagnostics):
         return Compilation({}, diagnostics)
+    files = render_project(config, ingestions)
+    return Compilation(dict(sorted(format_python(files, cache).items())), diagnostics)
 
+
+def render_project(config: ProjectConfig, ingestions: list[Ingestion]) -> dict[str, str]:
     out = config.out
     package = config.out_package
     init = header(", ".join(config.sources)) + "\n"
@@ -92,4 +164,4 @@ def compile_project(config: ProjectConfig, previous: dict[str, str] | None = Non
         files[f"{out}/schemas/{stem}"] = render_schema_module(ingestion)
         files[f"{out}/assets/{stem}"] = render_asset_module(ingestion, package)
     files[f"{out}/definitions.py"] = render_definitions_module(ingestions, package, config.sources)
-    return Compilation(dict(sorted(format_python(files).items())), diagnostics)
+    return files

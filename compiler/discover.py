@@ -33,10 +33,7 @@ def module_name(relative_path: Path) -> str:
     return ".".join(parts)
 
 
-def module_path(root: Path, name: str) -> Path | None:
-    """The project file defining module `name`, relative to root, or None if not in the project."""
+def module_candidates(name: str) -> tuple[Path, Path]:
+    """Where module `name` may live, relative to the project root: `a/b.py` or `a/b/__init__.py`."""
     base = Path(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if (root / candidate).is_file():
-            return candidate
-    return None
+    return base.with_suffix(".py"), base / "__init__.py"

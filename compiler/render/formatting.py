@@ -8,15 +8,30 @@ from pathlib import Path
 
 from ruff.__main__ import find_ruff_bin
 
+from cascade.compiler.cache import CompileCache, digest
+
 RUFF_OPTIONS = ("--isolated", "--line-length", "100", "--target-version", "py311", "--quiet")
 
 
-def format_python(files: dict[str, str]) -> dict[str, str]:
+def format_python(files: dict[str, str], cache: CompileCache | None = None) -> dict[str, str]:
     """Formats every `.py` text in one ruff run (one process for the whole project is what
-    keeps `cascade gen` fast); other files pass through unchanged."""
-    python = {path: text for path, text in files.items() if path.endswith(".py")}
-    if not python:
-        return dict(files)
+    keeps `cascade gen` fast); texts formatted before come from the cache."""
+    keys = {path: digest(text) for path, text in files.items()}
+    done = {}
+    if cache is not None:
+        for path, key in keys.items():
+            found = cache.formatted(key)
+            if found is not None:
+                done[path] = found
+    pending = {path: text for path, text in files.items() if path not in done}
+    formatted = run_ruff(pending) if pending else {}
+    if cache is not None:
+        for path, text in formatted.items():
+            cache.store_formatted(keys[path], text)
+    return {path: done[path] if path in done else formatted[path] for path in files}
+
+
+def run_ruff(python: dict[str, str]) -> dict[str, str]:
     with tempfile.TemporaryDirectory(prefix="cascade-format-") as folder:
         root = Path(folder)
         for path, text in python.items():
@@ -33,4 +48,4 @@ def format_python(files: dict[str, str]) -> dict[str, str]:
             # Rendered code that does not parse is a bug in a renderer, never a user error.
             raise RuntimeError(f"ruff could not format the generated code:\n{result.stderr}")
         formatted = {path: (root / path).read_text(encoding="utf-8") for path in python}
-    return {**files, **formatted}
+    return formatted
