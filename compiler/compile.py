@@ -127,6 +127,26 @@ def compile_sources(
     previous: dict[str, str],
     cache: CompileCache | None,
 ) -> Compilation:
+    ingestions, diagnostics = analyze_sources(config, sources, reader, previous)
+    if has_errors(diagnostics):
+        return Compilation({}, diagnostics)
+    files = render_project(config, ingestions)
+    return Compilation(dict(sorted(format_python(files, cache).items())), diagnostics)
+
+
+def analyze_project(
+    config: ProjectConfig, previous: dict[str, str] | None = None
+) -> tuple[list[Ingestion], list[Diagnostic]]:
+    """The resolved ingestions (the IR) and the diagnostics, without rendering anything."""
+    if previous is None:
+        previous = existing_generated_files(config)
+    reader = SourceReader(config.root, None)
+    return analyze_sources(config, discover_sources(config), reader, previous)
+
+
+def analyze_sources(
+    config: ProjectConfig, sources: list[Path], reader: SourceReader, previous: dict[str, str]
+) -> tuple[list[Ingestion], list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     modules = []
     for relative in sources:
@@ -143,11 +163,7 @@ def compile_sources(
     ingestions, problems = resolve_project(
         config, modules, reader.load, previous_locks(config, previous)
     )
-    diagnostics = sorted(set(diagnostics + problems))
-    if has_errors(diagnostics):
-        return Compilation({}, diagnostics)
-    files = render_project(config, ingestions)
-    return Compilation(dict(sorted(format_python(files, cache).items())), diagnostics)
+    return ingestions, sorted(set(diagnostics + problems))
 
 
 def render_project(config: ProjectConfig, ingestions: list[Ingestion]) -> dict[str, str]:
