@@ -171,3 +171,26 @@ def test_the_compiler_does_not_import_user_modules(project_copy: Path):
     assert result.returncode == 0, result.stderr
     assert (project_copy / "generated/assets/nightscout/tripwire.py").is_file()
     assert not marker.exists()
+
+
+def test_github_format_prints_one_annotation_per_diagnostic(project_copy: Path):
+    source = project_copy / GLUCOSE
+    text = source.read_text()
+    text = text.replace('cron="0 */1 * * *"', 'cron="0 25 * * *"')
+    text = text.replace("freshness_hours=(1, 24)", "freshness_hours=(24, 1)")
+    source.write_text(text)
+    result = CliRunner().invoke(
+        main, ["check", "--project", str(project_copy), "--format", "github"]
+    )
+    assert result.exit_code == 1
+    lines = text.splitlines()
+    cron_line = next(n for n, line in enumerate(lines, 1) if "cron=" in line)
+    fresh_line = next(n for n, line in enumerate(lines, 1) if "freshness_hours=" in line)
+    annotations = [line for line in result.output.splitlines() if line.startswith("::")]
+    assert annotations == [
+        f"::error file={GLUCOSE},line={cron_line},col=5::invalid cron '0 25 * * *': hour field "
+        "'25': '25' is outside 0-23 (hint: for example \"0 */1 * * *\" (hourly) or "
+        '"30 6 * * mon-fri")',
+        f"::error file={GLUCOSE},line={fresh_line},col=5::freshness_hours must be (warn_hours, "
+        "fail_hours) with 0 < warn < fail, got (24, 1) (hint: for example freshness_hours=(1, 24))",
+    ]
