@@ -10,6 +10,7 @@ import click
 from cascade.compiler.cache import CompileCache
 from cascade.compiler.compile import Compilation, compile_project
 from cascade.compiler.config import ConfigError, ProjectConfig, load_config
+from cascade.compiler.previous import existing_generated_files, previous_locks
 from cascade.compiler.write import stale_diff, write_files
 
 project_option = click.option(
@@ -84,3 +85,33 @@ def check(project_dir: Path, output_format: str) -> None:
         click.echo(f"{config.out}/ is stale; run: cascade gen --project {project_dir}", err=True)
         sys.exit(1)
     click.echo(f"cascade check: {config.out}/ is up to date")
+
+
+@main.command()
+@click.argument("branch")
+@project_option
+def publish(branch: str, project_dir: Path) -> None:
+    """Fast-forward main to BRANCH on every table of the project (all or nothing)."""
+    from cascade.runtime.catalog import IcebergResource
+    from cascade.runtime.publish import apply_publish, plan_publish
+
+    try:
+        config = load_config(project_dir)
+    except ConfigError as error:
+        report([error.diagnostic], "text")
+        sys.exit(1)
+    identifiers = sorted(previous_locks(config, existing_generated_files(config)))
+    catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
+    steps = plan_publish(catalog, identifiers, branch)
+    for step in steps:
+        click.echo(f"{step.identifier}: {step.status}")
+    if any(step.refused for step in steps):
+        click.echo(
+            f"cascade publish: main has moved past {branch!r} on the tables marked diverged; "
+            "nothing was published. Reload the branch from main and publish again.",
+            err=True,
+        )
+        sys.exit(1)
+    apply_publish(catalog, steps, branch)
+    published = sum(1 for step in steps if step.status == "fast-forward")
+    click.echo(f"cascade publish: main now at {branch!r} on {published} table(s)")

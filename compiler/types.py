@@ -214,6 +214,16 @@ class TypeMapper:
     def timestamp(self, name: str, ref: TypeRef, kwargs: dict) -> IcebergType:
         # Annotated[pd.DatetimeTZDtype, unit, tz] / Annotated[pl.Datetime, unit, tz]
         positional = [a for a in ref.args if not isinstance(a, TypeRef)]
+        parameterless = name in (
+            "pandera.DateTime",
+            "pandera.Timestamp",
+        ) and not ref.name.startswith("pandera.engines")
+        if parameterless and (positional or kwargs):
+            # pandera's generic DateTime takes no unit or zone: Pandera fails on the model.
+            raise UnsupportedType(
+                f"{ref.name.rsplit('.', 1)[-1]} takes no parameters in Pandera",
+                'for a UTC timestamp write Annotated[pd.DatetimeTZDtype, "ns", "UTC"]',
+            )
         tz = kwargs.get("tz", kwargs.get("time_zone"))
         if tz is None and len(positional) >= 2:
             tz = positional[1]
@@ -234,6 +244,13 @@ class TypeMapper:
 
     def decimal(self, ref: TypeRef, kwargs: dict) -> DecimalType:
         positional = [a for a in ref.args if not isinstance(a, TypeRef)]
+        if canonical(ref.name) == "pandera.Decimal" and positional and len(positional) != 3:
+            # Pandera builds the dtype from all of its positional parameters or fails.
+            raise UnsupportedType(
+                "Annotated[pa.Decimal, ...] needs precision, scale and rounding",
+                "write Annotated[pa.Decimal, 10, 2, None] or "
+                'Field(dtype_kwargs={"precision": 10, "scale": 2})',
+            )
         precision = kwargs.get("precision", positional[0] if positional else 28)
         scale = kwargs.get("scale", positional[1] if len(positional) > 1 else 0)
         if not (isinstance(precision, int) and isinstance(scale, int)) or isinstance(

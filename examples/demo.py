@@ -3,7 +3,8 @@ into the embedded default catalog, then show what landed.
 
     python -m examples.demo [--days 3] [--start 2024-01-01]
 
-The Nightscout fixture server runs on 127.0.0.1 for the duration, so no network is needed.
+The Nightscout and GitHub fixture servers run on 127.0.0.1 for the duration, so no network is
+needed.
 The generated definitions are used exactly as a Dagster deployment would load them.
 """
 
@@ -15,6 +16,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from examples.fixtures.github_server import GitHubFixtureServer
 from examples.fixtures.nightscout_server import NightscoutFixtureServer
 
 
@@ -24,8 +26,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3, help="number of daily partitions")
     args = parser.parse_args()
 
-    with NightscoutFixtureServer() as server:
-        os.environ["NIGHTSCOUT_BASE_URL"] = server.url
+    with NightscoutFixtureServer() as nightscout, GitHubFixtureServer() as github:
+        os.environ["NIGHTSCOUT_BASE_URL"] = nightscout.url
+        os.environ["GITHUB_API_BASE_URL"] = github.url
         # Imported after the environment is set up, as `dagster` would import it.
         from generated.definitions import defs
 
@@ -38,7 +41,9 @@ def main() -> None:
                 instance=dg.DagsterInstance.ephemeral(),
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
-            for event in result.get_asset_materialization_events():
+            for event in sorted(
+                result.get_asset_materialization_events(), key=lambda e: e.asset_key
+            ):
                 meta = event.materialization.metadata
                 print(
                     f"{partition}: {event.asset_key.to_user_string()} "
@@ -56,7 +61,7 @@ def show_tables(defs: dg.Definitions) -> None:
     few rows."""
     catalog = defs.resources["iceberg"].load_catalog()
     for namespace in catalog.list_namespaces():
-        for identifier in catalog.list_tables(namespace):
+        for identifier in sorted(catalog.list_tables(namespace)):
             table = catalog.load_table(identifier)
             rows = table.scan().to_arrow()
             snapshot = table.current_snapshot()
@@ -71,7 +76,7 @@ def show_tables(defs: dg.Definitions) -> None:
             ):
                 shown = ", ".join(f"{key}={value}" for key, value in partition.items())
                 print(f"  partition {shown}: {count} rows")
-            columns = [c for c in rows.column_names if not c.startswith("_dlt")]
+            columns = [c for c in rows.column_names if not c.startswith("_")][:8]
             print(rows.select(columns).slice(0, 5).to_pandas().to_string(index=False))
 
 

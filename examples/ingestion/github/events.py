@@ -20,7 +20,8 @@ from examples.schemas.github import RawGitHubEvents
     cron="15 * * * *",
     freshness_hours=(2, 26),
     max_runtime_seconds=600,
-    # Rate limits (403/429) clear within the hour; retry a few times, spaced out.
+    # Server errors and secondary rate limits (403/429) pass within minutes: retry a few
+    # times, two minutes apart.
     max_retries=5,
     retry_delay_seconds=120,
     validate=True,

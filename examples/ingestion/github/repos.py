@@ -43,7 +43,8 @@ def repo_stats(base_url: str, user: str, snapshot_date: date, token: str | None)
                 "owner": {"login": repo["owner"]["login"]},
                 "description": repo["description"],
                 "language": repo["language"],
-                "license": repo["license"] and {"spdx_id": repo["license"]["spdx_id"]},
+                # Always an object, so that dlt never sees a bare `license` column of nulls.
+                "license": {"spdx_id": (repo["license"] or {}).get("spdx_id")},
                 "visibility": repo["visibility"],
                 "default_branch": repo["default_branch"],
                 "fork": repo["fork"],
