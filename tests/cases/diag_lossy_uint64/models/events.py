@@ -1,0 +1,7 @@
+import numpy as np
+from pandera.pandas import DataFrameModel
+
+
+class Events(DataFrameModel):
+    event_id: str
+    counter: np.uint64

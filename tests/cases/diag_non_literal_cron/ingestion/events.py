@@ -1,0 +1,15 @@
+from cascade.runtime import cascade_ingestion
+from models.events import Events
+
+SCHEDULE = "0 * * * *"
+
+
+@cascade_ingestion(
+    table_name="events",
+    unique_key="event_id",
+    validation_schema=Events,
+    group="app",
+    cron=SCHEDULE,
+)
+def events(partition_date: str):
+    return None

@@ -1,0 +1,12 @@
+from cascade.runtime import cascade_ingestion
+from models.events import Events
+
+
+@cascade_ingestion(
+    unique_key="event_id",
+    validation_schema=Events,
+    group="app",
+    table="events",
+)
+def events(partition_date: str):
+    return None

@@ -1,0 +1,6 @@
+from pandera.pandas import DataFrameModel
+
+
+class Events(DataFrameModel):
+    event_id: str
+    payload: object

@@ -1,0 +1,5 @@
+from pydantic import BaseModel
+
+
+class Events(BaseModel):
+    event_id: str

@@ -1,0 +1,10 @@
+from pandera.pandas import DataFrameModel, Field
+
+
+class Users(DataFrameModel):
+    user_id: str = Field(description="User id")
+    email: str
+    age: int | None
+    country: str
+    links: list[str] | None
+    plan: str | None

@@ -1,0 +1,6 @@
+from pandera.pandas import DataFrameModel
+
+
+class Orders(DataFrameModel):
+    order_id: str
+    total: float

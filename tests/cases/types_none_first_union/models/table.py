@@ -1,0 +1,6 @@
+from pandera.pandas import DataFrameModel
+
+
+class NoneFirst(DataFrameModel):
+    key: str
+    none_first: None | str
