@@ -41,6 +41,9 @@ def cron_problem(expression: str) -> str | None:
                 continue
             # A range may run backwards (`22-2`): croniter, and so Dagster, wraps it around.
             for bound in bounds.split("-"):
+                if not bound.isdigit() and bound not in names:
+                    known = f"; names are {', '.join(names)}" if names else ""
+                    return f"{name} field {part!r}: unknown value {bound!r}{known}"
                 value = names.get(bound, int(bound) if bound.isdigit() else None)
                 if value is None or not low <= value <= high:
                     return f"{name} field {part!r}: {bound!r} is outside {low}-{high}"

@@ -58,32 +58,55 @@ class IdAssigner:
         for column in columns:
             if column.renamed_from and (column.renamed_from,) in self.lock.field_ids:
                 self.renames[(column.name,)] = (column.renamed_from,)
-        ids = [self.id_for((c.name,)) for c in columns]
+        # A new table is numbered like create_table does; an existing one like update_schema.
+        fresh = not self.lock.field_ids
+        assigned = self.struct([(c.name, c.type) for c in columns], (), fresh)
         return tuple(
-            replace(c, field_id=field_id, type=self.nested(c.type, (c.name,)))
-            for c, field_id in zip(columns, ids, strict=True)
+            replace(c, field_id=field_id, type=column_type)
+            for c, (field_id, column_type) in zip(columns, assigned, strict=True)
         )
 
-    def nested(self, value: IcebergType, path: Path_) -> IcebergType:
+    def struct(
+        self, members: list[tuple[str, IcebergType]], path: Path_, fresh: bool
+    ) -> list[tuple[int, IcebergType]]:
+        """Ids for a struct's fields and everything inside them.
+
+        pyiceberg numbers a schema it creates in pre-order (a struct's fields, then each
+        field's nested types), while `update_schema().add_column` numbers each added column and
+        then its type before the next column: new fields follow whichever rule will apply.
+        """
+        if fresh:
+            ids = [self.id_for(path + (name,)) for name, _ in members]
+            return [
+                (field_id, self.nested(value, path + (name,), True))
+                for field_id, (name, value) in zip(ids, members, strict=True)
+            ]
+        result = []
+        for name, value in members:
+            existed = self.old_path(path + (name,)) in self.lock.field_ids
+            field_id = self.id_for(path + (name,))
+            result.append((field_id, self.nested(value, path + (name,), not existed)))
+        return result
+
+    def nested(self, value: IcebergType, path: Path_, fresh: bool) -> IcebergType:
         if isinstance(value, StructType):
-            ids = [self.id_for(path + (f.name,)) for f in value.fields]
+            members = [(f.name, f.type) for f in value.fields]
+            assigned = self.struct(members, path, fresh)
             return StructType(
                 tuple(
-                    StructField(
-                        f.name, self.nested(f.type, path + (f.name,)), f.required, f.doc, field_id
-                    )
-                    for f, field_id in zip(value.fields, ids, strict=True)
+                    StructField(f.name, member_type, f.required, f.doc, field_id)
+                    for f, (field_id, member_type) in zip(value.fields, assigned, strict=True)
                 )
             )
         if isinstance(value, ListType):
             element_id = self.id_for(path + ("element",))
-            element = self.nested(value.element, path + ("element",))
+            element = self.nested(value.element, path + ("element",), fresh)
             return ListType(element, value.element_required, element_id)
         if isinstance(value, MapType):
             key_id = self.id_for(path + ("key",))
             value_id = self.id_for(path + ("value",))
-            key = self.nested(value.key, path + ("key",))
-            item = self.nested(value.value, path + ("value",))
+            key = self.nested(value.key, path + ("key",), fresh)
+            item = self.nested(value.value, path + ("value",), fresh)
             return MapType(key, item, value.value_required, key_id, value_id)
         return value
 

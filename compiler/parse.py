@@ -33,9 +33,16 @@ def parse_module(path: str, module: str, source: str) -> ModuleFacts:
     try:
         tree = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        span = Span(path, error.raw_line, error.raw_column + 1)
-        message = f"syntax error: {error.message}"
-        return ModuleFacts(path, module, diagnostics=(Diagnostic(span, message),))
+        span, message = Span(path, error.raw_line, error.raw_column + 1), error.message
+        try:  # Python's own parser points where an editor would, with its familiar wording
+            compile(source, path, "exec", dont_inherit=True)
+        except SyntaxError as python_error:
+            span = Span(path, python_error.lineno or 1, python_error.offset or 1)
+            message = python_error.msg
+        diagnostic = Diagnostic(
+            span, f"syntax error: {message}", "fix the file, then run cascade gen"
+        )
+        return ModuleFacts(path, module, diagnostics=(diagnostic,))
     wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
     gatherer = GatherModuleFacts(path, wrapper)
     wrapper.visit(gatherer)
@@ -252,7 +259,7 @@ class GatherModuleFacts(cst.CSTVisitor):
         if not isinstance(inner, cst.Index):
             return NotLiteral(self.module.code_for_node(inner), self.span(inner))
         if isinstance(inner.value, (cst.Name, cst.Attribute, cst.Subscript, cst.BinaryOperation)):
-            if isinstance(inner.value, cst.Name) and inner.value.value in ("True", "False"):
+            if isinstance(inner.value, cst.Name) and inner.value.value in ("True", "False", "None"):
                 return self.value(inner.value)
             return self.type_ref(inner.value)
         return self.value(inner.value)

@@ -31,7 +31,6 @@ TIME = PrimitiveType("time")
 TIMESTAMP = PrimitiveType("timestamp")
 TIMESTAMPTZ = PrimitiveType("timestamptz")
 BINARY = PrimitiveType("binary")
-UUID = PrimitiveType("uuid")
 ICEBERG_MAX_DECIMAL_PRECISION = 38
 UTC_NAMES = frozenset({"UTC", "utc", "Etc/UTC", "Z", "+00:00", "GMT"})
 
@@ -45,9 +44,7 @@ FIXED: dict[str, IcebergType] = {
     "builtins.bytes": BINARY,
     "datetime.datetime": TIMESTAMPTZ,
     "datetime.date": DATE,
-    "datetime.time": TIME,
     "decimal.Decimal": DOUBLE,
-    "uuid.UUID": UUID,
     **{
         f"pandera.{n}": INT
         for n in (
@@ -126,7 +123,7 @@ DICT_NAMES = {"builtins.dict", "typing.Dict", "typing.Mapping", "collections.abc
 SERIES_NAMES = {"pandera.Series"}
 INDEX_NAMES = {"pandera.Index"}
 SUPPORTED_HINT = (
-    "use str, int, float, bool, bytes, datetime, date, time, Decimal, UUID, a sized int or "
+    "use str, int, float, bool, bytes, datetime, date, Decimal, a sized int or "
     "float dtype (pa.Int32, np.float32, pl.Int16, ...), Annotated[pa.Decimal, precision, scale, "
     'None], Annotated[pd.DatetimeTZDtype, "ns", "UTC"], list[...], dict[str, ...] or a TypedDict'
 )
@@ -165,6 +162,11 @@ class TypeMapper:
             return self.map(ref.args[0], kwargs)
         if name in INDEX_NAMES:
             raise UnsupportedType("an Index field is not a column", "declare columns only")
+        if name == "typing.Union":
+            raise UnsupportedType(
+                "a union of several types is not a column type",
+                "declare one type; `X | None` marks a column optional",
+            )
         short = name.rsplit(".", 1)[-1]
         if short in LOSSY and name.split(".")[0] in (
             "pandera",

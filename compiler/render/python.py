@@ -48,7 +48,8 @@ def string_literal(text: str) -> str:
 def docstring(text: str) -> str:
     """A docstring literal: triple-quoted when that is safe to read and write, else repr()."""
     text = text.strip()
-    plain = all(line.isprintable() for line in text.split("\n"))
+    # Triple quotes only for text the formatter keeps as it is: printable, no trailing spaces.
+    plain = all(line.isprintable() and line == line.rstrip() for line in text.split("\n"))
     if plain and '"""' not in text and "\\" not in text and not text.endswith('"'):
         return f'"""{text}\n"""' if "\n" in text else f'"""{text}"""'
     return literal(text)

@@ -125,7 +125,7 @@ def render_schema_module(ingestion: Ingestion) -> str:
     transforms = [transform_expression(p.transform) for p in ingestion.partition_fields]
     ids = {c.name: c.field_id for c in columns}
 
-    if ingestion.model is not None:
+    if ingestion.model is not None and ingestion.schema_source == ingestion.model.class_name:
         model = ingestion.model.class_name
         title = f"Iceberg table {ingestion.identifier}, from the Pandera model {model}."
         doc = f"{title}\n\n{ingestion.model.docstring}" if ingestion.model.docstring else title

@@ -29,6 +29,11 @@ PARAMETERS = (
     "validate",
 )
 REQUIRED_PARAMETERS = ("table_name", "unique_key", "group")
+REQUIRED_HINTS = {
+    "table_name": 'the Iceberg table to write, e.g. table_name="events"',
+    "unique_key": 'the column(s) rows are merged on, e.g. unique_key="id"',
+    "group": 'the Dagster asset group, e.g. group="github"',
+}
 # The seed decorator's defaults.
 DEFAULT_MAX_RUNTIME_SECONDS = 300
 DEFAULT_MAX_RETRIES = 3
@@ -72,6 +77,7 @@ class IngestionResolver:
                     facts.span,
                     f"@cascade_ingestion of {facts.function}() is "
                     f"missing the required parameter {name!r}",
+                    REQUIRED_HINTS[name],
                 )
         read = self.arguments
         table_name = read.identifier(facts.argument("table_name"))
@@ -137,10 +143,15 @@ class IngestionResolver:
         model = None
         if model_argument is not None:
             if not isinstance(model_argument.value, NameRef):
+                code = getattr(model_argument.value, "code", "")
                 self.report.error(
                     model_argument.span,
-                    "validation_schema must name a Pandera DataFrameModel class",
-                    "for example validation_schema=RawEvents",
+                    f"validation_schema {code} is not a class defined or imported in this module"
+                    if code.isidentifier()
+                    else "validation_schema must name a Pandera DataFrameModel class",
+                    did_you_mean(code, module.classes)
+                    if code.isidentifier() and module.classes
+                    else "for example validation_schema=RawEvents",
                 )
                 return None, None, ""
             model = self.models.read(module, model_argument.value)

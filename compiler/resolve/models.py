@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cascade.compiler.diagnostics import Span
+from cascade.compiler.diagnostics import Span, did_you_mean
 from cascade.compiler.facts import (
     CallValue,
     ClassFacts,
@@ -152,10 +152,11 @@ class ModelReader:
                 # cannot read (a computed list, say) is fine, and recorded as unknown.
                 checks.append(Check(argument.name, value if is_literal(value) else None))
             else:
-                self.report.warning(
+                self.report.error(
                     argument.span,
-                    f"Field({argument.name}=...) is not a Pandera "
-                    "Field option; Pandera will reject it",
+                    f"Field({argument.name}=...) is not a Pandera Field option: Pandera would "
+                    "fail to build the model",
+                    did_you_mean(argument.name, sorted(FIELD_OPTIONS | PANDERA_CHECKS)),
                 )
         name = options.get("alias", facts.attribute)
         if not isinstance(name, str):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import keyword
 import re
 
 from cascade.compiler.cron import cron_problem
 from cascade.compiler.diagnostics import did_you_mean
 from cascade.compiler.facts import Argument, CallValue, NameRef, NotLiteral
-from cascade.compiler.ir import Column, FreshnessHours, PartitionField
+from cascade.compiler.ir import METADATA_COLUMN_NAMES, Column, FreshnessHours, PartitionField
 from cascade.compiler.resolve.report import Reporter
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -15,8 +16,23 @@ TRANSFORM = re.compile(
     r"^(identity|year|month|day|hour|bucket\[[1-9][0-9]*\]|truncate\[[1-9][0-9]*\])$"
 )
 PARTITION_NAME_SUFFIX = {"bucket": "bucket", "truncate": "trunc"}
+INTEGER_HINTS = {
+    "max_runtime_seconds": "the longest a load may run before it is stopped, e.g. 300",
+    "max_retries": "how often Dagster retries a failed load; 0 for never",
+    "retry_delay_seconds": "seconds between retries; 0 for at once",
+}
+# What each Iceberg transform accepts as its source type (the Iceberg table spec).
+TRANSFORM_SOURCE_TYPES = {
+    "identity": None,  # any primitive
+    "year": {"date", "timestamp", "timestamptz"},
+    "month": {"date", "timestamp", "timestamptz"},
+    "day": {"date", "timestamp", "timestamptz"},
+    "hour": {"timestamp", "timestamptz"},
+    "bucket": {"int", "long", "decimal", "date", "time", "timestamp", "timestamptz", "string",
+               "uuid", "binary"},
+    "truncate": {"int", "long", "decimal", "string", "binary"},
+}  # fmt: skip
 TIME_TRANSFORMS = {"year", "month", "day", "hour"}
-TIME_TYPES = {"date", "timestamp", "timestamptz"}
 
 
 class ArgumentReader:
@@ -45,10 +61,11 @@ class ArgumentReader:
         value = self.literal(argument, "string")
         if value is None:
             return None
-        if not isinstance(value, str) or not IDENTIFIER.match(value):
+        if not isinstance(value, str) or not IDENTIFIER.match(value) or keyword.iskeyword(value):
             self.report.error(
                 argument.span,
-                f"{argument.name} must be a lowercase identifier (a-z, 0-9, _), got {value!r}",
+                f"{argument.name} must be a lowercase identifier (a-z, 0-9, _) and not a Python "
+                f"keyword, got {value!r}",
                 "it names the Iceberg table, the Dagster asset and a generated module",
             )
             return None
@@ -76,13 +93,21 @@ class ArgumentReader:
             )
             return None
         if columns is not None:
-            names = [c.name for c in columns]
+            by_name = {c.name: c for c in columns if c.name not in METADATA_COLUMN_NAMES}
             for key in keys:
-                if key not in names:
+                column = by_name.get(key)
+                if column is None:
                     self.report.error(
                         argument.span,
                         f"unique_key column {key!r} is not a column of {source}",
-                        did_you_mean(key, names, always_list=True),
+                        did_you_mean(key, list(by_name), always_list=True),
+                    )
+                elif not column.required:
+                    self.report.error(
+                        argument.span,
+                        f"unique_key column {key!r} may be null or absent",
+                        "declare it without `| None` and with nullable=False: rows are merged "
+                        "on it, and a null key matches nothing",
                     )
         return tuple(keys)
 
@@ -105,48 +130,80 @@ class ArgumentReader:
                 'for example [("created_at", "day")]',
             )
             return ()
-        by_name = {c.name: c for c in columns}
-        fields = []
+        by_name = {c.name: c for c in columns if c.name not in METADATA_COLUMN_NAMES}
+        fields: list[PartitionField] = []
         for source_column, transform in value:
-            if not TRANSFORM.match(transform):
-                self.report.error(
-                    argument.span,
-                    f"unknown partition transform {transform!r}",
-                    "use identity, year, month, day, hour, bucket[N] or truncate[W]",
-                )
-                continue
-            column = by_name.get(source_column)
-            if column is None:
-                self.report.error(
-                    argument.span,
-                    f"partition column {source_column!r} is not a column of {source}",
-                    did_you_mean(source_column, list(by_name), always_list=True),
-                )
-                continue
-            kind = transform.split("[")[0]
-            type_name = getattr(column.type, "name", None)
-            if kind in TIME_TRANSFORMS and type_name not in TIME_TYPES:
-                self.report.error(
-                    argument.span,
-                    f"partition transform {transform!r} needs a date "
-                    f"or timestamp column; {source_column!r} is not one",
-                )
-                continue
-            if type_name is None:
-                self.report.error(
-                    argument.span, f"cannot partition by the nested column {source_column!r}"
-                )
-                continue
-            if any(f.source == source_column and f.transform == transform for f in fields):
-                self.report.error(
-                    argument.span,
-                    f"partition field ({source_column!r}, {transform!r}) is listed twice",
-                )
-                continue
-            suffix = PARTITION_NAME_SUFFIX.get(kind, kind)
-            name = source_column if kind == "identity" else f"{source_column}_{suffix}"
-            fields.append(PartitionField(0, source_column, transform, name, argument.span))
+            field = self.partition_field(
+                argument, by_name, fields, source_column, transform, source
+            )
+            if field is not None:
+                fields.append(field)
         return tuple(fields)
+
+    def partition_field(
+        self,
+        argument: Argument,
+        by_name: dict[str, Column],
+        fields: list[PartitionField],
+        source_column: str,
+        transform: str,
+        source: str,
+    ) -> PartitionField | None:
+        """One (column, transform) pair, checked the way Iceberg will check it."""
+        if not TRANSFORM.match(transform):
+            self.report.error(
+                argument.span,
+                f"unknown partition transform {transform!r}",
+                "use identity, year, month, day, hour, bucket[N] or truncate[W]",
+            )
+            return None
+        column = by_name.get(source_column)
+        if column is None:
+            self.report.error(
+                argument.span,
+                f"partition column {source_column!r} is not a column of {source}",
+                did_you_mean(source_column, list(by_name), always_list=True),
+            )
+            return None
+        kind = transform.split("[")[0]
+        type_name = getattr(
+            column.type, "name", "decimal" if hasattr(column.type, "scale") else None
+        )
+        accepted = TRANSFORM_SOURCE_TYPES[kind]
+        if type_name is None or (accepted is not None and type_name not in accepted):
+            shown = type_name or "nested"
+            self.report.error(
+                argument.span,
+                f"partition transform {transform!r} cannot take {source_column!r}, a {shown} "
+                "column",
+                f"{kind} accepts "
+                + (", ".join(sorted(accepted)) if accepted else "primitive")
+                + " columns",
+            )
+            return None
+        for other in fields:
+            same_source = other.source == source_column
+            if same_source and (
+                other.transform == transform
+                or (kind in TIME_TRANSFORMS and other.transform in TIME_TRANSFORMS)
+            ):
+                self.report.error(
+                    argument.span,
+                    f"partition fields {other.transform!r} and {transform!r} of {source_column!r} "
+                    "are redundant",
+                    "Iceberg allows one time transform (year, month, day or hour) per column",
+                )
+                return None
+        suffix = PARTITION_NAME_SUFFIX.get(kind, kind)
+        name = source_column if kind == "identity" else f"{source_column}_{suffix}"
+        if kind != "identity" and name in by_name:
+            self.report.error(
+                argument.span,
+                f"partition field name {name!r} is also a column name",
+                "Iceberg refuses a partition field named like a column: rename the column",
+            )
+            return None
+        return PartitionField(0, source_column, transform, name, argument.span)
 
     def cron(self, argument: Argument | None) -> str | None:
         if argument is None:
@@ -193,7 +250,9 @@ class ArgumentReader:
             return None
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             self.report.error(
-                argument.span, f"{argument.name} must be an integer >= {minimum}, got {value!r}"
+                argument.span,
+                f"{argument.name} must be an integer >= {minimum}, got {value!r}",
+                INTEGER_HINTS.get(argument.name, ""),
             )
             return None
         return value
@@ -205,7 +264,9 @@ class ArgumentReader:
         if not isinstance(value, bool):
             if value is not None:
                 self.report.error(
-                    argument.span, f"{argument.name} must be True or False, got {value!r}"
+                    argument.span,
+                    f"{argument.name} must be True or False, got {value!r}",
+                    "validate=False skips Pandera validation",
                 )
             return default
         return value

@@ -6,13 +6,13 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.cases.warning_unknown_field_option import dlt_warning_unknown_field_option
+from generated.assets.cases.types_annotated_decimal import dlt_types_annotated_decimal
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
-    assets=[dlt_warning_unknown_field_option],
+    assets=[dlt_types_annotated_decimal],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )
