@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test gen check
+.PHONY: setup demo test gen check postgres
 
 setup: $(VENV)/.installed
 
@@ -25,5 +25,9 @@ check: setup
 demo: gen
 	$(BIN)/python -m examples.demo
 
-test: setup
+# The PostgreSQL catalog tests start their own server: make sure its programs are installed.
+postgres:
+	bash scripts/ensure-postgres.sh
+
+test: setup postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
