@@ -1,11 +1,17 @@
-"""Stage 2: read one module with libcst, without importing it, into ModuleFacts."""
+"""Stage 2: read one module with libcst, without importing it, into ModuleFacts.
+
+libcst gives the concrete syntax tree; names are resolved through the module's own top-level
+imports, and positions come from Python's `ast` parse of the same text, matched statement by
+statement. Both are far cheaper than libcst's scope and position metadata, which made a cold
+`cascade gen` of a large project take minutes (see tests/bench/compile.py).
+"""
 
 from __future__ import annotations
 
 import ast
+import builtins
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider, QualifiedNameProvider
 
 from cascade.compiler.diagnostics import Diagnostic, Span
 from cascade.compiler.facts import (
@@ -27,25 +33,17 @@ DECORATOR_NAMES = frozenset(
 OPTIONAL_NAMES = frozenset({"typing.Optional", "typing_extensions.Optional"})
 UNION_NAMES = frozenset({"typing.Union", "typing_extensions.Union"})
 ANNOTATED_NAMES = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
+BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 def parse_module(path: str, module: str, source: str) -> ModuleFacts:
     try:
         tree = cst.parse_module(source)
-    except cst.ParserSyntaxError as error:
-        span, message = Span(path, error.raw_line, error.raw_column + 1), error.message
-        try:  # Python's own parser points where an editor would, with its familiar wording
-            compile(source, path, "exec", dont_inherit=True)
-        except SyntaxError as python_error:
-            span = Span(path, python_error.lineno or 1, python_error.offset or 1)
-            message = python_error.msg
-        diagnostic = Diagnostic(
-            span, f"syntax error: {message}", "fix the file, then run cascade gen"
-        )
-        return ModuleFacts(path, module, diagnostics=(diagnostic,))
-    wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
-    gatherer = GatherModuleFacts(path, wrapper)
-    wrapper.visit(gatherer)
+        python_tree = ast.parse(source, path)
+    except (cst.ParserSyntaxError, SyntaxError, ValueError):
+        return ModuleFacts(path, module, diagnostics=(syntax_error(path, source),))
+    gatherer = GatherModuleFacts(path, tree, source)
+    gatherer.read_module(python_tree)
     return ModuleFacts(
         path=path,
         module=module,
@@ -56,59 +54,115 @@ def parse_module(path: str, module: str, source: str) -> ModuleFacts:
     )
 
 
-class GatherModuleFacts(cst.CSTVisitor):
+def syntax_error(path: str, source: str) -> Diagnostic:
+    """Python's own message and position: where an editor would point."""
+    try:
+        compile(source, path, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        span = Span(path, error.lineno or 1, error.offset or 1)
+        return Diagnostic(span, f"syntax error: {error.msg}", "fix the file, then run cascade gen")
+    except ValueError as error:  # e.g. a NUL byte in the file
+        return Diagnostic(Span(path), f"cannot parse: {error}", "fix the file")
+    return Diagnostic(Span(path), "libcst cannot parse this file", "fix the file")
+
+
+def statements(body) -> list:
+    """libcst statements one per Python statement, as `ast` lists them (`a = 1; b = 2` is two)."""
+    flat = []
+    for statement in body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            flat.extend(statement.body)
+        else:
+            flat.append(statement)
+    return flat
+
+
+class GatherModuleFacts:
     """Collects top-level classes, constants and decorated functions; changes nothing."""
 
-    METADATA_DEPENDENCIES = (PositionProvider, QualifiedNameProvider)
-
-    def __init__(self, path: str, wrapper: MetadataWrapper):
-        super().__init__()
+    def __init__(self, path: str, tree: cst.Module, source: str):
         self.path = path
-        self.module = wrapper.module
+        self.module = tree
+        self.source = source
+        self.lines = source.splitlines()
+        self.imports: dict[str, str] = {}  # local name -> qualified name
+        self.defined: set[str] = set()
         self.classes: dict[str, ClassFacts] = {}
         self.constants: dict[str, Argument] = {}
         self.ingestions: list[IngestionFacts] = []
         self.diagnostics: list[Diagnostic] = []
 
+    def span(self, node: ast.AST) -> Span:
+        return Span(self.path, node.lineno, node.col_offset + 1)
+
+    def name_span(self, node: ast.ClassDef | ast.FunctionDef, keyword: str) -> Span:
+        """Where the name of `class Name` / `def name` stands on its line."""
+        line = self.lines[node.lineno - 1]
+        at = line.find(node.name, line.find(keyword, node.col_offset) + len(keyword))
+        return Span(self.path, node.lineno, (at if at >= 0 else node.col_offset) + 1)
+
     # -- top level -------------------------------------------------------------------------
 
-    def visit_Module(self, node: cst.Module) -> bool:
-        for statement in node.body:
-            if isinstance(statement, cst.ClassDef):
-                self.classes[statement.name.value] = self.read_class(statement)
-            elif isinstance(statement, cst.FunctionDef):
-                self.read_function(statement)
-            elif isinstance(statement, cst.SimpleStatementLine):
-                for small in statement.body:
-                    self.read_constant(small)
-        return False
+    def read_module(self, python_tree: ast.Module) -> None:
+        pairs = list(zip(statements(self.module.body), python_tree.body, strict=True))
+        for node, _ in pairs:  # names first: a decorator may use a later import
+            self.record_names(node)
+        for node, python in pairs:
+            if isinstance(node, cst.ClassDef):
+                self.classes[node.name.value] = self.read_class(node, python)
+            elif isinstance(node, cst.FunctionDef):
+                self.read_function(node, python)
+            else:
+                self.read_constant(node, python)
 
-    def read_constant(self, node: cst.BaseSmallStatement) -> None:
-        if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
-            # Recorded so that a re-export (`from .events import RawEvents`) can be followed.
+    def record_names(self, node: cst.CSTNode) -> None:
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                dotted = self.module.code_for_node(alias.name)
+                if alias.asname is not None:
+                    self.imports[alias.evaluated_alias] = dotted
+                else:  # `import a.b` binds `a`
+                    head = dotted.split(".")[0]
+                    self.imports[head] = head
+        elif isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
             dots = "." * len(node.relative)
             base = self.module.code_for_node(node.module) if node.module else ""
             for alias in node.names:
                 imported = self.module.code_for_node(alias.name)
                 local = alias.evaluated_alias or imported
-                ref = NameRef(
-                    f"{dots}{base}.{imported}" if base else f"{dots}{imported}", self.span(alias)
+                self.imports[local] = f"{dots}{base}.{imported}" if base else f"{dots}{imported}"
+        elif isinstance(node, (cst.ClassDef, cst.FunctionDef)):
+            self.defined.add(node.name.value)
+        elif isinstance(node, (cst.Assign, cst.AnnAssign)):
+            targets = (
+                [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            )
+            self.defined.update(t.value for t in targets if isinstance(t, cst.Name))
+
+    def read_constant(self, node: cst.CSTNode, python: ast.stmt) -> None:
+        if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
+            # Recorded so that a re-export (`from .events import RawEvents`) can be followed.
+            for alias, python_alias in zip(node.names, python.names, strict=True):
+                local = alias.evaluated_alias or self.module.code_for_node(alias.name)
+                span = (
+                    self.span(python_alias)
+                    if hasattr(python_alias, "lineno")
+                    else self.span(python)
                 )
-                self.constants[local] = Argument(local, ref, self.span(alias))
+                self.constants[local] = Argument(local, NameRef(self.imports[local], span), span)
             return
         if isinstance(node, cst.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0].target, node.value
+            target = node.targets[0].target
         elif isinstance(node, cst.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
+            target = node.target
         else:
             return
         if isinstance(target, cst.Name):
-            self.constants[target.value] = Argument(
-                target.value, self.value(value), self.span(node)
-            )
+            span = self.span(python)
+            self.constants[target.value] = Argument(target.value, self.value(python.value), span)
 
-    def read_function(self, node: cst.FunctionDef) -> None:
-        for decorator in node.decorators:
+    def read_function(self, node: cst.FunctionDef, python: ast.FunctionDef) -> None:
+        for decorator, python_decorator in zip(node.decorators, python.decorator_list, strict=True):
             expression = decorator.decorator
             callee = expression.func if isinstance(expression, cst.Call) else expression
             if not self.qualified_names(callee) & DECORATOR_NAMES:
@@ -116,7 +170,7 @@ class GatherModuleFacts(cst.CSTVisitor):
             if not isinstance(expression, cst.Call):
                 self.diagnostics.append(
                     Diagnostic(
-                        self.span(decorator),
+                        self.span(python_decorator),
                         "@cascade_ingestion needs arguments",
                         'write @cascade_ingestion(table_name="...", unique_key="...", ...)',
                     )
@@ -125,146 +179,166 @@ class GatherModuleFacts(cst.CSTVisitor):
             self.ingestions.append(
                 IngestionFacts(
                     function=node.name.value,
-                    arguments=self.call_arguments(expression, "@cascade_ingestion"),
+                    arguments=self.call_arguments(
+                        expression, python_decorator, "@cascade_ingestion"
+                    ),
                     docstring=node.get_docstring(clean=True),
-                    span=self.span(node.name),
+                    span=self.name_span(python, "def"),
                 )
             )
 
-    def read_class(self, node: cst.ClassDef) -> ClassFacts:
-        bases = tuple(self.name_ref(arg.value) for arg in node.bases)
+    def read_class(self, node: cst.ClassDef, python: ast.ClassDef) -> ClassFacts:
+        span = self.name_span(python, "class")
+        bases = [self.name_ref(arg.value, span) for arg in node.bases if arg.keyword is None]
         fields: list[FieldFacts] = []
         config: tuple[Argument, ...] = ()
-        for statement in node.body.body:
+        for statement, python_statement in zip(
+            statements(node.body.body), python.body, strict=True
+        ):
             if isinstance(statement, cst.ClassDef) and statement.name.value == "Config":
-                config = self.read_config(statement)
-            elif isinstance(statement, cst.SimpleStatementLine):
-                for small in statement.body:
-                    if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
-                        fields.append(self.read_field(small))
+                config = self.read_config(statement, python_statement)
+            elif isinstance(statement, cst.AnnAssign) and isinstance(statement.target, cst.Name):
+                fields.append(self.read_field(statement, python_statement))
         return ClassFacts(
             name=node.name.value,
             bases=tuple(b for b in bases if isinstance(b, NameRef)),
             fields=tuple(fields),
             config=config,
             docstring=node.get_docstring(clean=True),
-            span=self.span(node.name),
+            span=span,
         )
 
-    def read_config(self, node: cst.ClassDef) -> tuple[Argument, ...]:
+    def read_config(self, node: cst.ClassDef, python: ast.ClassDef) -> tuple[Argument, ...]:
         options = []
-        for statement in node.body.body:
-            if isinstance(statement, cst.SimpleStatementLine):
-                for small in statement.body:
-                    if isinstance(small, cst.Assign) and isinstance(
-                        small.targets[0].target, cst.Name
-                    ):
-                        name = small.targets[0].target.value
-                        options.append(Argument(name, self.value(small.value), self.span(small)))
+        for statement, python_statement in zip(
+            statements(node.body.body), python.body, strict=True
+        ):
+            if isinstance(statement, cst.Assign) and isinstance(
+                statement.targets[0].target, cst.Name
+            ):
+                span = self.span(python_statement)
+                name = statement.targets[0].target.value
+                options.append(Argument(name, self.value(python_statement.value), span))
         return tuple(options)
 
-    def read_field(self, node: cst.AnnAssign) -> FieldFacts:
+    def read_field(self, node: cst.AnnAssign, python: ast.AnnAssign) -> FieldFacts:
         assert isinstance(node.target, cst.Name)
         arguments: tuple[Argument, ...] = ()
-        if isinstance(node.value, cst.Call):
-            arguments = self.call_arguments(node.value, "Field(...)")
+        if isinstance(node.value, cst.Call) and isinstance(python.value, ast.Call):
+            arguments = self.call_arguments(node.value, python.value, "Field(...)")
         return FieldFacts(
             attribute=node.target.value,
-            annotation=self.type_ref(node.annotation.annotation),
+            annotation=self.type_ref(node.annotation.annotation, self.span(python.annotation)),
             arguments=arguments,
-            span=self.span(node.target),
+            span=self.span(python.target),
         )
 
     # -- expressions -----------------------------------------------------------------------
 
-    def call_arguments(self, call: cst.Call, what: str) -> tuple[Argument, ...]:
+    def call_arguments(self, call: cst.Call, python: ast.Call, what: str) -> tuple[Argument, ...]:
+        keywords = {k.arg: k for k in python.keywords if k.arg is not None}
+        positional = iter(python.args)
         arguments = []
         for arg in call.args:
             if arg.keyword is None:
+                python_arg = next(positional, python)
                 self.diagnostics.append(
                     Diagnostic(
-                        self.span(arg),
+                        self.span(python_arg),
                         f"{what} takes keyword arguments only",
                         'name the argument, e.g. table_name="..."',
                     )
                 )
                 continue
-            arguments.append(Argument(arg.keyword.value, self.value(arg.value), self.span(arg)))
+            name = arg.keyword.value
+            keyword = keywords.get(name)
+            span = self.span(keyword) if keyword else self.span(python)
+            value = self.value(keyword.value) if keyword else NotLiteral("", span)
+            arguments.append(Argument(name, value, span))
         return tuple(arguments)
 
-    def value(self, node: cst.BaseExpression) -> Value:
+    def value(self, node: ast.expr) -> Value:
         """A literal as its Python value, a (dotted) name as a NameRef, a call as a CallValue,
-        anything else as NotLiteral."""
-        is_constant = isinstance(node, cst.Name) and node.value in ("True", "False", "None")
-        if isinstance(node, (cst.Name, cst.Attribute)) and not is_constant:
-            return self.name_ref(node)
-        if isinstance(node, cst.Call):
+        anything else as NotLiteral. Read from the `ast` node: no code generation needed."""
+        span = self.span(node)
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            names = self.python_qualified_names(node)
+            if names:
+                return NameRef(sorted(names)[0], span)
+            return NotLiteral(ast.get_source_segment(self.source, node) or "", span)
+        if isinstance(node, ast.Call):
             return self.call_value(node)
-        code = self.module.code_for_node(node)
         try:
             # literal_eval only evaluates literals (strings, numbers, tuples, lists, dicts,
             # sets, booleans, None); it cannot run user code.
-            return ast.literal_eval(code.strip())
+            return ast.literal_eval(node)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            return NotLiteral(code, self.span(node))
+            return NotLiteral(ast.get_source_segment(self.source, node) or "", span)
 
-    def call_value(self, node: cst.Call) -> CallValue | NotLiteral:
-        function = self.name_ref(node.func)
-        if isinstance(function, NotLiteral) or any(a.star for a in node.args):
-            return NotLiteral(self.module.code_for_node(node), self.span(node))
-        positional = tuple(self.value(a.value) for a in node.args if a.keyword is None)
-        keywords = tuple(
-            (a.keyword.value, self.value(a.value)) for a in node.args if a.keyword is not None
-        )
-        return CallValue(function.qualified_name, positional, keywords, self.span(node))
+    def call_value(self, node: ast.Call) -> CallValue | NotLiteral:
+        span = self.span(node)
+        function = self.python_qualified_names(node.func)
+        starred = any(isinstance(a, ast.Starred) for a in node.args)
+        if not function or starred or any(k.arg is None for k in node.keywords):
+            return NotLiteral(ast.get_source_segment(self.source, node) or "", span)
+        positional = tuple(self.value(a) for a in node.args)
+        keywords = tuple((k.arg, self.value(k.value)) for k in node.keywords)
+        return CallValue(sorted(function)[0], positional, keywords, span)
 
-    def name_ref(self, node: cst.BaseExpression) -> NameRef | NotLiteral:
+    def name_ref(self, node: cst.BaseExpression, span: Span) -> NameRef | NotLiteral:
         names = self.qualified_names(node)
         if not names:
-            return NotLiteral(self.module.code_for_node(node), self.span(node))
-        return NameRef(sorted(names)[0], self.span(node))
+            return NotLiteral(self.module.code_for_node(node), span)
+        return NameRef(sorted(names)[0], span)
 
-    def type_ref(self, node: cst.BaseExpression) -> TypeRef | NotLiteral:
-        span = self.span(node)
+    def type_ref(self, node: cst.BaseExpression, span: Span) -> TypeRef | NotLiteral:
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
-            parts = [self.type_ref(node.left), self.type_ref(node.right)]
-            return self.union(parts, node, span)
+            parts = [self.type_ref(node.left, span), self.type_ref(node.right, span)]
+            return self.union(parts, span)
         if isinstance(node, cst.Subscript):
             names = self.qualified_names(node.value)
-            elements = [self.slice_value(element) for element in node.slice]
+            elements = [self.slice_value(element, span) for element in node.slice]
             if names & OPTIONAL_NAMES and len(elements) == 1:
-                inner = self.type_ref(node.slice[0].slice.value)  # type: ignore[union-attr]
-                return self.union([inner, TypeRef("builtins.None", span=span)], node, span)
+                inner = self.type_ref(node.slice[0].slice.value, span)  # type: ignore[union-attr]
+                return self.union([inner, TypeRef("builtins.None", span=span)], span)
             if names & UNION_NAMES:
-                parts = [self.type_ref(e.slice.value) for e in node.slice]  # type: ignore[union-attr]
-                return self.union(parts, node, span)
+                parts = [self.type_ref(e.slice.value, span) for e in node.slice]  # type: ignore[union-attr]
+                return self.union(parts, span)
             if names & ANNOTATED_NAMES:
-                inner = self.type_ref(node.slice[0].slice.value)  # type: ignore[union-attr]
+                inner = self.type_ref(node.slice[0].slice.value, span)  # type: ignore[union-attr]
                 if isinstance(inner, NotLiteral):
                     return inner
                 return TypeRef(inner.name, tuple(elements[1:]), inner.optional, span)
-            base = self.name_ref(node.value)
+            base = self.name_ref(node.value, span)
             if isinstance(base, NotLiteral):
                 return base
             return TypeRef(base.qualified_name, tuple(elements), False, span)
         if isinstance(node, cst.Name) and node.value == "None":
             return TypeRef("builtins.None", span=span)
-        base = self.name_ref(node)
+        base = self.name_ref(node, span)
         if isinstance(base, NotLiteral):
             return base
         return TypeRef(base.qualified_name, (), False, span)
 
-    def slice_value(self, element: cst.SubscriptElement) -> object:
+    def slice_value(self, element: cst.SubscriptElement, span: Span) -> object:
         inner = element.slice
         if not isinstance(inner, cst.Index):
-            return NotLiteral(self.module.code_for_node(inner), self.span(inner))
+            return NotLiteral(self.module.code_for_node(inner), span)
         if isinstance(inner.value, (cst.Name, cst.Attribute, cst.Subscript, cst.BinaryOperation)):
             if isinstance(inner.value, cst.Name) and inner.value.value in ("True", "False", "None"):
-                return self.value(inner.value)
-            return self.type_ref(inner.value)
-        return self.value(inner.value)
+                return self.literal(inner.value, span)
+            return self.type_ref(inner.value, span)
+        return self.literal(inner.value, span)
 
-    def union(self, parts: list, node: cst.BaseExpression, span: Span) -> TypeRef | NotLiteral:
+    def literal(self, node: cst.BaseExpression, span: Span) -> object:
+        """An `Annotated[...]` argument such as "UTC" or 10 (rare enough to generate its code)."""
+        code = self.module.code_for_node(node).strip()
+        try:
+            return ast.literal_eval(code)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return NotLiteral(code, span)
+
+    def union(self, parts: list, span: Span) -> TypeRef | NotLiteral:
         """`X | None`, `Optional[X]`, `Union[X, None]` -> X marked optional; other unions stay."""
         if any(isinstance(p, NotLiteral) for p in parts):
             return next(p for p in parts if isinstance(p, NotLiteral))
@@ -274,11 +348,36 @@ class GatherModuleFacts(cst.CSTVisitor):
             return TypeRef(only.name, only.args, True, only.span)
         return TypeRef("typing.Union", tuple(parts), False, span)
 
-    # -- metadata --------------------------------------------------------------------------
+    # -- names -----------------------------------------------------------------------------
+
+    def python_qualified_names(self, node: ast.expr) -> set[str]:
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        return self.resolve(node.id, parts) if isinstance(node, ast.Name) else set()
+
+    def resolve(self, head: str, reversed_parts: list[str]) -> set[str]:
+        if head in ("True", "False", "None"):
+            return set()
+        if head in self.imports:
+            base = self.imports[head]
+        elif head in self.defined:
+            base = head
+        elif head in BUILTIN_NAMES:
+            base = f"builtins.{head}"
+        else:
+            return set()
+        return {".".join([base, *reversed(reversed_parts)])}
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
-        return {q.name for q in self.get_metadata(QualifiedNameProvider, node, set())}
+        """The qualified name a (dotted) name refers to, through the module's imports.
 
-    def span(self, node: cst.CSTNode) -> Span:
-        start = self.get_metadata(PositionProvider, node).start
-        return Span(self.path, start.line, start.column + 1)
+        `pa.Field` with `import pandera.pandas as pa` -> `pandera.pandas.Field`; a name defined
+        in this module stays bare; a builtin becomes `builtins.<name>`.
+        """
+        parts: list[str] = []
+        while isinstance(node, cst.Attribute):
+            parts.append(node.attr.value)
+            node = node.value
+        return self.resolve(node.value, parts) if isinstance(node, cst.Name) else set()
