@@ -19,7 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-CACHE_FILE = "compile.pickle"
+RESULT_FILE = "result.pickle"  # small: read on every run
+PARTS_FILE = "parts.pickle"  # parse facts and formatted files: read only when needed
 
 
 def digest(*parts: str) -> str:
@@ -41,57 +42,59 @@ def compiler_fingerprint() -> str:
 
 class CompileCache:
     def __init__(self, folder: Path | None):
-        self.path = folder / CACHE_FILE if folder else None
+        self.folder = folder
         self.fingerprint = compiler_fingerprint()
-        stored: dict[str, Any] = {}
-        if self.path and self.path.is_file():
-            try:
-                stored = pickle.loads(self.path.read_bytes())
-            except Exception:  # a damaged or foreign cache is just a miss
-                stored = {}
-        if stored.get("fingerprint") != self.fingerprint:
-            stored = {}
-        self.stored_parse: dict[str, Any] = stored.get("parse", {})
-        self.stored_format: dict[str, str] = stored.get("format", {})
-        self.result: Any = stored.get("result")
-        self.used_parse: dict[str, Any] = {}
-        self.used_format: dict[str, str] = {}
+        self.result: Any = self.load(RESULT_FILE).get("result")
+        self.stored: dict[str, dict[str, Any]] | None = None  # parts, loaded on first use
+        self.used: dict[str, dict[str, Any]] = {"parse": {}, "format": {}}
+
+    def load(self, name: str) -> dict[str, Any]:
+        path = self.folder / name if self.folder else None
+        if path is None or not path.is_file():
+            return {}
+        try:
+            stored = pickle.loads(path.read_bytes())
+        except Exception:  # a damaged or foreign cache is just a miss
+            return {}
+        return stored if stored.get("fingerprint") == self.fingerprint else {}
+
+    def part(self, kind: str) -> dict[str, Any]:
+        if self.stored is None:
+            loaded = self.load(PARTS_FILE)
+            self.stored = {"parse": loaded.get("parse", {}), "format": loaded.get("format", {})}
+        return self.stored[kind]
 
     def parsed(self, key: str) -> Any:
-        found = self.stored_parse.get(key)
+        found = self.part("parse").get(key)
         if found is not None:
-            self.used_parse[key] = found
+            self.used["parse"][key] = found
         return found
 
     def store_parsed(self, key: str, facts: Any) -> None:
-        self.used_parse[key] = facts
+        self.used["parse"][key] = facts
 
     def formatted(self, key: str) -> str | None:
-        found = self.stored_format.get(key)
+        found = self.part("format").get(key)
         if found is not None:
-            self.used_format[key] = found
+            self.used["format"][key] = found
         return found
 
     def store_formatted(self, key: str, text: str) -> None:
-        self.used_format[key] = text
+        self.used["format"][key] = text
 
-    def keep_everything(self) -> None:
-        """The whole compilation was reused: keep every entry for the next change."""
-        self.used_parse = dict(self.stored_parse)
-        self.used_format = dict(self.stored_format)
-
-    def save(self, result: Any) -> None:
-        """Writes what this run used (so the cache never grows past one project's size)."""
-        if self.path is None:
+    def save(self) -> None:
+        """Writes the result, and the parts this run used when it used any (so the cache never
+        grows past one project's size, and a run that reused the result rewrites no parts)."""
+        if self.folder is None:
             return
-        data = {
-            "fingerprint": self.fingerprint,
-            "parse": self.used_parse,
-            "format": self.used_format,
-            "result": result,
-        }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".compile-")
+        self.write(RESULT_FILE, {"fingerprint": self.fingerprint, "result": self.result})
+        if self.stored is not None:
+            self.write(PARTS_FILE, {"fingerprint": self.fingerprint, **self.used})
+
+    def write(self, name: str, data: dict[str, Any]) -> None:
+        assert self.folder is not None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{name}-")
         with os.fdopen(handle, "wb") as stream:
             pickle.dump(data, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, self.path)
+        os.replace(temporary, self.folder / name)

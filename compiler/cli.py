@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from cascade.compiler.cache import CompileCache
-from cascade.compiler.compile import Compilation, compile_project
+from cascade.compiler.compile import Compilation, compile_project, remember_written
 from cascade.compiler.config import ConfigError, ProjectConfig, load_config
 from cascade.compiler.previous import existing_generated_files, previous_locks
 from cascade.compiler.write import stale_diff, write_files
@@ -36,21 +36,26 @@ def main() -> None:
     """Cascade: compile decorated dlt ingestions into Iceberg schemas and Dagster assets."""
 
 
-def compile_or_exit(project_dir: Path, output_format: str) -> tuple[ProjectConfig, Compilation]:
+def compile_or_exit(
+    project_dir: Path, output_format: str
+) -> tuple[ProjectConfig, Compilation, CompileCache, dict[str, str]]:
+    """Compiles the project, or prints the diagnostics and exits 1. Also returns the cache and
+    the generated files found on disk (read once: they are the lock, and what gets compared)."""
     try:
         config = load_config(project_dir)
     except ConfigError as error:
         report([error.diagnostic], output_format)
         sys.exit(1)
     cache = CompileCache(config.root / ".cascade" / "cache")
-    compilation = compile_project(config, cache=cache)
-    cache.save(cache.result)
+    existing = existing_generated_files(config)
+    compilation = compile_project(config, previous=existing, cache=cache)
+    cache.save()
     report(compilation.diagnostics, output_format)
     if not compilation.ok:
         errors = sum(1 for d in compilation.diagnostics if d.severity == "error")
         click.echo(f"cascade: {errors} error(s); nothing was written", err=True)
         sys.exit(1)
-    return config, compilation
+    return config, compilation, cache, existing
 
 
 def report(diagnostics: list, output_format: str) -> None:
@@ -66,8 +71,10 @@ def report(diagnostics: list, output_format: str) -> None:
 @format_option
 def gen(project_dir: Path, output_format: str) -> None:
     """Generate schema and asset modules from the decorated ingestions."""
-    config, compilation = compile_or_exit(project_dir, output_format)
-    touched = write_files(config, compilation.files)
+    config, compilation, cache, existing = compile_or_exit(project_dir, output_format)
+    touched = write_files(config, compilation.files, existing)
+    remember_written(cache, compilation)
+    cache.save()
     for path in touched:
         click.echo(f"wrote {path}" if path in compilation.files else f"removed {path}")
     click.echo(f"cascade gen: {len(compilation.files)} files, {len(touched)} changed")
@@ -78,8 +85,8 @@ def gen(project_dir: Path, output_format: str) -> None:
 @format_option
 def check(project_dir: Path, output_format: str) -> None:
     """Fail (exit 1) when the generated code is not what `cascade gen` would write."""
-    config, compilation = compile_or_exit(project_dir, output_format)
-    diff = stale_diff(config, compilation.files)
+    config, compilation, _, existing = compile_or_exit(project_dir, output_format)
+    diff = stale_diff(config, compilation.files, existing)
     if diff:
         click.echo(diff, nl=False)
         click.echo(f"{config.out}/ is stale; run: cascade gen --project {project_dir}", err=True)

@@ -4,9 +4,7 @@ field ids) -> {output path: text}. `gen` and `check` are thin wrappers around it
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from multiprocessing import get_all_start_methods, get_context
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cascade.compiler.cache import CompileCache, digest
@@ -118,6 +116,9 @@ def parse_job(job: tuple[str, str, str, str]) -> ModuleFacts:
 
 
 def parse_in_parallel(jobs: list[tuple[str, str, str, str]]) -> list[ModuleFacts]:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_all_start_methods, get_context
+
     workers = min(os.cpu_count() or 1, 8)
     if len(jobs) < PARALLEL_PARSE_MINIMUM or workers < 2 or "fork" not in get_all_start_methods():
         return [parse_job(job) for job in jobs]
@@ -160,15 +161,15 @@ def compile_project(
     source_names = tuple(p.as_posix() for p in sources)
     previous_key = digest(*(f"{path}\n{text}" for path, text in sorted(previous.items())))
     if cache is not None and isinstance(cache.result, tuple):
-        key, compilation = cache.result
+        key, diagnostics, outputs = cache.result
         if (
             key.config == config_key
             and key.sources == source_names
             and key.previous == previous_key
             and all(current_digest(config.root, p) == d for p, d in key.inputs)
         ):
-            cache.keep_everything()
-            return compilation
+            # `outputs` is None when the result equals the previous output: nothing to store.
+            return Compilation(dict(previous) if outputs is None else outputs, diagnostics)
 
     reader = SourceReader(config.root, cache)
     compilation = compile_sources(config, sources, reader, previous, cache)
@@ -176,8 +177,18 @@ def compile_project(
         key = CompilationKey(
             config_key, source_names, tuple(sorted(reader.inputs.items())), previous_key
         )
-        cache.result = (key, compilation)
+        outputs = None if compilation.files == previous else compilation.files
+        cache.result = (key, compilation.diagnostics, outputs)
     return compilation
+
+
+def remember_written(cache: CompileCache, compilation: Compilation) -> None:
+    """After `gen` wrote `compilation`, the output on disk is the previous output of the next
+    run: compiling again with it as the lock gives the same files, so record that."""
+    if isinstance(cache.result, tuple):
+        key, diagnostics, _ = cache.result
+        previous = digest(*(f"{p}\n{t}" for p, t in sorted(compilation.files.items())))
+        cache.result = (replace(key, previous=previous), diagnostics, None)
 
 
 def compile_sources(

@@ -6,12 +6,13 @@ import difflib
 from pathlib import Path
 
 from cascade.compiler.config import ProjectConfig
-from cascade.compiler.previous import existing_generated_files
 
 
-def write_files(config: ProjectConfig, files: dict[str, str]) -> list[str]:
-    """Writes changed files, removes orphaned generated ones; returns the paths touched."""
-    existing = existing_generated_files(config)
+def write_files(
+    config: ProjectConfig, files: dict[str, str], existing: dict[str, str]
+) -> list[str]:
+    """Writes changed files, removes orphaned generated ones (of `existing`, the generated
+    files on disk); returns the paths touched."""
     touched = []
     for path, text in files.items():
         target = config.root / path
@@ -41,9 +42,9 @@ def remove_empty_parents(folder: Path, stop: Path) -> None:
         folder = folder.parent
 
 
-def stale_diff(config: ProjectConfig, files: dict[str, str]) -> str:
-    """A unified diff from what is on disk to what `gen` would write; empty when fresh."""
-    existing = existing_generated_files(config)
+def stale_diff(config: ProjectConfig, files: dict[str, str], existing: dict[str, str]) -> str:
+    """A unified diff from what is on disk (`existing`, the generated files found there) to
+    what `gen` would write; empty when fresh."""
     chunks = []
     for path in sorted(set(existing) | set(files)):
         old = existing.get(path)

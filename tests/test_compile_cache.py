@@ -31,7 +31,7 @@ def compile_with_cache(project: Path):
     config = load_config(project)
     cache = CompileCache(project / ".cascade" / "cache")
     compilation = compile_project(config, cache=cache)
-    cache.save(cache.result)
+    cache.save()
     return compilation
 
 
@@ -75,5 +75,6 @@ def test_a_module_that_appears_later_invalidates_the_cached_result(project_copy:
 
 def test_a_damaged_cache_file_is_a_miss(project_copy: Path):
     compile_with_cache(project_copy)
-    (project_copy / ".cascade/cache/compile.pickle").write_bytes(b"not a pickle")
+    for name in ("result.pickle", "parts.pickle"):
+        (project_copy / ".cascade/cache" / name).write_bytes(b"not a pickle")
     assert compile_with_cache(project_copy).ok

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from cascade.compiler import compile_project, load_config
 from cascade.compiler.cli import main
+from cascade.compiler.previous import existing_generated_files
 from cascade.compiler.write import stale_diff
 from tests.conftest import REPO_ROOT
 
@@ -40,7 +41,7 @@ def test_generated_folder_equals_a_fresh_compile_of_examples():
     config = load_config(REPO_ROOT)
     compilation = compile_project(config)
     assert compilation.ok
-    diff = stale_diff(config, compilation.files)
+    diff = stale_diff(config, compilation.files, existing_generated_files(config))
     assert diff == "", f"generated/ is stale; run `cascade gen`:\n{diff}"
 
 
