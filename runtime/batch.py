@@ -1,13 +1,16 @@
 """Turn staged rows into a batch shaped exactly like the generated Iceberg schema."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import pyarrow as pa
 from pyiceberg.schema import Schema
+from pyiceberg.types import NestedField
 
 from cascade.runtime.errors import BatchError
+from cascade.runtime.nested import convert, needs_conversion
 
 INGESTED_AT = "_cascade_ingested_at"
 
@@ -21,49 +24,79 @@ class Conformed:
     dropped_columns: tuple[str, ...]
 
 
-def conform(staged: pa.Table, schema: Schema, ingested_at: datetime) -> Conformed:
+def conform(
+    staged: pa.Table,
+    schema: Schema,
+    ingested_at: datetime,
+    normalize_key: Callable[[str], str] | None = None,
+) -> Conformed:
     """Stamp the load time, then project and cast the staged rows to `schema`.
 
     The result has the schema's columns in its order and types (and its field ids, which
     pyiceberg reads when it writes). Columns the schema does not know are dropped and
-    reported; absent optional columns become nulls.
+    reported, and so are keys of struct values that the struct does not have (`origin.extra`);
+    absent optional columns become nulls. `normalize_key` is dlt's naming convention, which
+    struct keys may need to match field names (see `nested.convert`).
     """
     target = schema.as_arrow()
     if INGESTED_AT in target.names:
         stamp = pa.repeat(pa.scalar(ingested_at, pa.timestamp("us", tz="UTC")), staged.num_rows)
         staged = _set_column(staged, INGESTED_AT, stamp)
-    fitted = [_fit(staged, field) for field in target]
-    if problems := [problem for _, problem in fitted if problem]:
+    fitted = [
+        _fit(staged, arrow_field, field, normalize_key)
+        for arrow_field, field in zip(target, schema.fields, strict=True)
+    ]
+    if problems := [fit.problem for fit in fitted if fit.problem]:
         raise BatchError(
             "The staged rows do not fit the table schema:\n  "
             + "\n  ".join(problems)
             + f"\nStaged columns: {', '.join(staged.column_names)}"
         )
     dropped = tuple(name for name in staged.column_names if name not in target.names)
-    return Conformed(pa.Table.from_arrays([column for column, _ in fitted], schema=target), dropped)
+    dropped += tuple(key for fit in fitted for key in fit.dropped_keys)
+    batch = pa.Table.from_arrays([fit.column for fit in fitted], schema=target)
+    return Conformed(batch, dropped)
 
 
-def _fit(staged: pa.Table, field: pa.Field) -> tuple[pa.ChunkedArray | None, str | None]:
+class _Fit(NamedTuple):
+    column: pa.ChunkedArray | None
+    problem: str | None = None
+    dropped_keys: tuple[str, ...] = ()
+
+
+def _fit(
+    staged: pa.Table,
+    field: pa.Field,
+    iceberg_field: NestedField,
+    normalize_key: Callable[[str], str] | None,
+) -> _Fit:
     """The staged column cast to the field's type, or what prevents it."""
     if set_aside := _variants(staged, field.name):
         details = "; ".join(set_aside)
-        return None, f"{field.name}: dlt could not coerce some values to its type: {details}"
+        return _Fit(None, f"{field.name}: dlt could not coerce some values to its type: {details}")
     if field.name not in staged.column_names:
         if field.nullable:
-            return pa.chunked_array([pa.nulls(staged.num_rows, field.type)]), None
-        return None, f"{field.name}: required, but missing from the staged rows"
+            return _Fit(pa.chunked_array([pa.nulls(staged.num_rows, field.type)]))
+        return _Fit(None, f"{field.name}: required, but missing from the staged rows")
     column = staged.column(field.name)
+    dropped_keys: tuple[str, ...] = ()
+    if needs_conversion(column.type, iceberg_field.field_type):
+        converted = convert(column, field.name, iceberg_field.field_type, field.type, normalize_key)
+        if converted.values is None:
+            return _Fit(None, converted.problem)
+        column, dropped_keys = converted.values, converted.dropped_keys
     try:
         column = column.cast(field.type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         samples = ", ".join(repr(value) for value in _uncastable(column, field.type))
-        return None, f"{field.name}: cannot cast {column.type} to {field.type} ({error}): {samples}"
+        problem = f"{field.name}: cannot cast {column.type} to {field.type} ({error}): {samples}"
+        return _Fit(None, problem)
     if field.nullable or not column.null_count:
-        return column, None
+        return _Fit(column, None, dropped_keys)
     if column.null_count == staged.num_rows:
         # dlt writes a hinted column even when no record has the field.
-        return None, f"{field.name}: required, but no staged row has a value"
-    return None, f"{field.name}: required, but null in {column.null_count} row(s)"
+        return _Fit(None, f"{field.name}: required, but no staged row has a value")
+    return _Fit(None, f"{field.name}: required, but null in {column.null_count} row(s)")
 
 
 def _variants(staged: pa.Table, name: str) -> list[str]:

@@ -36,7 +36,7 @@ def run_ingestion(
     config: IngestionConfig,
     iceberg: IcebergResource,
     source: Callable[[str], object],
-    validation_schema: type[DataFrameModel],
+    validation_schema: type[DataFrameModel] | None,
     identifier: str,
     schema: Schema,
     partition_spec: PartitionSpec,
@@ -44,8 +44,17 @@ def run_ingestion(
     dlt_columns: Mapping[str, Mapping[str, Any]],
     validate: bool,
     max_runtime_seconds: int | None,
+    retired_field_ids: Mapping[int, str] | None = None,
+    last_column_id: int | None = None,
+    last_partition_id: int | None = None,
 ) -> dg.MaterializeResult:
     """Load one daily partition of `source` into the Iceberg table `identifier`.
+
+    `validation_schema` is a Pandera model for pandas or for polars, or None when the table
+    comes from an explicit Iceberg schema; `validate=False` skips validation either way.
+    `retired_field_ids`, `last_column_id` and `last_partition_id` are the schema module's
+    RETIRED_FIELD_IDS, LAST_COLUMN_ID and LAST_PARTITION_ID: a table created here gets exactly
+    the generated ids and reserves those up to the last ones.
 
     `max_runtime_seconds` is accepted but not enforced here yet; enforcing it (inside the run
     or through Dagster's run monitoring) is a separate change that plugs in at this call.
@@ -66,26 +75,30 @@ def run_ingestion(
     if staged is None:
         log.info(f"dlt staged no rows for {table_name} in {dlt_elapsed:.2f}s: no data")
         return no_data(branch, partition_date, identifier)
-    log.info(f"dlt staged {staged.num_rows} rows for {table_name} in {dlt_elapsed:.2f}s")
+    log.info(f"dlt staged {staged.rows.num_rows} rows for {table_name} in {dlt_elapsed:.2f}s")
 
-    conformed = conform(staged, schema, ingested_at=datetime.now(UTC))
+    conformed = conform(
+        staged.rows, schema, ingested_at=datetime.now(UTC), normalize_key=staged.normalize_key
+    )
     if conformed.dropped_columns:
         log.warning(
-            f"Dropped {len(conformed.dropped_columns)} column(s) the table schema does not have: "
-            + ", ".join(conformed.dropped_columns)
+            f"Dropped {len(conformed.dropped_columns)} column(s) or struct key(s) the table schema "
+            "does not have: " + ", ".join(conformed.dropped_columns)
         )
     batch, rows_deduplicated = deduplicate(conformed.batch, unique_key)
     if rows_deduplicated:
         log.info(f"Dropped {rows_deduplicated} earlier row(s) with a repeated unique key")
 
     validate_started = time.monotonic()
-    if validate:
+    if validate and validation_schema is not None:
         try:
             validate_batch(batch, validation_schema, identifier)
         except ValidationFailed as failure:
             log.error(failure.description)
             raise
         log.info(f"{validation_schema.__name__} accepted {batch.num_rows} rows")
+    else:
+        log.info("No Pandera validation for this table: " + _why_unvalidated(validate))
     validate_elapsed = time.monotonic() - validate_started
 
     merge_started = time.monotonic()
@@ -95,7 +108,15 @@ def run_ingestion(
         raise BranchError(
             f"Cannot write branch {branch!r}: {identifier} does not exist yet. Load main first."
         )
-    prepared = prepare_table(catalog, identifier, schema, partition_spec)
+    prepared = prepare_table(
+        catalog,
+        identifier,
+        schema,
+        partition_spec,
+        retired_field_ids=retired_field_ids,
+        last_column_id=last_column_id,
+        last_partition_id=last_partition_id,
+    )
     if prepared.created:
         log.info(f"Created table {identifier}")
     if prepared.added_columns:
@@ -131,3 +152,7 @@ def run_ingestion(
             "dagster/column_schema": column_schema(schema, unique_key),
         }
     )
+
+
+def _why_unvalidated(validate: bool) -> str:
+    return "validate=False" if not validate else "it has no validation_schema"

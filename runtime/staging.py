@@ -7,7 +7,8 @@ nothing lands in ~/.dlt or /var/dlt.
 """
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,16 @@ from dlt.extract.source import DltSource
 from cascade.runtime.errors import SourceError
 
 
+@dataclass(frozen=True)
+class Staged:
+    rows: pa.Table
+    # dlt's naming convention for the source: how it turned the source's keys into columns.
+    normalize_key: Callable[[str], str]
+
+
 def stage(
     result: object, table_name: str, dlt_columns: Mapping[str, Mapping[str, Any]]
-) -> pa.Table | None:
+) -> Staged | None:
     """Run `result` (what the ingestion function returned) and return its root table's rows.
 
     Returns None when the source produced no rows for the root table.
@@ -43,13 +51,14 @@ def stage(
         )
         load_info = pipeline.run(data, loader_file_format="parquet")
         load_info.raise_on_failed_jobs()
-        root_table = pipeline.default_schema.naming.normalize_table_identifier(table_name)
+        naming = pipeline.default_schema.naming
+        root_table = naming.normalize_table_identifier(table_name)
         # Read everything before the folder is removed.
         parts = [pq.read_table(url) for url in _root_files(load_info, root_table)]
     if not parts:
         return None
     rows = pa.concat_tables(parts, promote_options="permissive")
-    return rows if rows.num_rows else None
+    return Staged(rows, naming.normalize_identifier) if rows.num_rows else None
 
 
 def _select_root(result: object, table_name: str) -> tuple[DltSource | DltResource, DltResource]:

@@ -1,20 +1,22 @@
 """Create the Iceberg table if it is missing, and make sure it is the table the code expects.
 
-The generated schema carries the field ids the table has (or will get when pyiceberg's
-`create_table` renumbers the schema), so that generated code, the table and every reader agree
-on what each id means. Any disagreement stops the load before data is written.
+The generated schema carries the field ids the table has, or gets when it is created or evolved
+here, so that generated code, the table and every reader agree on what each id means. Any
+disagreement stops the load before data is written.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
-from pyiceberg.partitioning import PartitionSpec
+from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema, index_by_id, index_by_name
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.types import IcebergType, PrimitiveType
 
+from cascade.runtime import field_ids
 from cascade.runtime.errors import TableMismatchError
 
 
@@ -26,49 +28,62 @@ class PreparedTable:
 
 
 def prepare_table(
-    catalog: Catalog, identifier: str, schema: Schema, partition_spec: PartitionSpec
+    catalog: Catalog,
+    identifier: str,
+    schema: Schema,
+    partition_spec: PartitionSpec,
+    *,
+    retired_field_ids: Mapping[int, str] | None = None,
+    last_column_id: int | None = None,
+    last_partition_id: int | None = None,
 ) -> PreparedTable:
-    """Load or create the table; add optional columns the generated schema gained.
+    """Load or create the table; add optional fields the generated schema gained.
 
-    Anything else that differs (ids, types, required flags, partitioning, removed or required
-    new columns) raises `TableMismatchError` listing every difference.
+    A new table gets exactly the generated ids, and `last_column_id`/`last_partition_id` (the
+    generated LAST_COLUMN_ID/LAST_PARTITION_ID) at least, so that later additions get the ids
+    the compiler will give them. Anything else that differs (ids, types, required flags,
+    partitioning, removed or required new fields) raises `TableMismatchError` listing every
+    difference.
     """
+    retired = retired_field_ids or {}
     namespace = tuple(identifier.split("."))[:-1]
     catalog.create_namespace_if_not_exists(namespace)
     try:
         table = catalog.load_table(identifier)
     except NoSuchTableError:
         try:
-            table = catalog.create_table(
-                identifier,
-                schema=schema,
-                partition_spec=partition_spec,
-                properties={"format-version": "2"},
+            table = _create(
+                catalog, identifier, schema, partition_spec, last_column_id, last_partition_id
             )
-        except TableAlreadyExistsError:
+        except (TableAlreadyExistsError, CommitFailedException):
             # Another partition of a backfill created it a moment ago.
+            if not catalog.table_exists(identifier):
+                raise
             table = catalog.load_table(identifier)
         else:
-            check_table(table.metadata, identifier, schema, partition_spec)
             return PreparedTable(table, created=True, added_columns=())
 
     # Evolve in a transaction so that the result can be checked before it is committed. The
     # commit is separate from the merge's: adding optional columns changes no data, and the
     # generated code that declares them needs them on every later run anyway.
     transaction = table.transaction()
-    added = _add_optional_columns(transaction, table.schema(), schema, identifier)
-    check_table(transaction.table_metadata, identifier, schema, partition_spec)
-    if added:
+    added, changed, problems = _evolve(transaction, table, schema, identifier)
+    check_table(transaction.table_metadata, identifier, schema, partition_spec, retired, problems)
+    if changed:
         transaction.commit_transaction()
     return PreparedTable(table, created=False, added_columns=added)
 
 
 def check_table(
-    metadata: TableMetadata, identifier: str, schema: Schema, partition_spec: PartitionSpec
+    metadata: TableMetadata,
+    identifier: str,
+    schema: Schema,
+    partition_spec: PartitionSpec,
+    retired_field_ids: Mapping[int, str] | None = None,
+    problems: tuple[str, ...] = (),
 ) -> None:
-    problems = _schema_differences(metadata.schema(), schema) + _spec_differences(
-        metadata.spec(), partition_spec
-    )
+    problems += tuple(_schema_differences(metadata.schema(), schema, retired_field_ids or {}))
+    problems += tuple(_spec_differences(metadata.spec(), partition_spec))
     if problems:
         raise TableMismatchError(
             f"Table {identifier} does not match its generated schema:\n  "
@@ -78,26 +93,85 @@ def check_table(
         )
 
 
-def _add_optional_columns(
-    transaction: Transaction, live: Schema, generated: Schema, identifier: str
-) -> tuple[str, ...]:
-    live_names = {field.name for field in live.fields}
-    new = [field for field in generated.fields if field.name not in live_names]
-    if required := [field.name for field in new if field.required]:
+def _create(
+    catalog: Catalog,
+    identifier: str,
+    schema: Schema,
+    partition_spec: PartitionSpec,
+    last_column_id: int | None,
+    last_partition_id: int | None,
+) -> Table:
+    """Create the table with the generated ids in one commit (see `field_ids`)."""
+    try:
+        initial, layout = field_ids.initial_schema(schema, last_column_id or 0)
+        spec = field_ids.initial_spec(partition_spec, last_partition_id or 0, initial)
+        transaction = catalog.create_table_transaction(
+            identifier,
+            schema=initial,
+            partition_spec=spec[0] if spec else UNPARTITIONED_PARTITION_SPEC,
+            properties={"format-version": "2"},
+        )
+        if spec:
+            field_ids.remove_spec_placeholders(transaction, spec[1])
+        field_ids.steer(transaction, schema, layout, creating=True)
+        if not spec:
+            field_ids.add_spec(transaction, partition_spec)
+    except field_ids.Unplaceable as error:
+        raise TableMismatchError(
+            f"Cannot create table {identifier} with the generated field ids: {error}. pyiceberg "
+            "numbers a new table level by level and each added column right before its nested "
+            "fields; the generated ids follow neither."
+        ) from None
+    check_table(transaction.table_metadata, identifier, schema, partition_spec)
+    transaction.commit_transaction()
+    # What the commit returns is the staged table, which cannot be scanned or written.
+    return catalog.load_table(identifier)
+
+
+def _evolve(
+    transaction: Transaction, table: Table, schema: Schema, identifier: str
+) -> tuple[tuple[str, ...], bool, tuple[str, ...]]:
+    """Add the generated fields the table lacks and order fields like the generated schema.
+
+    Returns the added fields, whether anything changed, and why the generated ids cannot be
+    given if they cannot. Fields are matched by name: a field whose id differs is left for
+    the check to report.
+    """
+    live_names = index_by_name(table.schema())
+    names = {field_id: name for name, field_id in index_by_name(schema).items()}
+    existing = {field_id for field_id, name in names.items() if name in live_names}
+    # Fields added to the table or to a struct it has; their own nested fields come with them.
+    new = [
+        slot
+        for field_id, slot in field_ids.slots(schema)
+        if field_id not in existing
+        and slot.nested is not None
+        and (slot.parent_id == field_ids.ROOT or slot.parent_id in existing)
+    ]
+    if required := [".".join(slot.path) for slot in new if slot.nested.required]:
         raise TableMismatchError(
             f"The generated schema adds required column(s) {', '.join(required)} to existing "
             f"table {identifier}, whose rows have no value for them. Add them as optional "
             "(`| None` in the model)."
         )
-    if new:
-        # pyiceberg gives each added column the next free id, which the compiler reserved for it.
-        with transaction.update_schema() as update:
-            for field in new:
-                update.add_column(field.name, field.field_type, doc=field.doc)
-    return tuple(field.name for field in new)
+    layout = field_ids.Layout(
+        next_id=table.metadata.last_column_id + 1,
+        wanted=set(names),
+        # Gaps above the table's last id are burnt only up to the last new field: the rest
+        # waits for the generation that adds something after them.
+        last_id=max((field_id for field_id in names if field_id not in existing), default=0),
+        placed=existing,
+    )
+    try:
+        changed = field_ids.steer(transaction, schema, layout, creating=False)
+    except field_ids.Unplaceable as error:
+        return (), False, (f"cannot add the new fields with the generated ids: {error}",)
+    return tuple(".".join(slot.path) for slot in new), changed, ()
 
 
-def _schema_differences(live: Schema, generated: Schema) -> list[str]:
+def _schema_differences(
+    live: Schema, generated: Schema, retired_field_ids: Mapping[int, str]
+) -> list[str]:
     live_ids, generated_ids = index_by_name(live), index_by_name(generated)
     live_fields, generated_fields = index_by_id(live), index_by_id(generated)
     problems = []
@@ -117,7 +191,9 @@ def _schema_differences(live: Schema, generated: Schema) -> list[str]:
                 f"{_required(want.required)} generated"
             )
     problems.extend(
-        f"{name}: id {live_id} in the table, not in the generated schema"
+        f"{name}: id {live_id} in the table, "
+        + ("retired" if live_id in retired_field_ids else "not")
+        + " in the generated schema"
         for name, live_id in live_ids.items()
         if name not in generated_ids
     )

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+import pandera.polars
 import pyarrow as pa
 import pytest
 from pandera.pandas import DataFrameModel, Field
@@ -147,3 +148,31 @@ def test_validation_failure_names_column_check_count_and_values() -> None:
 def test_validation_reports_a_missing_column() -> None:
     with pytest.raises(ValidationFailed, match="Glucose: column_in_dataframe failed: 'count'"):
         validate_batch(glucose_batch([5], [1]).drop_columns(["count"]), Glucose, "raw.glucose")
+
+
+class PolarsGlucose(pandera.polars.DataFrameModel):
+    entry_id: str = pandera.polars.Field(alias="_id", unique=True)
+    count: int = pandera.polars.Field(ge=1, le=1000)
+    ratio: float | None = pandera.polars.Field(nullable=True)
+    trend: int | None = pandera.polars.Field(ge=0, le=9, nullable=True)
+    at: datetime = pandera.polars.Field()
+
+    class Config:
+        strict = True
+
+
+def test_a_polars_model_reports_failures_like_a_pandas_model() -> None:
+    validate_batch(glucose_batch([5, 6], [None, 3]), PolarsGlucose, "raw.glucose")
+    bad = glucose_batch([5000, 7, 0, 6000], [12, None, 3, 4])
+
+    with pytest.raises(ValidationFailed) as raised:
+        validate_batch(bad, PolarsGlucose, "raw.glucose")
+
+    assert str(raised.value).splitlines() == [
+        "PolarsGlucose rejected the batch for raw.glucose; nothing was written.",
+        "count: greater_than_or_equal_to(1) failed for 1 row(s): 0",
+        "count: less_than_or_equal_to(1000) failed for 2 row(s): 5000, 6000",
+        "trend: less_than_or_equal_to(9) failed for 1 row(s): 12",
+    ]
+    with pytest.raises(ValidationFailed, match="column_in_dataframe failed: 'count'"):
+        validate_batch(bad.drop_columns(["count"]), PolarsGlucose, "raw.glucose")

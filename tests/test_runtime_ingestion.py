@@ -13,6 +13,7 @@ import dlt
 import duckdb
 import duckdb_extension_avro
 import duckdb_extension_iceberg
+import pandera.polars
 import pytest
 from pandera.pandas import DataFrameModel, Field
 from pyiceberg.catalog import Catalog, load_catalog
@@ -77,8 +78,9 @@ def ingestion_asset(
     partition_spec: PartitionSpec = PARTITION_SPEC,
     unique_key: tuple[str, ...] = ("_id",),
     dlt_columns: dict = DLT_COLUMNS,
-    model: type[DataFrameModel] = Reading,
+    model: type[DataFrameModel] | None = Reading,
     identifier: str = IDENTIFIER,
+    validate: bool = True,
 ) -> dg.AssetsDefinition:
     @dg.asset(
         name="dlt_readings",
@@ -98,7 +100,7 @@ def ingestion_asset(
             partition_spec=partition_spec,
             unique_key=unique_key,
             dlt_columns=dlt_columns,
-            validate=True,
+            validate=validate,
             max_runtime_seconds=300,
         )
 
@@ -316,6 +318,44 @@ def test_a_pandera_failure_writes_nothing(catalog: Catalog) -> None:
     assert after.current_snapshot_id == before.current_snapshot_id
     assert after.metadata_log == before.metadata_log
     assert table_rows(catalog) == [{"_id": "a", "value": 1, "note": None}]
+
+
+class PolarsReading(pandera.polars.DataFrameModel):
+    reading_id: str = pandera.polars.Field(alias="_id", unique=True)
+    value: int = pandera.polars.Field(ge=0, le=1000)
+    taken_at: datetime
+    note: str | None = pandera.polars.Field(nullable=True)
+
+
+def test_a_polars_model_validates_the_batch_as_polars(catalog: Catalog) -> None:
+    bad = ingestion_asset(
+        rows_source([reading("a", 1), reading("b", 5000), reading("c", -1)]), model=PolarsReading
+    )
+
+    message = failure_message(materialize(bad))
+
+    assert "PolarsReading rejected the batch for raw.readings; nothing was written." in message
+    assert "value: less_than_or_equal_to(1000) failed for 1 row(s): 5000" in message
+    assert "value: greater_than_or_equal_to(0) failed for 1 row(s): -1" in message
+    assert not catalog.table_exists(IDENTIFIER)
+
+    good = rows_source([reading("a", 1), reading("b", 2, note="x")])
+    assert metadata(materialize(ingestion_asset(good, model=PolarsReading)))["rows_inserted"] == 2
+
+
+@pytest.mark.parametrize(
+    "skip", [{"model": None}, {"validate": False}], ids=["no validation_schema", "validate=False"]
+)
+def test_without_validation_rows_the_model_would_reject_load(catalog: Catalog, skip: dict) -> None:
+    rows = [reading("a", 1), reading("b", 5000)]
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = materialize(ingestion_asset(rows_source(rows), **skip), instance=instance)
+
+    assert metadata(result)["rows_inserted"] == 2
+    assert [row["value"] for row in table_rows(catalog)] == [1, 5000]
+    logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any(message.startswith("No Pandera validation for this table") for message in logged)
 
 
 def test_nested_lists_go_to_child_tables_and_the_root_rows_load(catalog: Catalog) -> None:

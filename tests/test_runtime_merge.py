@@ -139,12 +139,16 @@ def test_prepare_refuses_a_new_required_column(catalog: Catalog) -> None:
 
 
 def test_prepare_checks_ids_before_committing_an_evolution(catalog: Catalog) -> None:
-    prepare_table(catalog, IDENTIFIER, SCHEMA, SPEC)
-    # Id 6 is the list element's; the table would give the new column id 7.
-    grown = Schema(*SCHEMA.fields[:4], NestedField(8, "note", StringType()), SCHEMA.fields[4])
+    table = prepare_table(catalog, IDENTIFIER, SCHEMA, SPEC).table
+    # The table used id 7 for a column since dropped: Iceberg never gives it again.
+    with table.update_schema() as update:
+        update.add_column("dropped", StringType())
+    with table.update_schema() as update:
+        update.delete_column("dropped")
+    grown = Schema(*SCHEMA.fields[:4], NestedField(7, "note", StringType()), SCHEMA.fields[4])
     before = catalog.load_table(IDENTIFIER).metadata_location
 
-    with pytest.raises(TableMismatchError, match="note: id 7 in the table, 8 generated"):
+    with pytest.raises(TableMismatchError, match="note: generated with id 7, not in the table"):
         prepare_table(catalog, IDENTIFIER, grown, SPEC)
 
     assert catalog.load_table(IDENTIFIER).metadata_location == before

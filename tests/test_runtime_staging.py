@@ -35,7 +35,7 @@ def two_resources():
 
 
 def test_the_resource_named_like_the_table_is_staged_with_the_hints(temp_and_home: Path) -> None:
-    rows = stage(two_resources(), "things", HINTS)
+    rows = stage(two_resources(), "things", HINTS).rows
 
     assert rows.column("id").to_pylist() == ["1", "2"]
     assert rows.column("some_value").to_pylist() == [5, 6]
@@ -45,7 +45,7 @@ def test_the_resource_named_like_the_table_is_staged_with_the_hints(temp_and_hom
 
 
 def test_a_single_selected_resource_is_the_root_whatever_its_name() -> None:
-    rows = stage(two_resources().with_resources("things"), "readings", HINTS)
+    rows = stage(two_resources().with_resources("things"), "readings", HINTS).rows
 
     assert rows.column_names[:2] == ["id", "some_value"]
     assert rows.num_rows == 2
@@ -63,3 +63,16 @@ def test_something_else_than_dlt_is_refused() -> None:
 
 def test_a_resource_without_rows_stages_nothing() -> None:
     assert stage(dlt.resource([], name="things"), "things", HINTS) is None
+
+
+def test_json_hinted_columns_stay_in_the_row_as_json_text() -> None:
+    # What the runtime's nested conversion starts from: dlt writes each value as JSON text and
+    # leaves the keys inside as the source sent them; only column names are normalised.
+    rows = [{"id": 1, "tags": ["a"], "origin": {"siteName": "x", "weird key": 2}}]
+    hints = {"tags": {"data_type": "json"}, "origin": {"data_type": "json"}}
+
+    staged = stage(dlt.resource(rows, name="things"), "things", hints)
+
+    assert staged.rows.column("tags").to_pylist() == ['["a"]']
+    assert staged.rows.column("origin").to_pylist() == ['{"siteName":"x","weird key":2}']
+    assert staged.normalize_key("siteName") == "site_name"
