@@ -42,6 +42,9 @@ def test_load_rerun_and_next_partition(nightscout: NightscoutFixtureServer):
     assert first.success
     meta = metadata_of(first)
     assert meta["rows_inserted"] == READINGS_PER_DAY
+    [check] = first.get_asset_check_evaluations()
+    assert (check.check_name, check.passed) == ("pandera_validation", True)
+    assert check.metadata["rows"].value == READINGS_PER_DAY
     assert meta["rows_updated"] == 0
     for key in (
         "branch",
@@ -114,6 +117,17 @@ def test_a_row_breaking_a_pandera_check_fails_the_run_and_writes_nothing(
     assert "sgv" in message
     assert "less_than_or_equal_to(1000)" in message
     assert "5000" in message
+
+    # The Pandera result is the asset's check, with the failure sample in its metadata.
+    [evaluation] = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+    assert evaluation.check_name == "pandera_validation"
+    assert evaluation.passed is False
+    assert "less_than_or_equal_to(1000)" in evaluation.metadata["failures"].value
+    assert "5000" in evaluation.metadata["failures"].value
 
     after = catalog.load_table("raw.glucose_entries")
     assert after.metadata_location == before.metadata_location

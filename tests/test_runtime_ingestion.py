@@ -5,6 +5,8 @@ around a handwritten equivalent of a generated schema module.
 """
 
 import glob
+import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -81,6 +83,7 @@ def ingestion_asset(
     model: type[DataFrameModel] | None = Reading,
     identifier: str = IDENTIFIER,
     validate: bool = True,
+    max_runtime_seconds: int = 300,
 ) -> dg.AssetsDefinition:
     @dg.asset(
         name="dlt_readings",
@@ -88,8 +91,8 @@ def ingestion_asset(
     )
     def dlt_readings(
         context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource
-    ) -> dg.MaterializeResult:
-        return run_ingestion(
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        yield from run_ingestion(
             context,
             config=config,
             iceberg=iceberg,
@@ -101,7 +104,7 @@ def ingestion_asset(
             unique_key=unique_key,
             dlt_columns=dlt_columns,
             validate=validate,
-            max_runtime_seconds=300,
+            max_runtime_seconds=max_runtime_seconds,
         )
 
     return dlt_readings
@@ -462,3 +465,22 @@ def test_a_table_with_other_field_ids_is_refused(catalog: Catalog) -> None:
     assert "_id: id 2 in the table, 1 generated" in message
     assert "value: id 1 in the table, 2 generated" in message
     assert catalog.load_table(IDENTIFIER).current_snapshot() is None
+
+
+def test_a_load_past_max_runtime_is_stopped_and_writes_nothing(catalog: Catalog):
+    def stalled(partition_date: str):
+        @dlt.resource(name="readings")
+        def readings():
+            yield reading("a", 1)
+            time.sleep(60)  # a source that stops answering
+            yield reading("b", 2)
+
+        return readings()
+
+    started = time.monotonic()
+    result = materialize(ingestion_asset(stalled, max_runtime_seconds=2))
+    assert time.monotonic() - started < 30
+    message = failure_message(result)
+    assert "exceeded max_runtime_seconds=2" in message
+    assert "nothing was written" in message
+    assert not catalog.table_exists(IDENTIFIER)

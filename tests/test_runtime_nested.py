@@ -152,7 +152,7 @@ def asset(rows: list[dict]) -> dg.AssetsDefinition:
     def dlt_visits(
         context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource
     ) -> dg.MaterializeResult:
-        return run_ingestion(
+        yield from run_ingestion(
             context,
             config=config,
             iceberg=iceberg,

@@ -73,6 +73,13 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         "cascade/unique_key": ", ".join(ingestion.unique_key),
     }
     decorator += ['kinds={"dlt", "iceberg"}', f"metadata={literal(metadata)}"]
+    if ingestion.validate and model is not None:
+        # The runtime reports the Pandera result as this check (PANDERA_CHECK in runtime/run.py).
+        description = literal(f"Rows satisfy the Pandera model {model.class_name}")
+        decorator.append(
+            f'check_specs=[dg.AssetCheckSpec("pandera_validation", '
+            f"asset={literal(ingestion.asset_name)}, description={description})]"
+        )
 
     lines = [
         header(ingestion.path),
@@ -82,8 +89,10 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         ),
         "",
     ]
+    lines.append("from collections.abc import Iterator")
     if ingestion.freshness:
-        lines += ["from datetime import timedelta", ""]
+        lines.append("from datetime import timedelta")
+    lines.append("")
     lines += [
         "import dagster as dg",
         "",
@@ -97,8 +106,8 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         ")",
         f"def {ingestion.asset_name}(",
         "    context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource",
-        ") -> dg.MaterializeResult:",
-        "    return run_ingestion(",
+        ") -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:",
+        "    yield from run_ingestion(",
         "        context,",
         "        config=config,",
         "        iceberg=iceberg,",
