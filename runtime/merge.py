@@ -1,16 +1,57 @@
-"""Merge a batch into an Iceberg table on its unique key, in one atomic commit."""
+"""Merge a batch into an Iceberg table on its unique key, in one atomic commit.
 
-from collections.abc import Sequence
+A merge is a copy-on-write rewrite of only the data files that hold a batch key:
+1. plan: the files whose key ranges can hold a batch key (`file_pruning`);
+2. probe: read their key columns, keep the files that really hold one;
+3. rewrite each of those files: its rows minus the replaced ones, plus the batch rows that
+   replace them, so that a file keeps its key range and later merges can still prune; batch
+   rows with new keys go to new files;
+4. commit ONE overwrite snapshot that removes the rewritten files and adds the new ones.
+
+So the cost follows the touched files, not the table. Concurrency: pyiceberg retries a commit
+that lost a race after validating that no concurrent snapshot added, deleted or rewrote data
+in the batch's key range (serializable isolation, the table default); when validation finds
+a conflict, the merge is redone against the refreshed table.
+"""
+
+import itertools
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
+import numpy as np
 import pyarrow as pa
-from pyiceberg.expressions import BooleanExpression
-from pyiceberg.table import Table
+import pyarrow.compute as pc
+from pyiceberg.exceptions import CommitFailedException, ValidationException
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.io.pyarrow import (
+    ArrowScan,
+    _check_pyarrow_schema_compatible,
+    _dataframe_to_data_files,
+)
+from pyiceberg.manifest import DataFile
+from pyiceberg.schema import Schema
+from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.refs import MAIN_BRANCH
+from pyiceberg.table.snapshots import IsolationLevel, Operation
 from pyiceberg.table.update.snapshot import ManageSnapshots
+from pyiceberg.utils.concurrent import ExecutorFactory
 
 from cascade.runtime.errors import BranchError
-from cascade.runtime.keys import key_filter
+from cascade.runtime.file_pruning import Candidate, candidate_files
+from cascade.runtime.keys import key_mask, key_range_filter
+
+log = logging.getLogger(__name__)
+
+# Attempts of the whole merge; each commit attempt also gets pyiceberg's own retries.
+MAX_ATTEMPTS = 5
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -19,6 +60,10 @@ class MergeOutcome:
     rows_updated: int
     rows_deleted: int
     snapshot_id: int
+    # Files whose key columns were read, files replaced by a rewrite, files written.
+    files_scanned: int = 0
+    files_rewritten: int = 0
+    files_added: int = 0
 
 
 def merge_batch(
@@ -26,11 +71,34 @@ def merge_batch(
 ) -> MergeOutcome:
     """Replace the rows whose key is in `batch` and insert the rest, on `branch`.
 
-    `batch` must hold each key once. Deleting the matching rows and appending the batch happen
-    in one transaction, so readers see either the table before or after the whole merge, and
-    merging the same batch again leaves the same rows. A branch that does not exist yet is
-    created from main's current snapshot in the same commit.
+    `batch` must hold each key once, with no null key. The merge is one snapshot in one
+    commit, so readers see either the table before or after the whole merge, and merging the
+    same batch again leaves the same rows. A branch that does not exist yet is created from
+    main's current snapshot in the same commit. `table` is refreshed when a concurrent commit
+    forces the merge to be redone.
     """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return _merge_once(table, batch, unique_key, branch)
+        except (CommitFailedException, ValidationException) as conflict:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            log.warning(
+                "Merge into %s@%s conflicted with a concurrent commit (%s); redoing it on the "
+                "refreshed table (attempt %d of %d)",
+                ".".join(table.name()),
+                branch,
+                conflict,
+                attempt + 1,
+                MAX_ATTEMPTS,
+            )
+            table.refresh()
+    raise AssertionError("unreachable")
+
+
+def _merge_once(
+    table: Table, batch: pa.Table, unique_key: Sequence[str], branch: str
+) -> MergeOutcome:
     refs = table.metadata.refs
     main_snapshot_id = table.metadata.current_snapshot_id
     creates_branch = branch != MAIN_BRANCH and branch not in refs
@@ -40,33 +108,198 @@ def merge_batch(
             "snapshot yet, and a branch starts from main's current snapshot. Load main first."
         )
     base = refs[branch].snapshot_id if branch in refs else main_snapshot_id
-    keys = key_filter(batch, unique_key)
-    rows_updated, rows_deleted = _matches(table, keys, unique_key, base)
 
-    with table.transaction() as transaction:
-        if creates_branch:
-            ManageSnapshots(transaction).create_branch(main_snapshot_id, branch).commit()
-        if rows_deleted:
-            transaction.delete(keys, branch=branch)
-        transaction.append(batch, branch=branch)
+    schema = table.schema()
+    names = list(unique_key)
+    # Sorted on the key, so that each file's bounds select a slice of it (`file_pruning`).
+    batch = _conform(batch, table).sort_by([(name, "ascending") for name in names])
+    keys = batch.select(names)
+
+    candidates = []
+    if base is not None and batch.num_rows:
+        candidates = candidate_files(table, base, keys, unique_key)
+    key_schema = schema.select(*names)
+    probes = _parallel(lambda c: _probe(table, c, key_schema, keys, unique_key), candidates)
+
+    # A batch row replaces its key in every file that holds it (`rows_deleted` counts them
+    # all), but is written once, into the first of those files.
+    owner = np.full(batch.num_rows, -1)
+    rewrites: list[tuple[Candidate, np.ndarray]] = []
+    rows_deleted = 0
+    for candidate, (matched, file_rows) in zip(candidates, probes, strict=True):
+        if file_rows:
+            rows_deleted += file_rows
+            matched = matched[owner[matched] == -1]
+            owner[matched] = len(rewrites)
+            rewrites.append((candidate, matched))
+    rows_updated = int(np.count_nonzero(owner >= 0))
+
+    write = _Writer(table)
+    try:
+        rewritten = _parallel(
+            lambda r: _rewrite(table, r[0], batch.take(r[1]), keys, unique_key, write), rewrites
+        )
+        added = [
+            *itertools.chain.from_iterable(rewritten),
+            *write(batch.take(np.flatnonzero(owner < 0))),
+        ]
+    except BaseException:
+        write.delete_all()
+        raise
+    removed = [candidate.task.file for candidate, _ in rewrites]
+    predicate = key_range_filter(keys, unique_key) if batch.num_rows else None
+    try:
+        snapshot_id = _commit(
+            table, branch, creates_branch, main_snapshot_id, predicate, removed, added
+        )
+    except (CommitFailedException, ValidationException):
+        # Both guarantee that the commit did not land. After any other error the outcome may
+        # be unknown and the files referenced by the table: they stay.
+        write.delete_all()
+        raise
 
     return MergeOutcome(
         rows_inserted=batch.num_rows - rows_updated,
         rows_updated=rows_updated,
         rows_deleted=rows_deleted,
-        snapshot_id=table.metadata.refs[branch].snapshot_id,
+        snapshot_id=snapshot_id,
+        files_scanned=len(candidates),
+        files_rewritten=len(removed),
+        files_added=len(added),
     )
 
 
-def _matches(
-    table: Table, keys: BooleanExpression, unique_key: Sequence[str], snapshot_id: int | None
-) -> tuple[int, int]:
-    """How many of the batch's keys, and how many rows, the snapshot already has.
+def _conform(batch: pa.Table, table: Table) -> pa.Table:
+    """The batch with the table's columns, in the table's order and Arrow types.
 
-    Counted before the transaction by reading the key columns only.
+    pyiceberg's own check refuses what `Table.append` refuses (an unknown column, a type that
+    does not fit, a missing required column); a missing optional column becomes nulls.
     """
-    if snapshot_id is None:
-        return 0, 0
-    scan = table.scan(row_filter=keys, selected_fields=tuple(unique_key), snapshot_id=snapshot_id)
-    rows = scan.to_arrow()
-    return rows.group_by(list(unique_key)).aggregate([]).num_rows, rows.num_rows
+    _check_pyarrow_schema_compatible(
+        table.schema(), batch.schema, format_version=table.format_version
+    )
+    target = table.schema().as_arrow()
+    columns = [
+        batch.column(field.name).cast(field.type)
+        if field.name in batch.column_names
+        else pa.nulls(batch.num_rows, field.type)
+        for field in target
+    ]
+    return pa.Table.from_arrays(columns, schema=target)
+
+
+def _read(table: Table, task: FileScanTask, schema: Schema) -> pa.Table:
+    """The live rows of one data file (its delete files applied), projected on `schema`."""
+    return ArrowScan(table.metadata, table.io, schema, AlwaysTrue()).to_table([task])
+
+
+def _probe(
+    table: Table,
+    candidate: Candidate,
+    key_schema: Schema,
+    keys: pa.Table,
+    unique_key: Sequence[str],
+) -> tuple[np.ndarray, int]:
+    """The batch rows whose key the file holds, and how many of the file's rows hold one."""
+    file_keys = _read(table, candidate.task, key_schema)
+    window = keys.slice(candidate.start, candidate.stop - candidate.start)
+    in_batch = key_mask(file_keys, window, unique_key)
+    file_rows = int(np.count_nonzero(in_batch))
+    if not file_rows:
+        return np.empty(0, dtype=np.int64), 0
+    in_file = key_mask(window, file_keys.filter(in_batch), unique_key)
+    return candidate.start + np.flatnonzero(in_file), file_rows
+
+
+def _rewrite(
+    table: Table,
+    candidate: Candidate,
+    replacements: pa.Table,
+    keys: pa.Table,
+    unique_key: Sequence[str],
+    write: "_Writer",
+) -> list[DataFile]:
+    """Write the file's rows whose key is not in the batch, plus the rows replacing the others."""
+    rows = _read(table, candidate.task, table.schema())
+    window = keys.slice(candidate.start, candidate.stop - candidate.start)
+    kept = rows.filter(pc.invert(pa.array(key_mask(rows, window, unique_key))))
+    return write(pa.concat_tables([kept.cast(replacements.schema), replacements]))
+
+
+class _Writer:
+    """Writes new data files for one merge attempt, and deletes them if it does not commit."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        self._uuid = uuid.uuid4()
+        self._counter = itertools.count()
+        self.files: list[DataFile] = []
+
+    def __call__(self, rows: pa.Table) -> list[DataFile]:
+        if not rows.num_rows:
+            return []
+        files = list(
+            _dataframe_to_data_files(
+                self._table.metadata, rows, self._table.io, self._uuid, self._counter
+            )
+        )
+        self.files += files  # list.__iadd__ holds the GIL: safe from worker threads
+        return files
+
+    def delete_all(self) -> None:
+        for file in self.files:
+            try:
+                self._table.io.delete(file.file_path)
+            except Exception:  # noqa: BLE001  (best effort: an orphan file is harmless)
+                log.warning("Could not delete uncommitted data file %s", file.file_path)
+        self.files = []
+
+
+def _commit(
+    table: Table,
+    branch: str,
+    creates_branch: bool,
+    main_snapshot_id: int | None,
+    predicate: BooleanExpression | None,
+    removed: list[DataFile],
+    added: list[DataFile],
+) -> int:
+    """Commit one snapshot on `branch` that removes `removed` and adds `added`."""
+    with table.transaction() as transaction:
+        if creates_branch:
+            ManageSnapshots(transaction).create_branch(main_snapshot_id, branch).commit()
+        with transaction.update_snapshot(branch=branch).overwrite() as overwrite:
+            if predicate is not None:
+                # The key range is the conflict filter pyiceberg validates concurrent commits
+                # against, and it makes the overwrite look for the removed files' manifests.
+                overwrite.delete_by_predicate(predicate)
+            for file in removed:
+                overwrite.delete_data_file(file)
+            for file in added:
+                overwrite.append_data_file(file)
+        if creates_branch or not _serializable(table):
+            # pyiceberg's retry would be wrong here: it rebuilds only the snapshot and drops the
+            # staged branch creation (the branch would start empty), and below serializable
+            # isolation it does not check for concurrently added rows with the batch's keys.
+            # Fail instead, and `merge_batch` redoes the merge on the refreshed table.
+            transaction._snapshot_producers.clear()  # noqa: SLF001 (pinned pyiceberg 0.12)
+    return overwrite.snapshot_id
+
+
+def _serializable(table: Table) -> bool:
+    return table.metadata.isolation_level(Operation.DELETE) == IsolationLevel.SERIALIZABLE
+
+
+def _parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`function` over `items` in threads: Parquet reads and writes release the GIL.
+
+    Each worker holds one data file in memory. One worker per core keeps that to a few files
+    while decoding and encoding (CPU-bound) use every core; on an object store, where reads
+    wait on the network, pyiceberg's `max-workers` setting (PYICEBERG_MAX_WORKERS) raises it.
+    """
+    items = list(items)
+    workers = min(len(items), ExecutorFactory.max_workers() or os.cpu_count() or 1)
+    if workers <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(function, items))

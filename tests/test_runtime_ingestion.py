@@ -233,14 +233,13 @@ def test_new_keys_insert_and_changed_rows_replace_in_one_commit(catalog: Catalog
     ]
     assert (meta["rows_inserted"], meta["rows_updated"], meta["rows_deleted"]) == (1, 1, 1)
     assert meta["dagster/row_count"] == 4
-    # One catalog commit: the metadata log grows by one file. Within it pyiceberg records one
-    # snapshot per operation: an overwrite that rewrites the data file without "b", then the
-    # append. Only the last one is the head of main, so no reader sees the table in between.
+    # One catalog commit (the metadata log grows by one file) and one snapshot: an overwrite
+    # that replaces the touched data file and adds the new rows, on top of the previous head.
     assert len(after.metadata_log) == len(before.metadata_log) + 1
-    new_snapshots = after.snapshots[len(before.snapshots) :]
-    assert [s.summary.operation.value for s in new_snapshots] == ["overwrite", "append"]
-    assert new_snapshots[0].parent_snapshot_id == before.current_snapshot_id
-    assert after.current_snapshot_id == new_snapshots[-1].snapshot_id == int(meta["snapshot_id"])
+    [snapshot] = after.snapshots[len(before.snapshots) :]
+    assert snapshot.summary.operation.value == "overwrite"
+    assert snapshot.parent_snapshot_id == before.current_snapshot_id
+    assert after.current_snapshot_id == snapshot.snapshot_id == int(meta["snapshot_id"])
 
 
 def test_duplicate_keys_in_a_batch_keep_the_last_row(catalog: Catalog) -> None:
