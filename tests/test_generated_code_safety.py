@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -57,11 +58,26 @@ def write_project(root: Path, files: dict[str, str]) -> None:
         target.write_text(text, encoding="utf-8")
 
 
+PROJECT_PACKAGES = ("generated", "ingestion", "models")
+
+
+def project_modules() -> dict[str, object]:
+    return {m: sys.modules[m] for m in list(sys.modules) if m.split(".")[0] in PROJECT_PACKAGES}
+
+
+@pytest.fixture(autouse=True)
+def restore_project_modules():
+    """Temp projects import their own `generated` package: put the repo's back afterwards."""
+    saved = project_modules()
+    yield
+    for name in project_modules():
+        del sys.modules[name]
+    sys.modules.update(saved)
+
+
 def import_fresh(root: Path, name: str):
     """Imports `name` from the project at `root`, forgetting the modules of earlier examples."""
-    for loaded in [
-        m for m in sys.modules if m.split(".")[0] in ("generated", "ingestion", "models")
-    ]:
+    for loaded in project_modules():
         del sys.modules[loaded]
     sys.path.insert(0, str(root))
     try:
