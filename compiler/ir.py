@@ -14,6 +14,23 @@ class PrimitiveType:
     name: str
 
 
+# The pyiceberg class of each primitive type, by its spec name.
+PRIMITIVE_CLASSES = {
+    "string": "StringType",
+    "long": "LongType",
+    "int": "IntegerType",
+    "float": "FloatType",
+    "double": "DoubleType",
+    "boolean": "BooleanType",
+    "date": "DateType",
+    "time": "TimeType",
+    "timestamp": "TimestampType",
+    "timestamptz": "TimestamptzType",
+    "binary": "BinaryType",
+    "uuid": "UUIDType",
+}
+
+
 @dataclass(frozen=True)
 class DecimalType:
     precision: int

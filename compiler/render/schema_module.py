@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cascade.compiler.ir import (
     METADATA_COLUMN_NAMES,
+    PRIMITIVE_CLASSES,
     DecimalType,
     IcebergType,
     Ingestion,
@@ -14,20 +15,6 @@ from cascade.compiler.ir import (
 )
 from cascade.compiler.render.python import docstring, header, literal
 
-PRIMITIVE_CLASSES = {
-    "string": "StringType",
-    "long": "LongType",
-    "int": "IntegerType",
-    "float": "FloatType",
-    "double": "DoubleType",
-    "boolean": "BooleanType",
-    "date": "DateType",
-    "time": "TimeType",
-    "timestamp": "TimestampType",
-    "timestamptz": "TimestamptzType",
-    "binary": "BinaryType",
-    "uuid": "UUIDType",
-}
 DLT_DATA_TYPES = {
     "string": "text",
     "long": "bigint",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from cascade.compiler.facts import CallValue, ModuleFacts, NameRef
 from cascade.compiler.ir import (
+    PRIMITIVE_CLASSES,
     Column,
     DecimalType,
     IcebergType,
@@ -17,12 +18,8 @@ from cascade.compiler.ir import (
 from cascade.compiler.resolve.classes import ProjectIndex
 from cascade.compiler.resolve.report import Reporter
 
-PRIMITIVES = {
-    "StringType": "string", "LongType": "long", "IntegerType": "int", "FloatType": "float",
-    "DoubleType": "double", "BooleanType": "boolean", "DateType": "date", "TimeType": "time",
-    "TimestampType": "timestamp", "TimestamptzType": "timestamptz", "BinaryType": "binary",
-    "UUIDType": "uuid",
-}  # fmt: skip
+# pyiceberg class name -> spec name, e.g. "LongType" -> "long".
+PRIMITIVES = {class_name: name for name, class_name in PRIMITIVE_CLASSES.items()}
 
 
 class InvalidSchema(Exception):
