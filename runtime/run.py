@@ -165,6 +165,11 @@ def run_ingestion(
             # Snapshot ids use all 64 bits, more than the Dagster UI's JavaScript numbers keep.
             "snapshot_id": str(outcome.snapshot_id),
             "metadata_location": table.metadata_location,
+            # How much of the table the merge touched: it reads and rewrites only data files
+            # that can hold a batch key.
+            "files_scanned": outcome.files_scanned,
+            "files_rewritten": outcome.files_rewritten,
+            "files_added": outcome.files_added,
             "dlt_elapsed_seconds": round(batch.dlt_elapsed, 3),
             "validate_elapsed_seconds": round(batch.validate_elapsed, 3),
             "merge_elapsed_seconds": round(merge_elapsed, 3),

@@ -74,12 +74,15 @@ def test_load_rerun_and_next_partition(nightscout: NightscoutFixtureServer):
     assert rerun.success
     assert metadata_of(rerun)["rows_updated"] == READINGS_PER_DAY
     assert metadata_of(rerun)["rows_inserted"] == 0
+    assert metadata_of(rerun)["files_rewritten"] >= 1
     table = catalog.load_table("raw.glucose_entries")
     assert table.scan().count() == READINGS_PER_DAY
 
     second_day = materialize("2024-01-02")
     assert second_day.success
     assert metadata_of(second_day)["rows_inserted"] == READINGS_PER_DAY
+    # A new day's keys fall in no existing file's key range: nothing is rewritten.
+    assert metadata_of(second_day)["files_rewritten"] == 0
     table = catalog.load_table("raw.glucose_entries")
     rows = table.scan().to_arrow()
     assert rows.num_rows == 2 * READINGS_PER_DAY
