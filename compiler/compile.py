@@ -3,7 +3,6 @@ field ids) -> {output path: text}. `gen` and `check` are thin wrappers around it
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from cascade.compiler.cache import CompileCache, digest
 from cascade.compiler.config import ProjectConfig
 from cascade.compiler.diagnostics import Diagnostic, Span, has_errors
 from cascade.compiler.discover import discover_sources, module_candidates, module_name
-from cascade.compiler.facts import ModuleFacts, NameRef
+from cascade.compiler.facts import ModuleFacts
 from cascade.compiler.ir import Ingestion
 from cascade.compiler.previous import existing_generated_files, previous_locks
 from cascade.compiler.render.asset_module import render_asset_module
@@ -71,29 +70,6 @@ class SourceReader:
         self.modules[name] = facts
         return facts
 
-    def parse_many(self, relatives: list[Path]) -> None:
-        """Parses the modules the cache does not hold, in parallel when there are many: libcst's
-        parser is most of a cold `cascade gen`, and each module parses on its own."""
-        pending = []
-        for relative in relatives:
-            name = module_name(relative)
-            if name in self.modules:
-                continue
-            path = relative.as_posix()
-            source = (self.root / relative).read_text(encoding="utf-8")
-            key = digest(path, source)
-            facts = self.cache.parsed(key) if self.cache else None
-            if facts is None:
-                pending.append((path, name, source, key))
-            else:
-                self.inputs[path] = key
-                self.modules[name] = facts
-        for (path, name, _, key), facts in zip(pending, parse_in_parallel(pending), strict=True):
-            self.inputs[path] = key
-            self.modules[name] = facts
-            if self.cache:
-                self.cache.store_parsed(key, facts)
-
     def load(self, name: str) -> ModuleFacts | None:
         if name not in self.modules:
             self.modules[name] = None
@@ -103,43 +79,6 @@ class SourceReader:
                     break
                 self.inputs[candidate.as_posix()] = None
         return self.modules[name]
-
-
-PARALLEL_PARSE_MINIMUM = 32
-
-
-def parse_job(job: tuple[str, str, str, str]) -> ModuleFacts:
-    from cascade.compiler.parse import parse_module
-
-    path, name, source, _ = job
-    return parse_module(path, name, source)
-
-
-def parse_in_parallel(jobs: list[tuple[str, str, str, str]]) -> list[ModuleFacts]:
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_all_start_methods, get_context
-
-    workers = min(os.cpu_count() or 1, 8)
-    if len(jobs) < PARALLEL_PARSE_MINIMUM or workers < 2 or "fork" not in get_all_start_methods():
-        return [parse_job(job) for job in jobs]
-    # fork: workers start in milliseconds with the compiler already imported.
-    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        return list(pool.map(parse_job, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
-
-
-def referenced_modules(modules: list[ModuleFacts]) -> list[Path]:
-    """Project files that the ingestions' validation_schema arguments point into."""
-    from cascade.compiler.resolve.classes import absolute_name
-
-    found = []
-    for module in modules:
-        for ingestion in module.ingestions:
-            argument = ingestion.argument("validation_schema")
-            value = argument.value if argument else None
-            if isinstance(value, NameRef) and "." in absolute_name(module, value.qualified_name):
-                target = absolute_name(module, value.qualified_name).rsplit(".", 1)[0]
-                found.extend(module_candidates(target))
-    return sorted(set(found), key=lambda p: p.as_posix())
 
 
 def current_digest(root: Path, path: str) -> str | None:
@@ -219,11 +158,6 @@ def analyze_sources(
     config: ProjectConfig, sources: list[Path], reader: SourceReader, previous: dict[str, str]
 ) -> tuple[list[Ingestion], list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
-    importable = [s for s in sources if all(p.isidentifier() for p in module_name(s).split("."))]
-    reader.parse_many(importable)
-    # The models the ingestions name, parsed together ahead of resolving, which loads the rest.
-    wanted = referenced_modules([reader.modules[module_name(s)] for s in importable])
-    reader.parse_many([p for p in wanted if (reader.root / p).is_file()])
     modules = []
     for relative in sources:
         if not all(part.isidentifier() for part in module_name(relative).split(".")):

@@ -14,8 +14,5 @@ class Reporter:
     def error(self, span: Span, message: str, hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(span, message, hint))
 
-    def warning(self, span: Span, message: str, hint: str = "") -> None:
-        self.diagnostics.append(Diagnostic(span, message, hint, severity="warning"))
-
     def count(self) -> int:
         return sum(1 for d in self.diagnostics if d.severity == "error")
