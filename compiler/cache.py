@@ -47,6 +47,7 @@ class CompileCache:
         self.result: Any = self.load(RESULT_FILE).get("result")
         self.stored: dict[str, dict[str, Any]] | None = None  # parts, loaded on first use
         self.used: dict[str, dict[str, Any]] = {"parse": {}, "format": {}}
+        self.parts_saved = False
 
     def load(self, name: str) -> dict[str, Any]:
         path = self.folder / name if self.folder else None
@@ -65,22 +66,26 @@ class CompileCache:
         return self.stored[kind]
 
     def parsed(self, key: str) -> Any:
-        found = self.part("parse").get(key)
-        if found is not None:
-            self.used["parse"][key] = found
-        return found
+        return self.lookup("parse", key)
 
     def store_parsed(self, key: str, facts: Any) -> None:
-        self.used["parse"][key] = facts
+        self.use("parse", key, facts)
 
     def formatted(self, key: str) -> str | None:
-        found = self.part("format").get(key)
-        if found is not None:
-            self.used["format"][key] = found
-        return found
+        return self.lookup("format", key)
 
     def store_formatted(self, key: str, text: str) -> None:
-        self.used["format"][key] = text
+        self.use("format", key, text)
+
+    def lookup(self, kind: str, key: str) -> Any:
+        found = self.part(kind).get(key)
+        if found is not None:
+            self.use(kind, key, found)
+        return found
+
+    def use(self, kind: str, key: str, value: Any) -> None:
+        self.used[kind][key] = value
+        self.parts_saved = False
 
     def save(self) -> None:
         """Writes the result, and the parts this run used when it used any (so the cache never
@@ -88,8 +93,9 @@ class CompileCache:
         if self.folder is None:
             return
         self.write(RESULT_FILE, {"fingerprint": self.fingerprint, "result": self.result})
-        if self.stored is not None:
+        if self.stored is not None and not self.parts_saved:
             self.write(PARTS_FILE, {"fingerprint": self.fingerprint, **self.used})
+            self.parts_saved = True
 
     def write(self, name: str, data: dict[str, Any]) -> None:
         assert self.folder is not None

@@ -3,6 +3,9 @@ field ids) -> {output path: text}. `gen` and `check` are thin wrappers around it
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -70,6 +73,31 @@ class SourceReader:
         self.modules[name] = facts
         return facts
 
+    def parse_many(self, relatives: list[Path]) -> None:
+        """Parses, all at once (in parallel when there is much), the modules not yet read."""
+        pending = []
+        for relative in relatives:
+            name = module_name(relative)
+            if name in self.modules:
+                continue
+            path = relative.as_posix()
+            source = (self.root / relative).read_text(encoding="utf-8")
+            key = digest(path, source)
+            self.inputs[path] = key
+            facts = self.cache.parsed(key) if self.cache else None
+            if facts is None:
+                pending.append((path, name, source))
+            else:
+                self.modules[name] = facts
+        if not pending:
+            return
+        from cascade.compiler.parallel_parse import parse_all
+
+        for (path, name, source), facts in zip(pending, parse_all(pending), strict=True):
+            self.modules[name] = facts
+            if self.cache:
+                self.cache.store_parsed(digest(path, source), facts)
+
     def load(self, name: str) -> ModuleFacts | None:
         if name not in self.modules:
             self.modules[name] = None
@@ -111,7 +139,8 @@ def compile_project(
             return Compilation(dict(previous) if outputs is None else outputs, diagnostics)
 
     reader = SourceReader(config.root, cache)
-    compilation = compile_sources(config, sources, reader, previous, cache)
+    with cyclic_gc_paused():
+        compilation = compile_sources(config, sources, reader, previous, cache)
     if cache is not None:
         key = CompilationKey(
             config_key, source_names, tuple(sorted(reader.inputs.items())), previous_key
@@ -119,6 +148,20 @@ def compile_project(
         outputs = None if compilation.files == previous else compilation.files
         cache.result = (key, compilation.diagnostics, outputs)
     return compilation
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Compiling builds hundreds of thousands of short-lived objects (syntax trees, facts) that
+    reference counting frees, as nothing in them is cyclic; the cyclic collector would only
+    walk them again and again (a cold compile of 500 ingestions runs ~10% faster without it)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def remember_written(cache: CompileCache, compilation: Compilation) -> None:
@@ -158,6 +201,17 @@ def analyze_sources(
     config: ProjectConfig, sources: list[Path], reader: SourceReader, previous: dict[str, str]
 ) -> tuple[list[Ingestion], list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
+    importable = [s for s in sources if all(p.isidentifier() for p in module_name(s).split("."))]
+    if len(importable) > 1:
+        # Read ahead, in two parallel batches, what resolving would otherwise parse one by
+        # one: the ingestion modules, then the model modules they name (the rest, such as base
+        # models and constants, is loaded on demand).
+        from cascade.compiler.parallel_parse import referenced_module_files
+
+        reader.parse_many(importable)
+        ingestion_modules = [reader.modules[module_name(s)] for s in importable]
+        wanted = referenced_module_files([m for m in ingestion_modules if m is not None])
+        reader.parse_many([p for p in wanted if (reader.root / p).is_file()])
     modules = []
     for relative in sources:
         if not all(part.isidentifier() for part in module_name(relative).split(".")):

@@ -31,6 +31,18 @@ def import_line(module: str, name: str, taken: set[str]) -> tuple[str, str]:
     return f"from {module} import {name}{alias}", local
 
 
+def package_import(name: str, taken: set[str]) -> str:
+    """`import package`, aliased when the name would clash with a name of the module."""
+    if name not in taken:
+        taken.add(name)
+        return f"import {name}  # noqa: F401"
+    local = name
+    while local in taken:
+        local = f"{local}_"
+    taken.add(local)
+    return f"import {name} as {local}  # noqa: F401"
+
+
 def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
     model = ingestion.model
     taken = set(RESERVED_NAMES) | {ingestion.asset_name}
@@ -39,12 +51,20 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         model_import, model_name = import_line(model.module, model.class_name, taken)
     else:
         model_import, model_name = source_import, "None"  # iceberg_schema only: no validation
-    # Module-level imports, not imports inside the asset body: Dagster puts the project folder
-    # on sys.path only while it loads the definitions, so a run could not import them later.
-    user_imports = sorted({source_import, model_import})
-    schema_import = (
-        f"from {out_package}.schemas.{ingestion.group} import {ingestion.table_name} as table"
+    body_imports = sorted(
+        {
+            "from cascade.runtime import run_ingestion",
+            source_import,
+            model_import,
+            f"from {out_package}.schemas.{ingestion.group} import {ingestion.table_name} as table",
+        }
     )
+    # A package imported at load keeps every module inside it importable later, through the
+    # package's __path__, whatever sys.path then is.
+    packages = sorted(
+        {ingestion.module.split(".")[0]} | ({model.module.split(".")[0]} if model else set())
+    )
+    package_imports = [package_import(name, taken) for name in packages]
 
     decorator = [
         f"name={literal(ingestion.asset_name)}",
@@ -96,9 +116,10 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
     lines += [
         "import dagster as dg",
         "",
-        "from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion",
-        *user_imports,
-        schema_import,
+        "# The project's packages are imported now, while Dagster has the project folder on",
+        "# sys.path (only during loading), so that the asset can import its modules when it runs.",
+        *package_imports,
+        "from cascade.runtime import IcebergResource, IngestionConfig",
         "",
         "",
         "@dg.asset(",
@@ -107,6 +128,10 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         f"def {ingestion.asset_name}(",
         "    context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource",
         ") -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:",
+        "    # Imported here, when the asset runs, not when Dagster loads the definitions: dlt,",
+        "    # Pandera, PyIceberg and the user's modules load only in the runs that need them.",
+        *(f"    {line}" for line in body_imports),
+        "",
         "    yield from run_ingestion(",
         "        context,",
         "        config=config,",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -31,8 +32,14 @@ def format_python(files: dict[str, str], cache: CompileCache | None = None) -> d
     return {path: done[path] if path in done else formatted[path] for path in files}
 
 
+# ruff formats files, not strings: the scratch copies go to memory where the system has it.
+SCRATCH_FOLDER = (
+    "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+)
+
+
 def run_ruff(python: dict[str, str]) -> dict[str, str]:
-    with tempfile.TemporaryDirectory(prefix="cascade-format-") as folder:
+    with tempfile.TemporaryDirectory(prefix="cascade-format-", dir=SCRATCH_FOLDER) as folder:
         root = Path(folder)
         for path, text in python.items():
             target = root / path

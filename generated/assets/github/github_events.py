@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import dagster as dg
 
-from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
-from examples.ingestion.github.events import github_events
-from examples.schemas.github import RawGitHubEvents
-from generated.schemas.github import github_events as table
+# The project's packages are imported now, while Dagster has the project folder on
+# sys.path (only during loading), so that the asset can import its modules when it runs.
+import examples  # noqa: F401
+from cascade.runtime import IcebergResource, IngestionConfig
 
 
 @dg.asset(
@@ -39,6 +39,13 @@ from generated.schemas.github import github_events as table
 def dlt_github_events(
     context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    # Imported here, when the asset runs, not when Dagster loads the definitions: dlt,
+    # Pandera, PyIceberg and the user's modules load only in the runs that need them.
+    from cascade.runtime import run_ingestion
+    from examples.ingestion.github.events import github_events
+    from examples.schemas.github import RawGitHubEvents
+    from generated.schemas.github import github_events as table
+
     yield from run_ingestion(
         context,
         config=config,

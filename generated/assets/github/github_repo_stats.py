@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import dagster as dg
 
-from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
-from examples.ingestion.github.repos import github_repo_stats
-from examples.schemas.github import RawGitHubRepoStats
-from generated.schemas.github import github_repo_stats as table
+# The project's packages are imported now, while Dagster has the project folder on
+# sys.path (only during loading), so that the asset can import its modules when it runs.
+import examples  # noqa: F401
+from cascade.runtime import IcebergResource, IngestionConfig
 
 
 @dg.asset(
@@ -39,6 +39,13 @@ from generated.schemas.github import github_repo_stats as table
 def dlt_github_repo_stats(
     context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    # Imported here, when the asset runs, not when Dagster loads the definitions: dlt,
+    # Pandera, PyIceberg and the user's modules load only in the runs that need them.
+    from cascade.runtime import run_ingestion
+    from examples.ingestion.github.repos import github_repo_stats
+    from examples.schemas.github import RawGitHubRepoStats
+    from generated.schemas.github import github_repo_stats as table
+
     yield from run_ingestion(
         context,
         config=config,

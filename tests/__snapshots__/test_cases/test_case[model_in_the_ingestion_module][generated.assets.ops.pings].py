@@ -5,10 +5,10 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
-from ingestion.ping import Pings
-from ingestion.ping import pings
-from generated.schemas.ops import pings as table
+# The project's packages are imported now, while Dagster has the project folder on
+# sys.path (only during loading), so that the asset can import its modules when it runs.
+import ingestion  # noqa: F401
+from cascade.runtime import IcebergResource, IngestionConfig
 
 
 @dg.asset(
@@ -33,6 +33,13 @@ from generated.schemas.ops import pings as table
 def dlt_pings(
     context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    # Imported here, when the asset runs, not when Dagster loads the definitions: dlt,
+    # Pandera, PyIceberg and the user's modules load only in the runs that need them.
+    from cascade.runtime import run_ingestion
+    from generated.schemas.ops import pings as table
+    from ingestion.ping import Pings
+    from ingestion.ping import pings
+
     yield from run_ingestion(
         context,
         config=config,

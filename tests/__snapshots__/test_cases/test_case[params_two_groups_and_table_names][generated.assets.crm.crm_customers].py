@@ -5,10 +5,11 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
-from ingestion.crm.customers import load_customers
-from models.shop import Customers
-from generated.schemas.crm import crm_customers as table
+# The project's packages are imported now, while Dagster has the project folder on
+# sys.path (only during loading), so that the asset can import its modules when it runs.
+import ingestion  # noqa: F401
+import models  # noqa: F401
+from cascade.runtime import IcebergResource, IngestionConfig
 
 
 @dg.asset(
@@ -34,6 +35,13 @@ from generated.schemas.crm import crm_customers as table
 def dlt_crm_customers(
     context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    # Imported here, when the asset runs, not when Dagster loads the definitions: dlt,
+    # Pandera, PyIceberg and the user's modules load only in the runs that need them.
+    from cascade.runtime import run_ingestion
+    from generated.schemas.crm import crm_customers as table
+    from ingestion.crm.customers import load_customers
+    from models.shop import Customers
+
     yield from run_ingestion(
         context,
         config=config,

@@ -5,10 +5,11 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
-from ingestion.visits import visits
-from models.visits import Visits
-from generated.schemas.web import visits as table
+# The project's packages are imported now, while Dagster has the project folder on
+# sys.path (only during loading), so that the asset can import its modules when it runs.
+import ingestion  # noqa: F401
+import models  # noqa: F401
+from cascade.runtime import IcebergResource, IngestionConfig
 
 
 @dg.asset(
@@ -33,6 +34,13 @@ from generated.schemas.web import visits as table
 def dlt_visits(
     context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    # Imported here, when the asset runs, not when Dagster loads the definitions: dlt,
+    # Pandera, PyIceberg and the user's modules load only in the runs that need them.
+    from cascade.runtime import run_ingestion
+    from generated.schemas.web import visits as table
+    from ingestion.visits import visits
+    from models.visits import Visits
+
     yield from run_ingestion(
         context,
         config=config,
