@@ -5,7 +5,7 @@ here, so that generated code, the table and every reader agree on what each id m
 disagreement stops the load before data is written.
 """
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from pyiceberg.catalog import Catalog
@@ -18,6 +18,10 @@ from pyiceberg.types import IcebergType, PrimitiveType
 
 from cascade.runtime import field_ids
 from cascade.runtime.errors import TableMismatchError
+from cascade.runtime.evolution import Change, TableShape, classify
+
+# Set on the tables Cascade creates (and adopts): their ids are the generated ones.
+MANAGED_PROPERTY = "cascade.managed"
 
 
 @dataclass(frozen=True)
@@ -36,14 +40,16 @@ def prepare_table(
     retired_field_ids: Mapping[int, str] | None = None,
     last_column_id: int | None = None,
     last_partition_id: int | None = None,
+    allowed_breaking: Collection[str] = (),
 ) -> PreparedTable:
-    """Load or create the table; add optional fields the generated schema gained.
+    """Load or create the table; evolve it to the generated schema when that is safe.
 
     A new table gets exactly the generated ids, and `last_column_id`/`last_partition_id` (the
     generated LAST_COLUMN_ID/LAST_PARTITION_ID) at least, so that later additions get the ids
-    the compiler will give them. Anything else that differs (ids, types, required flags,
-    partitioning, removed or required new fields) raises `TableMismatchError` listing every
-    difference.
+    the compiler will give them. An existing table is evolved by field id (`_evolve`): safe
+    changes are applied, breaking ones refused unless `allowed_breaking` (the generated
+    ALLOWED_BREAKING) lists them and Iceberg can apply them. The result is checked against
+    the generated schema before it is committed; any difference raises `TableMismatchError`.
     """
     retired = retired_field_ids or {}
     namespace = tuple(identifier.split("."))[:-1]
@@ -67,7 +73,9 @@ def prepare_table(
     # commit is separate from the merge's: adding optional columns changes no data, and the
     # generated code that declares them needs them on every later run anyway.
     transaction = table.transaction()
-    added, changed, problems = _evolve(transaction, table, schema, identifier)
+    added, changed, problems = _evolve(
+        transaction, table, schema, partition_spec, identifier, allowed_breaking
+    )
     check_table(transaction.table_metadata, identifier, schema, partition_spec, retired, problems)
     if changed:
         transaction.commit_transaction()
@@ -109,7 +117,7 @@ def _create(
             identifier,
             schema=initial,
             partition_spec=spec[0] if spec else UNPARTITIONED_PARTITION_SPEC,
-            properties={"format-version": "2"},
+            properties={"format-version": "2", MANAGED_PROPERTY: "true"},
         )
         if spec:
             field_ids.remove_spec_placeholders(transaction, spec[1])
@@ -128,18 +136,108 @@ def _create(
     return catalog.load_table(identifier)
 
 
+# Breaking changes Iceberg can carry out when the decorator allows them; the others (a type
+# change across families, a required column on a table with rows, a reused id) it cannot.
+APPLICABLE_WHEN_ALLOWED = frozenset({"CAS201", "CAS203", "CAS207"})
+
+
+def plan_evolution(
+    table: Table, generated: TableShape, allowed_breaking: Collection[str] = ()
+) -> tuple[list[Change], list[Change]]:
+    """The changes a load would make to `table`, and those it refuses."""
+    live = TableShape(table.schema(), table.spec(), format_version=table.format_version)
+    changes = classify(live, generated, compare_unique_key=False)
+    refused = [
+        change
+        for change in changes
+        if change.breaking
+        and (change.allowance not in allowed_breaking or change.code not in APPLICABLE_WHEN_ALLOWED)
+    ]
+    return changes, refused
+
+
+def refusal(identifier: str, refused: list[Change]) -> TableMismatchError:
+    lines = [
+        f"{c.code} {c.rule.name}: {c.reason}" + (f" ({c.rule.hint})" if c.rule.hint else "")
+        for c in refused
+    ]
+    allowances = tuple(c.allowance for c in refused if c.code in APPLICABLE_WHEN_ALLOWED)
+    hint = (
+        f" To accept the loss, add allow_breaking={allowances!r} to the ingestion's decorator."
+        if allowances
+        else ""
+    )
+    return TableMismatchError(
+        f"Table {identifier} cannot be evolved to the generated schema; nothing was changed. "
+        "Breaking change(s):\n  "
+        + "\n  ".join(lines)
+        + f"\nSee every change with `cascade plan`.{hint}"
+    )
+
+
 def _evolve(
-    transaction: Transaction, table: Table, schema: Schema, identifier: str
+    transaction: Transaction,
+    table: Table,
+    schema: Schema,
+    partition_spec: PartitionSpec,
+    identifier: str,
+    allowed_breaking: Collection[str],
 ) -> tuple[tuple[str, ...], bool, tuple[str, ...]]:
-    """Add the generated fields the table lacks and order fields like the generated schema.
+    """Evolve the table to the generated schema with explicit operations keyed by field id:
+    renames, widened types, optional flags, descriptions, allowed drops, new fields with their
+    generated ids, field order and partitioning.
 
     Returns the added fields, whether anything changed, and why the generated ids cannot be
-    given if they cannot. Fields are matched by name: a field whose id differs is left for
-    the check to report.
+    given if they cannot. Refuses (TableMismatchError, nothing changed) any breaking change
+    the decorator does not allow or Iceberg cannot apply.
     """
-    live_names = index_by_name(table.schema())
-    names = {field_id: name for name, field_id in index_by_name(schema).items()}
-    existing = {field_id for field_id, name in names.items() if name in live_names}
+    if foreign := foreign_ids(table, schema):
+        raise TableMismatchError(
+            f"Table {identifier} was not created by Cascade, and its field ids differ from the "
+            "generated ones:\n  "
+            + "\n  ".join(foreign)
+            + f"\nRun `cascade adopt {identifier}` so that the next `cascade gen` generates the "
+            "table's own ids; nothing was changed."
+        )
+    changes, refused = plan_evolution(table, TableShape(schema, partition_spec), allowed_breaking)
+    if refused:
+        raise refusal(identifier, refused)
+    live = table.schema()
+    by_code: dict[str, list[Change]] = {}
+    for change in changes:
+        by_code.setdefault(change.code, []).append(change)
+    generated_fields = index_by_id(schema)
+
+    def live_name(change: Change) -> str:
+        return live.find_column_name(change.field_id)
+
+    # One update per kind, each resolved against the schema the previous one left: updates
+    # and drops by the live names, before the renames that change them.
+    updates = by_code.get("CAS102", []) + by_code.get("CAS104", [])
+    if updates or "CAS103" in by_code or "CAS203" in by_code:
+        with transaction.update_schema(allow_incompatible_changes="CAS203" in by_code) as update:
+            for change in updates:
+                wanted = generated_fields[change.field_id]
+                if change.code == "CAS102":
+                    update.update_column(live_name(change), field_type=wanted.field_type)
+                else:
+                    update.update_column(live_name(change), doc=wanted.doc)
+            for change in by_code.get("CAS103", []):
+                update.make_column_optional(live_name(change))
+            for change in by_code.get("CAS203", []):
+                update.update_column(live_name(change), required=True)
+    if "CAS106" in by_code or "CAS207" in by_code:
+        _evolve_partitioning(transaction, table.spec(), partition_spec)
+    if "CAS201" in by_code:
+        with transaction.update_schema() as update:
+            for change in by_code["CAS201"]:
+                update.delete_column(live_name(change))
+    if "CAS105" in by_code:
+        with transaction.update_schema() as update:
+            for change in by_code["CAS105"]:
+                update.rename_column(live_name(change), generated_fields[change.field_id].name)
+
+    existing = set(index_by_id(live)) & set(generated_fields)
     # Fields added to the table or to a struct it has; their own nested fields come with them.
     new = [
         slot
@@ -148,25 +246,62 @@ def _evolve(
         and slot.nested is not None
         and (slot.parent_id == field_ids.ROOT or slot.parent_id in existing)
     ]
-    if required := [".".join(slot.path) for slot in new if slot.nested.required]:
-        raise TableMismatchError(
-            f"The generated schema adds required column(s) {', '.join(required)} to existing "
-            f"table {identifier}, whose rows have no value for them. Add them as optional "
-            "(`| None` in the model)."
-        )
     layout = field_ids.Layout(
         next_id=table.metadata.last_column_id + 1,
-        wanted=set(names),
+        wanted=set(generated_fields),
         # Gaps above the table's last id are burnt only up to the last new field: the rest
         # waits for the generation that adds something after them.
-        last_id=max((field_id for field_id in names if field_id not in existing), default=0),
+        last_id=max(
+            (field_id for field_id in generated_fields if field_id not in existing), default=0
+        ),
         placed=existing,
     )
     try:
-        changed = field_ids.steer(transaction, schema, layout, creating=False)
+        moved = field_ids.steer(transaction, schema, layout, creating=False)
     except field_ids.Unplaceable as error:
         return (), False, (f"cannot add the new fields with the generated ids: {error}",)
+    # A table adopted (or made before Cascade marked its tables) whose ids agree with the
+    # generated ones is from now on evolved by id like the tables Cascade creates.
+    marked = table.properties.get(MANAGED_PROPERTY) != "true"
+    if marked:
+        transaction.set_properties({MANAGED_PROPERTY: "true"})
+    changed = marked or moved or any(c.code not in ("CAS101", "CAS107") for c in changes)
     return tuple(".".join(slot.path) for slot in new), changed, ()
+
+
+def foreign_ids(table: Table, schema: Schema) -> list[str]:
+    """For a table Cascade did not create, the names whose ids differ from the generated ones.
+
+    Field ids, not names, say what a column is; but a table made by hand or by another tool
+    numbered its columns its own way, and comparing its ids with the generated ones would
+    read as drops, adds and renames that nobody made.
+    """
+    if table.properties.get(MANAGED_PROPERTY) == "true":
+        return []
+    live, generated = index_by_name(table.schema()), index_by_name(schema)
+    return [
+        f"{name}: id {live[name]} in the table, {generated[name]} generated"
+        for name in sorted(set(live) & set(generated), key=lambda n: generated[n])
+        if live[name] != generated[name]
+    ]
+
+
+def _evolve_partitioning(
+    transaction: Transaction, live: PartitionSpec, generated: PartitionSpec
+) -> None:
+    """Repartition: files written before keep the spec they were written with."""
+    names = index_by_id(transaction.table_metadata.schema())
+    have = {(f.source_id, str(f.transform)): f for f in live.fields}
+    want = {(f.source_id, str(f.transform)): f for f in generated.fields}
+    with transaction.update_spec() as update:
+        for key, field in have.items():
+            if key not in want:
+                update.remove_field(field.name)
+            elif want[key].name != field.name:
+                update.rename_field(field.name, want[key].name)
+        for key, field in want.items():
+            if key not in have:
+                update.add_field(names[field.source_id].name, field.transform, field.name)
 
 
 def _schema_differences(

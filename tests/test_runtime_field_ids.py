@@ -187,12 +187,26 @@ def test_new_fields_numbered_level_by_level_cannot_be_added(catalog: Catalog) ->
     assert catalog.load_table(IDENTIFIER).metadata_location == before
 
 
-def test_a_column_the_generated_schema_retired_is_named_so(catalog: Catalog) -> None:
+def test_a_retired_column_is_dropped_only_when_the_decorator_allows_it(catalog: Catalog) -> None:
     prepare_table(catalog, IDENTIFIER, BASE, PartitionSpec())
+    before = catalog.load_table(IDENTIFIER).metadata_location
     shrunk = Schema(*BASE.fields[:2])
 
-    with pytest.raises(TableMismatchError, match="value: id 3 in the table, retired in the gen"):
+    with pytest.raises(TableMismatchError) as refused:
         prepare_table(catalog, IDENTIFIER, shrunk, PartitionSpec(), retired_field_ids={3: "value"})
+    assert "CAS201 column-dropped: value (id 3) is dropped" in str(refused.value)
+    assert "allow_breaking=('CAS201:value',)" in str(refused.value)
+    assert catalog.load_table(IDENTIFIER).metadata_location == before
+
+    prepare_table(
+        catalog,
+        IDENTIFIER,
+        shrunk,
+        PartitionSpec(),
+        retired_field_ids={3: "value"},
+        allowed_breaking=("CAS201:value",),
+    )
+    assert catalog.load_table(IDENTIFIER).schema() == shrunk
 
 
 # Random schema histories, replayed through pyiceberg.

@@ -460,7 +460,8 @@ def test_a_table_with_other_field_ids_is_refused(catalog: Catalog) -> None:
 
     message = failure_message(materialize(ingestion_asset(rows_source([reading("a", 1)]))))
 
-    assert "Table raw.readings does not match its generated schema" in message
+    assert "Table raw.readings was not created by Cascade" in message
+    assert "cascade adopt raw.readings" in message
     assert "_id: id 2 in the table, 1 generated" in message
     assert "value: id 1 in the table, 2 generated" in message
     assert catalog.load_table(IDENTIFIER).current_snapshot() is None

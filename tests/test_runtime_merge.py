@@ -99,16 +99,22 @@ def test_prepare_lists_every_difference_of_an_existing_table(catalog: Catalog) -
     with table.update_schema() as update:
         update.add_column("retired", StringType())
 
+    before = catalog.load_table(IDENTIFIER).metadata_location
+
     with pytest.raises(TableMismatchError) as raised:
         prepare_table(catalog, IDENTIFIER, SCHEMA, SPEC)
 
+    # Classified by id; the partitioning change alone would be safe (CAS106).
     assert str(raised.value).splitlines()[1:-1] == [
-        "  device: optional in the table, required generated",
-        "  value: string in the table, long generated",
-        "  retired: id 7 in the table, not in the generated schema",
-        "  partitioning: d=identity(source 1, id 1000) in the table, "
-        "at_day=day(source 2, id 1000) generated",
+        "  CAS203 made-required: device becomes required, but rows written before may hold nulls"
+        " (keep it optional and check for nulls in the Pandera model)",
+        "  CAS202 type-changed: value: string -> long"
+        " (add a column of the new type under a new name instead)",
+        "  CAS201 column-dropped: retired (id 7) is dropped (keep the field (optional) or allow"
+        " the drop)",
     ]
+    assert "allow_breaking=('CAS203:device', 'CAS201:retired')" in str(raised.value)
+    assert catalog.load_table(IDENTIFIER).metadata_location == before
 
 
 def test_prepare_adds_optional_columns_with_the_ids_the_compiler_reserved(
@@ -132,7 +138,7 @@ def test_prepare_refuses_a_new_required_column(catalog: Catalog) -> None:
     prepare_table(catalog, IDENTIFIER, SCHEMA, SPEC)
     grown = Schema(*SCHEMA.fields, NestedField(7, "note", StringType(), required=True))
 
-    with pytest.raises(TableMismatchError, match="adds required column"):
+    with pytest.raises(TableMismatchError, match=r"CAS204 .*add it as optional \(`X \| None`"):
         prepare_table(catalog, IDENTIFIER, grown, SPEC)
 
     assert "note" not in catalog.load_table(IDENTIFIER).schema().column_names

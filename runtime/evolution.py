@@ -1,0 +1,327 @@
+"""Classify how a table changes between two versions, by Iceberg's schema evolution rules.
+
+One classifier serves review and load alike: `cascade diff` compares the committed generated
+schema with the new one, and the runtime compares the live table with the generated schema
+before it evolves the table. Fields are matched by id, never by name: a field that keeps its id
+and changes its name is a rename, and one that loses its id is dropped, whatever its name.
+
+Every change has a stable rule code. Safe changes leave every data file readable as it is;
+breaking ones would lose data, make old files unreadable, or change what a row means, and
+need an explicit allowance (`allow_breaking=("CAS201:old_column",)` in the decorator).
+"""
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from pyiceberg.partitioning import PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.types import (
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IcebergType,
+    IntegerType,
+    ListType,
+    LongType,
+    MapType,
+    NestedField,
+    PrimitiveType,
+    StructType,
+)
+
+SAFE = "safe"
+BREAKING = "breaking"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: str
+    summary: str
+    hint: str = ""  # what to do instead, for the breaking ones
+
+
+# The codes are stable: CI configurations and allowances in user code refer to them.
+RULES = {
+    rule.code: rule
+    for rule in (
+        Rule("CAS100", "table-added", SAFE, "a new table"),
+        Rule("CAS101", "column-added", SAFE, "an optional column or struct field is added"),
+        Rule("CAS102", "type-widened", SAFE, "int->long, float->double, or more decimal digits"),
+        Rule("CAS103", "made-optional", SAFE, "a required field becomes optional"),
+        Rule("CAS104", "doc-changed", SAFE, "a field's description changes"),
+        Rule("CAS105", "column-renamed", SAFE, "a field keeps its id under a new name"),
+        Rule("CAS106", "partitioning-changed", SAFE, "old files keep their spec and stay readable"),
+        Rule("CAS107", "column-moved", SAFE, "fields are listed in another order"),
+        Rule(
+            "CAS201",
+            "column-dropped",
+            BREAKING,
+            "a field and its data are no longer read",
+            "keep the field (optional) or allow the drop",
+        ),
+        Rule(
+            "CAS202",
+            "type-changed",
+            BREAKING,
+            "a narrowing or cross-family type change",
+            "add a column of the new type under a new name instead",
+        ),
+        Rule(
+            "CAS203",
+            "made-required",
+            BREAKING,
+            "an optional field becomes required",
+            "keep it optional and check for nulls in the Pandera model",
+        ),
+        Rule(
+            "CAS204",
+            "required-column-added",
+            BREAKING,
+            "existing rows have no value for it",
+            "add it as optional (`X | None` in the model)",
+        ),
+        Rule(
+            "CAS205",
+            "retired-id-reused",
+            BREAKING,
+            "old files would be read as the new field",
+            "run `cascade gen`; never edit generated ids by hand",
+        ),
+        Rule("CAS206", "unique-key-changed", BREAKING, "merges would match rows differently"),
+        Rule("CAS207", "partition-source-dropped", BREAKING, "a partition's source is dropped"),
+        Rule("CAS208", "table-removed", BREAKING, "nothing loads the table any more"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    code: str
+    subject: str  # the field path, or "table", "partitioning", "unique_key"
+    reason: str  # one line
+    field_id: int | None = None
+
+    @property
+    def rule(self) -> Rule:
+        return RULES[self.code]
+
+    @property
+    def breaking(self) -> bool:
+        return self.rule.severity == BREAKING
+
+    @property
+    def allowance(self) -> str:
+        """What `allow_breaking` lists to accept this change."""
+        return f"{self.code}:{self.subject}"
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """What the comparison looks at: the schema, partitioning and unique key of a table."""
+
+    schema: Schema
+    spec: PartitionSpec
+    unique_key: tuple[str, ...] = ()
+    retired_field_ids: Mapping[int, str] = field(default_factory=dict)
+    format_version: int = 2
+
+
+@dataclass(frozen=True)
+class _Place:
+    """A field, list element, map key or value, with its dotted path and parent id."""
+
+    field_id: int
+    path: str
+    parent_id: int  # -1 for top-level columns
+    field_type: IcebergType
+    required: bool
+    doc: str | None
+    named: bool  # a struct field (it has a name of its own), not an element, key or value
+
+
+def classify(old: TableShape, new: TableShape, *, compare_unique_key: bool = True) -> list[Change]:
+    """Every change from `old` to `new`, in a stable order (by field id, then partitioning and
+    unique key). The unique key is compared only where both sides record one."""
+    before, after = _places(old.schema), _places(new.schema)
+    changes: list[Change] = []
+    for field_id in sorted(set(before) | set(after)):
+        was, now = before.get(field_id), after.get(field_id)
+        if was is None and now is not None:
+            if now.parent_id in after and now.parent_id not in before:
+                continue  # inside a field that is added whole
+            changes.append(_added(now, old))
+        elif now is None and was is not None:
+            if was.parent_id in before and was.parent_id not in after:
+                continue  # inside a field that is dropped whole
+            changes.append(
+                Change("CAS201", was.path, f"{was.path} (id {field_id}) is dropped", field_id)
+            )
+        elif was is not None and now is not None:
+            changes.extend(_changed(was, now))
+    changes.extend(_moves(old.schema, new.schema, before))
+    changes.extend(_partitioning(old, new, after))
+    if compare_unique_key and old.unique_key and old.unique_key != new.unique_key:
+        changes.append(
+            Change(
+                "CAS206",
+                "unique_key",
+                f"unique key {', '.join(old.unique_key)} -> {', '.join(new.unique_key)}: rows "
+                "loaded before would be matched by another key",
+            )
+        )
+    return changes
+
+
+def _added(now: _Place, old: TableShape) -> Change:
+    if now.field_id in old.retired_field_ids:
+        retired = old.retired_field_ids[now.field_id]
+        return Change(
+            "CAS205",
+            now.path,
+            f"{now.path} takes id {now.field_id}, retired from {retired}: files written "
+            "before would be read as this field",
+            now.field_id,
+        )
+    if now.required:
+        return Change(
+            "CAS204",
+            now.path,
+            f"{now.path} is added as required to a format v{old.format_version} table whose "
+            "rows have no value for it",
+            now.field_id,
+        )
+    return Change("CAS101", now.path, f"{now.path} {_type(now.field_type)} is added", now.field_id)
+
+
+def _changed(was: _Place, now: _Place) -> Iterator[Change]:
+    if was.named and now.named and was.path.rsplit(".", 1)[-1] != now.path.rsplit(".", 1)[-1]:
+        yield Change(
+            "CAS105",
+            now.path,
+            f"{was.path} is renamed {now.path} (id {now.field_id})",
+            now.field_id,
+        )
+    old_type, new_type = was.field_type, now.field_type
+    if _kind(old_type) != _kind(new_type):
+        yield Change(
+            "CAS202",
+            now.path,
+            f"{now.path}: {_type(old_type)} -> {_type(new_type)} cannot be read from old files",
+            now.field_id,
+        )
+    elif isinstance(old_type, PrimitiveType) and old_type != new_type:
+        code = "CAS102" if promotable(old_type, new_type) else "CAS202"
+        yield Change(
+            code, now.path, f"{now.path}: {_type(old_type)} -> {_type(new_type)}", now.field_id
+        )
+    if was.required and not now.required:
+        yield Change("CAS103", now.path, f"{now.path} becomes optional", now.field_id)
+    elif now.required and not was.required:
+        yield Change(
+            "CAS203",
+            now.path,
+            f"{now.path} becomes required, but rows written before may hold nulls",
+            now.field_id,
+        )
+    if was.named and (was.doc or None) != (now.doc or None):
+        yield Change("CAS104", now.path, f"{now.path}: description changed", now.field_id)
+
+
+def promotable(old: PrimitiveType, new: PrimitiveType) -> bool:
+    """Iceberg's type promotions (v1/v2): readers read old files as the wider type."""
+    if isinstance(old, IntegerType) and isinstance(new, LongType):
+        return True
+    if isinstance(old, FloatType) and isinstance(new, DoubleType):
+        return True
+    return (
+        isinstance(old, DecimalType)
+        and isinstance(new, DecimalType)
+        and old.scale == new.scale
+        and new.precision > old.precision
+    )
+
+
+def _moves(old: Schema, new: Schema, before: dict[int, _Place]) -> Iterator[Change]:
+    """One change per struct whose kept fields are listed in another order."""
+    old_orders = _struct_orders(old.as_struct(), -1)
+    for parent_id, new_order in _struct_orders(new.as_struct(), -1).items():
+        old_order = old_orders.get(parent_id, [])
+        kept = [i for i in new_order if i in old_order]
+        if kept != [i for i in old_order if i in new_order]:
+            where = before[parent_id].path if parent_id in before else "the table"
+            yield Change("CAS107", where, f"fields of {where} are reordered", None)
+
+
+def _partitioning(old: TableShape, new: TableShape, after: dict[int, _Place]) -> Iterator[Change]:
+    old_fields = [(f.source_id, str(f.transform), f.name) for f in old.spec.fields]
+    new_fields = [(f.source_id, str(f.transform), f.name) for f in new.spec.fields]
+    for source_id, transform, name in old_fields:
+        if source_id not in after:
+            yield Change(
+                "CAS207",
+                "partitioning",
+                f"partition field {name} ({transform}) loses its source column (id {source_id})",
+            )
+    if old_fields != new_fields and all(s in after for s, _, _ in old_fields):
+        yield Change(
+            "CAS106",
+            "partitioning",
+            f"partitioning {_spec(old_fields)} -> {_spec(new_fields)}; files written before keep "
+            "their partitioning and stay readable",
+        )
+
+
+def _spec(fields: list[tuple[int, str, str]]) -> str:
+    return ", ".join(f"{name}={transform}" for _, transform, name in fields) or "none"
+
+
+def _places(schema: Schema) -> dict[int, _Place]:
+    places: dict[int, _Place] = {}
+
+    def visit(field_type: IcebergType, path: str, owner: int) -> None:
+        if isinstance(field_type, StructType):
+            for f in field_type.fields:
+                add(f.field_id, _join(path, f.name), owner, f, named=True)
+        elif isinstance(field_type, ListType):
+            add(field_type.element_id, _join(path, "element"), owner, field_type.element_field)
+        elif isinstance(field_type, MapType):
+            add(field_type.key_id, _join(path, "key"), owner, field_type.key_field)
+            add(field_type.value_id, _join(path, "value"), owner, field_type.value_field)
+
+    def add(field_id: int, path: str, owner: int, nested: NestedField, named: bool = False) -> None:
+        places[field_id] = _Place(
+            field_id, path, owner, nested.field_type, nested.required, nested.doc, named
+        )
+        visit(nested.field_type, path, field_id)
+
+    visit(schema.as_struct(), "", -1)
+    return places
+
+
+def _struct_orders(field_type: IcebergType, owner: int) -> dict[int, list[int]]:
+    """The field ids of every struct, in order, keyed by the id of what holds the struct."""
+    orders: dict[int, list[int]] = {}
+    if isinstance(field_type, StructType):
+        orders[owner] = [f.field_id for f in field_type.fields]
+        for f in field_type.fields:
+            orders.update(_struct_orders(f.field_type, f.field_id))
+    elif isinstance(field_type, ListType):
+        orders.update(_struct_orders(field_type.element_type, field_type.element_id))
+    elif isinstance(field_type, MapType):
+        orders.update(_struct_orders(field_type.key_type, field_type.key_id))
+        orders.update(_struct_orders(field_type.value_type, field_type.value_id))
+    return orders
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _kind(field_type: IcebergType) -> type:
+    return PrimitiveType if isinstance(field_type, PrimitiveType) else type(field_type)
+
+
+def _type(field_type: IcebergType) -> str:
+    return str(field_type) if isinstance(field_type, PrimitiveType) else type(field_type).__name__

@@ -1,0 +1,153 @@
+"""The runtime evolves a live table to the generated schema by field id (runtime/evolution.py
+classifies, runtime/table.py applies), on a real SQLite catalog and warehouse."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.transforms import DayTransform, IdentityTransform
+from pyiceberg.types import (
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    NestedField,
+    StringType,
+    StructType,
+    TimestamptzType,
+)
+
+from cascade.runtime.errors import TableMismatchError
+from cascade.runtime.evolution import TableShape, classify
+from cascade.runtime.table import prepare_table
+
+IDENTIFIER = "raw.events"
+BEFORE = Schema(
+    NestedField(1, "id", StringType(), required=True, doc="Event id"),
+    NestedField(2, "count", IntegerType(), required=True),
+    NestedField(3, "score", FloatType(), required=False),
+    NestedField(4, "amount", DecimalType(9, 2), required=False),
+    NestedField(5, "at", TimestamptzType(), required=True),
+    NestedField(6, "origin", StructType(NestedField(7, "site", StringType())), required=False),
+)
+BEFORE_SPEC = PartitionSpec(
+    PartitionField(source_id=5, field_id=1000, transform=DayTransform(), name="at_day")
+)
+# Every safe change at once: rename (2 -> total), int -> long, float -> double, more decimal
+# digits, required -> optional, a new description, a new column and a new struct field,
+# another order, and a new partition field.
+AFTER = Schema(
+    NestedField(1, "id", StringType(), required=True, doc="Event id, as the API gives it"),
+    NestedField(5, "at", TimestamptzType(), required=True),
+    NestedField(2, "total", LongType(), required=False),
+    NestedField(3, "score", DoubleType(), required=False),
+    NestedField(4, "amount", DecimalType(18, 2), required=False),
+    NestedField(
+        6,
+        "origin",
+        StructType(NestedField(7, "site", StringType()), NestedField(9, "region", StringType())),
+        required=False,
+    ),
+    NestedField(8, "note", StringType(), required=False),
+)
+AFTER_SPEC = PartitionSpec(
+    PartitionField(source_id=5, field_id=1000, transform=DayTransform(), name="at_day"),
+    PartitionField(source_id=1, field_id=1001, transform=IdentityTransform(), name="id"),
+)
+
+
+@pytest.fixture
+def catalog(tmp_path) -> Catalog:
+    return SqlCatalog(
+        "test", uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=tmp_path.as_uri()
+    )
+
+
+def rows(schema: Schema, values: dict) -> pa.Table:
+    return pa.Table.from_pylist([values], schema=schema.as_arrow())
+
+
+def test_safe_changes_are_applied_by_id_and_old_rows_stay_readable(catalog: Catalog) -> None:
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    table = prepare_table(catalog, IDENTIFIER, BEFORE, BEFORE_SPEC).table
+    old = {"id": "a", "count": 1, "score": 0.5, "amount": Decimal("1.25"), "at": at}
+    table.append(rows(BEFORE, {**old, "origin": {"site": "x"}}))
+    after = Schema(
+        *(f if f.field_id != 2 else NestedField(2, "total", _long(), False) for f in AFTER.fields)
+    )
+
+    prepared = prepare_table(catalog, IDENTIFIER, after, AFTER_SPEC, last_column_id=9)
+
+    live = catalog.load_table(IDENTIFIER)
+    assert live.schema() == AFTER  # ids, names, types, required flags, docs and order
+    assert [(f.field_id, f.name, str(f.transform)) for f in live.spec().fields] == [
+        (1000, "at_day", "day"),
+        (1001, "id", "identity"),
+    ]
+    assert set(prepared.added_columns) == {"origin.region", "note"}
+    read = live.scan().to_arrow().to_pylist()
+    assert read == [
+        {
+            "id": "a",
+            "at": at,
+            "total": 1,
+            "score": 0.5,
+            "amount": Decimal("1.25"),
+            "origin": {"site": "x", "region": None},
+            "note": None,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("generated", "code"),
+    [
+        (Schema(*BEFORE.fields[:5]), "CAS201"),  # origin dropped
+        (
+            Schema(NestedField(1, "id", LongType(), required=True), *BEFORE.fields[1:]),
+            "CAS202",
+        ),
+        (
+            Schema(
+                *BEFORE.fields[:2],
+                NestedField(3, "score", FloatType(), required=True),
+                *BEFORE.fields[3:],
+            ),
+            "CAS203",
+        ),
+        (Schema(*BEFORE.fields, NestedField(8, "must", StringType(), required=True)), "CAS204"),
+    ],
+)
+def test_a_breaking_change_is_refused_and_the_table_is_unchanged(
+    catalog: Catalog, generated: Schema, code: str
+) -> None:
+    prepare_table(catalog, IDENTIFIER, BEFORE, BEFORE_SPEC)
+    before = catalog.load_table(IDENTIFIER).metadata_location
+
+    with pytest.raises(TableMismatchError, match=f"{code} "):
+        prepare_table(catalog, IDENTIFIER, generated, BEFORE_SPEC)
+
+    assert catalog.load_table(IDENTIFIER).metadata_location == before
+
+
+def test_the_classifier_sees_each_safe_change_of_the_evolution_above() -> None:
+    after = Schema(
+        *(f if f.field_id != 2 else NestedField(2, "total", _long(), False) for f in AFTER.fields)
+    )
+    changes = classify(TableShape(BEFORE, BEFORE_SPEC), TableShape(after, AFTER_SPEC))
+    assert sorted({c.code for c in changes}) == [
+        "CAS101",
+        "CAS102",
+        "CAS103",
+        "CAS104",
+        "CAS105",
+        "CAS106",
+        "CAS107",
+    ]
+    assert not any(c.breaking for c in changes)
