@@ -78,11 +78,8 @@ def test_safe_changes_are_applied_by_id_and_old_rows_stay_readable(catalog: Cata
     table = prepare_table(catalog, IDENTIFIER, BEFORE, BEFORE_SPEC).table
     old = {"id": "a", "count": 1, "score": 0.5, "amount": Decimal("1.25"), "at": at}
     table.append(rows(BEFORE, {**old, "origin": {"site": "x"}}))
-    after = Schema(
-        *(f if f.field_id != 2 else NestedField(2, "total", _long(), False) for f in AFTER.fields)
-    )
 
-    prepared = prepare_table(catalog, IDENTIFIER, after, AFTER_SPEC, last_column_id=9)
+    prepared = prepare_table(catalog, IDENTIFIER, AFTER, AFTER_SPEC, last_column_id=9)
 
     live = catalog.load_table(IDENTIFIER)
     assert live.schema() == AFTER  # ids, names, types, required flags, docs and order
@@ -137,10 +134,7 @@ def test_a_breaking_change_is_refused_and_the_table_is_unchanged(
 
 
 def test_the_classifier_sees_each_safe_change_of_the_evolution_above() -> None:
-    after = Schema(
-        *(f if f.field_id != 2 else NestedField(2, "total", _long(), False) for f in AFTER.fields)
-    )
-    changes = classify(TableShape(BEFORE, BEFORE_SPEC), TableShape(after, AFTER_SPEC))
+    changes = classify(TableShape(BEFORE, BEFORE_SPEC), TableShape(AFTER, AFTER_SPEC))
     assert sorted({c.code for c in changes}) == [
         "CAS101",
         "CAS102",
