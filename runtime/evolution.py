@@ -5,9 +5,7 @@ schema with the new one, and the runtime compares the live table with the genera
 before it evolves the table. Fields are matched by id, never by name: a field that keeps its id
 and changes its name is a rename, and one that loses its id is dropped, whatever its name.
 
-Every change has a stable rule code. Safe changes leave every data file readable as it is;
-breaking ones would lose data, make old files unreadable, or change what a row means, and
-need an explicit allowance (`allow_breaking=("CAS201:old_column",)` in the decorator).
+Every change has a stable rule code (change_rules.py).
 """
 
 from collections.abc import Iterator, Mapping
@@ -29,92 +27,7 @@ from pyiceberg.types import (
     StructType,
 )
 
-SAFE = "safe"
-BREAKING = "breaking"
-
-
-@dataclass(frozen=True)
-class Rule:
-    code: str
-    name: str
-    severity: str
-    summary: str
-    hint: str = ""  # what to do instead, for the breaking ones
-
-
-# The codes are stable: CI configurations and allowances in user code refer to them.
-RULES = {
-    rule.code: rule
-    for rule in (
-        Rule("CAS100", "table-added", SAFE, "a new table"),
-        Rule("CAS101", "column-added", SAFE, "an optional column or struct field is added"),
-        Rule("CAS102", "type-widened", SAFE, "int->long, float->double, or more decimal digits"),
-        Rule("CAS103", "made-optional", SAFE, "a required field becomes optional"),
-        Rule("CAS104", "doc-changed", SAFE, "a field's description changes"),
-        Rule("CAS105", "column-renamed", SAFE, "a field keeps its id under a new name"),
-        Rule("CAS106", "partitioning-changed", SAFE, "old files keep their spec and stay readable"),
-        Rule("CAS107", "column-moved", SAFE, "fields are listed in another order"),
-        Rule(
-            "CAS201",
-            "column-dropped",
-            BREAKING,
-            "a field and its data are no longer read",
-            "keep the field (optional) or allow the drop",
-        ),
-        Rule(
-            "CAS202",
-            "type-changed",
-            BREAKING,
-            "a narrowing or cross-family type change",
-            "add a column of the new type under a new name instead",
-        ),
-        Rule(
-            "CAS203",
-            "made-required",
-            BREAKING,
-            "an optional field becomes required",
-            "keep it optional and check for nulls in the Pandera model",
-        ),
-        Rule(
-            "CAS204",
-            "required-column-added",
-            BREAKING,
-            "existing rows have no value for it",
-            "add it as optional (`X | None` in the model)",
-        ),
-        Rule(
-            "CAS205",
-            "retired-id-reused",
-            BREAKING,
-            "old files would be read as the new field",
-            "run `cascade gen`; never edit generated ids by hand",
-        ),
-        Rule("CAS206", "unique-key-changed", BREAKING, "merges would match rows differently"),
-        Rule("CAS207", "partition-source-dropped", BREAKING, "a partition's source is dropped"),
-        Rule("CAS208", "table-removed", BREAKING, "nothing loads the table any more"),
-    )
-}
-
-
-@dataclass(frozen=True)
-class Change:
-    code: str
-    subject: str  # the field path, or "table", "partitioning", "unique_key"
-    reason: str  # one line
-    field_id: int | None = None
-
-    @property
-    def rule(self) -> Rule:
-        return RULES[self.code]
-
-    @property
-    def breaking(self) -> bool:
-        return self.rule.severity == BREAKING
-
-    @property
-    def allowance(self) -> str:
-        """What `allow_breaking` lists to accept this change."""
-        return f"{self.code}:{self.subject}"
+from cascade.runtime.change_rules import Change
 
 
 @dataclass(frozen=True)

@@ -136,11 +136,6 @@ def _create(
     return catalog.load_table(identifier)
 
 
-# Breaking changes Iceberg can carry out when the decorator allows them; the others (a type
-# change across families, a required column on a table with rows, a reused id) it cannot.
-APPLICABLE_WHEN_ALLOWED = frozenset({"CAS201", "CAS203", "CAS207"})
-
-
 def plan_evolution(
     table: Table, generated: TableShape, allowed_breaking: Collection[str] = ()
 ) -> tuple[list[Change], list[Change]]:
@@ -151,7 +146,7 @@ def plan_evolution(
         change
         for change in changes
         if change.breaking
-        and (change.allowance not in allowed_breaking or change.code not in APPLICABLE_WHEN_ALLOWED)
+        and (change.allowance not in allowed_breaking or not change.rule.allowable)
     ]
     return changes, refused
 
@@ -161,7 +156,7 @@ def refusal(identifier: str, refused: list[Change]) -> TableMismatchError:
         f"{c.code} {c.rule.name}: {c.reason}" + (f" ({c.rule.hint})" if c.rule.hint else "")
         for c in refused
     ]
-    allowances = tuple(c.allowance for c in refused if c.code in APPLICABLE_WHEN_ALLOWED)
+    allowances = tuple(c.allowance for c in refused if c.rule.allowable)
     hint = (
         f" To accept the loss, add allow_breaking={allowances!r} to the ingestion's decorator."
         if allowances
