@@ -95,6 +95,54 @@ def check(project_dir: Path, output_format: str) -> None:
 
 
 @main.command()
+@project_option
+@click.option(
+    "--against",
+    default="HEAD",
+    show_default=True,
+    help="The git revision whose committed generated schemas are the baseline.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "github", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, github for GitHub Actions annotations, json for tools.",
+)
+def diff(project_dir: Path, against: str, output_format: str) -> None:
+    """Classify every table change against a git revision; exit 2 on a breaking change that
+    is not allowed, 1 on an error, 0 otherwise."""
+    from cascade.compiler.diff import (
+        DiffError,
+        diff_tables,
+        files_at_revision,
+        format_github,
+        format_json,
+        format_text,
+    )
+
+    config, compilation, _, _ = compile_or_exit(
+        project_dir, "github" if output_format == "github" else "text"
+    )
+    try:
+        before = files_at_revision(config.root, against, config.out)
+        diffs = diff_tables(before, compilation.files, config.out)
+    except DiffError as error:
+        click.echo(f"cascade diff: {error}", err=True)
+        sys.exit(1)
+    if output_format == "json":
+        click.echo(format_json(diffs, against), nl=False)
+    elif output_format == "github":
+        click.echo(format_github(diffs), nl=False)
+        click.echo(format_text(diffs, against), nl=False, err=True)
+    else:
+        click.echo(format_text(diffs, against), nl=False)
+    if any(d.refused for d in diffs):
+        sys.exit(2)
+
+
+@main.command()
 @click.argument("branch")
 @project_option
 def publish(branch: str, project_dir: Path) -> None:

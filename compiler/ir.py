@@ -162,6 +162,8 @@ class Ingestion:
     docstring: str
     span: Span
     retired_fields: tuple[RetiredField, ...] = ()
+    # The breaking changes a review accepted, as "CODE:subject" (runtime/change_rules.py).
+    allowed_breaking: tuple[str, ...] = ()
     last_column_id: int = 0
     last_partition_id: int = 999
     schema_source: str = ""  # the model class or iceberg_schema constant the schema came from

@@ -30,6 +30,8 @@ RULES = {
     rule.code: rule
     for rule in (
         Rule("CAS100", "table-added", SAFE, "a new table"),
+        # No table changes and no data is lost: the table stays in the catalog as it is.
+        Rule("CAS108", "table-removed", SAFE, "nothing loads the table any more"),
         Rule("CAS101", "column-added", SAFE, "an optional column or struct field is added"),
         Rule("CAS102", "type-widened", SAFE, "int->long, float->double, or more decimal digits"),
         Rule("CAS103", "made-optional", SAFE, "a required field becomes optional"),
@@ -86,13 +88,6 @@ RULES = {
             "partition-source-dropped",
             BREAKING,
             "a partition's source is dropped",
-            allowable=True,
-        ),
-        Rule(
-            "CAS208",
-            "table-removed",
-            BREAKING,
-            "nothing loads the table any more; its data stays in the catalog",
             allowable=True,
         ),
     )

@@ -27,6 +27,7 @@ def cascade_ingestion(
     max_retries: int | None = None,
     retry_delay_seconds: int | None = None,
     validate: bool = True,
+    allow_breaking: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
     """Mark a function that returns a dlt source or resource for one daily partition."""
     params = dict(
@@ -42,6 +43,7 @@ def cascade_ingestion(
         max_retries=max_retries,
         retry_delay_seconds=retry_delay_seconds,
         validate=validate,
+        allow_breaking=allow_breaking,
     )
 
     def mark(fn: F) -> F:

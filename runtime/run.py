@@ -63,6 +63,7 @@ def run_ingestion(
     retired_field_ids: Mapping[int, str] | None = None,
     last_column_id: int | None = None,
     last_partition_id: int | None = None,
+    allowed_breaking: Sequence[str] = (),
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Load one daily partition of `source` into the Iceberg table `identifier`.
 
@@ -74,7 +75,9 @@ def run_ingestion(
     `retired_field_ids`, `last_column_id` and `last_partition_id` are the schema module's
     RETIRED_FIELD_IDS, LAST_COLUMN_ID and LAST_PARTITION_ID: a table created here gets exactly
     the generated ids and reserves those up to the last ones. A load that runs past
-    `max_runtime_seconds` is stopped before it commits (runtime/limits.py).
+    `max_runtime_seconds` is stopped before it commits (runtime/limits.py). An existing table
+    is evolved to `schema` where that is safe; `allowed_breaking` (ALLOWED_BREAKING) lists the
+    breaking changes a review accepted (runtime/table.py).
     """
     started = time.monotonic()
     log = context.log
@@ -127,11 +130,12 @@ def run_ingestion(
             retired_field_ids=retired_field_ids,
             last_column_id=last_column_id,
             last_partition_id=last_partition_id,
+            allowed_breaking=allowed_breaking,
         )
     if prepared.created:
         log.info(f"Created table {identifier}")
-    if prepared.added_columns:
-        log.info(f"Added optional column(s) to {identifier}: {', '.join(prepared.added_columns)}")
+    for change in prepared.changes:
+        log.info(f"Evolved {identifier}: {change.code} {change.rule.name}: {change.reason}")
     deadline.check("the merge")  # the commit itself is never interrupted
     table = prepared.table
     outcome = merge_batch(table, batch.rows, unique_key, branch)

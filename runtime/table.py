@@ -29,6 +29,7 @@ class PreparedTable:
     table: Table
     created: bool
     added_columns: tuple[str, ...]
+    changes: tuple[Change, ...] = ()  # what evolving the existing table applied
 
 
 def prepare_table(
@@ -73,13 +74,22 @@ def prepare_table(
     # commit is separate from the merge's: adding optional columns changes no data, and the
     # generated code that declares them needs them on every later run anyway.
     transaction = table.transaction()
-    added, changed, problems = _evolve(
-        transaction, table, schema, partition_spec, identifier, allowed_breaking
-    )
+    if foreign := foreign_ids(table, schema):
+        raise TableMismatchError(
+            f"Table {identifier} was not created by Cascade, and its field ids differ from the "
+            "generated ones:\n  "
+            + "\n  ".join(foreign)
+            + f"\nRun `cascade adopt {identifier}` so that the next `cascade gen` generates the "
+            "table's own ids; nothing was changed."
+        )
+    changes, refused = plan_evolution(table, TableShape(schema, partition_spec), allowed_breaking)
+    if refused:
+        raise refusal(identifier, refused)
+    added, changed, problems = _evolve(transaction, table, schema, partition_spec, changes)
     check_table(transaction.table_metadata, identifier, schema, partition_spec, retired, problems)
     if changed:
         transaction.commit_transaction()
-    return PreparedTable(table, created=False, added_columns=added)
+    return PreparedTable(table, created=False, added_columns=added, changes=tuple(changes))
 
 
 def check_table(
@@ -175,28 +185,15 @@ def _evolve(
     table: Table,
     schema: Schema,
     partition_spec: PartitionSpec,
-    identifier: str,
-    allowed_breaking: Collection[str],
+    changes: list[Change],
 ) -> tuple[tuple[str, ...], bool, tuple[str, ...]]:
     """Evolve the table to the generated schema with explicit operations keyed by field id:
     renames, widened types, optional flags, descriptions, allowed drops, new fields with their
     generated ids, field order and partitioning.
 
-    Returns the added fields, whether anything changed, and why the generated ids cannot be
-    given if they cannot. Refuses (TableMismatchError, nothing changed) any breaking change
-    the decorator does not allow or Iceberg cannot apply.
+    `changes` are the table's classified changes, none of them refused. Returns the added
+    fields, whether anything changed, and why the generated ids cannot be given if they cannot.
     """
-    if foreign := foreign_ids(table, schema):
-        raise TableMismatchError(
-            f"Table {identifier} was not created by Cascade, and its field ids differ from the "
-            "generated ones:\n  "
-            + "\n  ".join(foreign)
-            + f"\nRun `cascade adopt {identifier}` so that the next `cascade gen` generates the "
-            "table's own ids; nothing was changed."
-        )
-    changes, refused = plan_evolution(table, TableShape(schema, partition_spec), allowed_breaking)
-    if refused:
-        raise refusal(identifier, refused)
     live = table.schema()
     by_code: dict[str, list[Change]] = {}
     for change in changes:

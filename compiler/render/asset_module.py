@@ -146,6 +146,7 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         "        retired_field_ids=table.RETIRED_FIELD_IDS,",
         "        last_column_id=table.LAST_COLUMN_ID,",
         "        last_partition_id=table.LAST_PARTITION_ID,",
+        "        allowed_breaking=table.ALLOWED_BREAKING,",
         f"        validate={ingestion.validate},",
         f"        max_runtime_seconds={literal(ingestion.max_runtime_seconds)},",
         "    )",

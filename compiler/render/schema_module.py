@@ -160,6 +160,10 @@ def render_schema_module(ingestion: Ingestion) -> str:
         f"LAST_COLUMN_ID = {ingestion.last_column_id}",
         f"LAST_PARTITION_ID = {ingestion.last_partition_id}",
         "",
+        "# Breaking changes a review accepted (`allow_breaking` in the decorator; see",
+        "# `cascade diff`): loads apply them to the table, where Iceberg can.",
+        f"ALLOWED_BREAKING = {literal(ingestion.allowed_breaking)}",
+        "",
         "# Column hints for dlt, so that staging uses the table's types instead of inferring them.",
         "DLT_COLUMNS = {",
         *(

@@ -27,6 +27,7 @@ PARAMETERS = (
     "max_retries",
     "retry_delay_seconds",
     "validate",
+    "allow_breaking",
 )
 REQUIRED_PARAMETERS = ("table_name", "unique_key", "group")
 REQUIRED_HINTS = {
@@ -95,6 +96,7 @@ class IngestionResolver:
             facts.argument("retry_delay_seconds"), DEFAULT_RETRY_DELAY_SECONDS, 0
         )
         validate = read.boolean(facts.argument("validate"), True)
+        allowed_breaking = read.allowances(facts.argument("allow_breaking"))
         if self.report.count() > errors_before or columns is None:
             return None
         assert table_name and group and unique_key and max_retries is not None
@@ -117,6 +119,7 @@ class IngestionResolver:
             max_retries=max_retries,
             retry_delay_seconds=retry_delay,
             validate=validate and model is not None,
+            allowed_breaking=allowed_breaking,
             partition_start=self.config.partition_start,
             docstring=facts.docstring or "",
             span=facts.span,

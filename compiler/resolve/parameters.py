@@ -10,6 +10,7 @@ from cascade.compiler.diagnostics import did_you_mean
 from cascade.compiler.facts import Argument, CallValue, NameRef, NotLiteral
 from cascade.compiler.ir import METADATA_COLUMN_NAMES, Column, FreshnessHours, PartitionField
 from cascade.compiler.resolve.report import Reporter
+from cascade.runtime.change_rules import RULES
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 TRANSFORM = re.compile(
@@ -256,6 +257,35 @@ class ArgumentReader:
             )
             return None
         return value
+
+    def allowances(self, argument: Argument | None) -> tuple[str, ...]:
+        """`allow_breaking=("CAS201:legacy_id", ...)`: the breaking changes a review accepted."""
+        if argument is None:
+            return ()
+        value = self.literal(argument, "tuple of strings")
+        if value is None:
+            return ()
+        entries = (value,) if isinstance(value, str) else value
+        allowable = sorted(code for code, rule in RULES.items() if rule.allowable)
+        if not isinstance(entries, tuple | list) or not all(isinstance(e, str) for e in entries):
+            self.report.error(
+                argument.span,
+                f"allow_breaking must be a tuple of strings, got {value!r}",
+                'e.g. allow_breaking=("CAS201:legacy_id",), as `cascade diff` prints it',
+            )
+            return ()
+        for entry in entries:
+            code, _, subject = entry.partition(":")
+            if code not in allowable or not subject:
+                self.report.error(
+                    argument.span,
+                    f"allow_breaking entry {entry!r} is not CODE:subject with a breaking change "
+                    "that Iceberg can apply",
+                    f"codes that can be allowed: {', '.join(allowable)}; `cascade diff` prints "
+                    "the entry to copy",
+                )
+                return ()
+        return tuple(sorted(set(entries)))
 
     def boolean(self, argument: Argument | None, default: bool) -> bool:
         if argument is None:

@@ -55,6 +55,7 @@ def dlt_users(
         retired_field_ids=table.RETIRED_FIELD_IDS,
         last_column_id=table.LAST_COLUMN_ID,
         last_partition_id=table.LAST_PARTITION_ID,
+        allowed_breaking=table.ALLOWED_BREAKING,
         validate=True,
         max_runtime_seconds=300,
     )

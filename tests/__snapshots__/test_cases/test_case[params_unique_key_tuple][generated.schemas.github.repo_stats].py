@@ -39,6 +39,10 @@ RETIRED_FIELD_IDS = {}
 LAST_COLUMN_ID = 6
 LAST_PARTITION_ID = 999
 
+# Breaking changes a review accepted (`allow_breaking` in the decorator; see
+# `cascade diff`): loads apply them to the table, where Iceberg can.
+ALLOWED_BREAKING = ()
+
 # Column hints for dlt, so that staging uses the table's types instead of inferring them.
 DLT_COLUMNS = {
     "repo_id": {"data_type": "bigint"},
