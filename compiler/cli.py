@@ -142,6 +142,148 @@ def diff(project_dir: Path, against: str, output_format: str) -> None:
         sys.exit(2)
 
 
+def load_or_exit(project_dir: Path) -> ProjectConfig:
+    try:
+        return load_config(project_dir)
+    except ConfigError as error:
+        report([error.diagnostic], "text")
+        sys.exit(1)
+
+
+def generated_targets(config: ProjectConfig) -> list:
+    """The tables the generated schema modules on disk describe: what is deployed."""
+    from cascade.compiler.diff import DiffError, schema_modules
+    from cascade.runtime.plan import TableTarget
+
+    try:
+        modules = schema_modules(existing_generated_files(config), config.out)
+    except DiffError as error:
+        click.echo(f"cascade: {error}", err=True)
+        sys.exit(1)
+    return [
+        TableTarget(
+            identifier,
+            module.schema,
+            module.partition_spec,
+            module.retired_field_ids,
+            module.last_column_id,
+            module.last_partition_id,
+            module.allowed_breaking,
+        )
+        for identifier, (_, module) in modules.items()
+    ]
+
+
+branch_option = click.option(
+    "--branch",
+    default="",
+    help="Plan for this Iceberg branch: it is made from main's head where missing.",
+)
+
+
+def print_plans(plans: list) -> None:
+    from cascade.compiler.diff import change_line
+
+    for plan in plans:
+        suffix = f" ({plan.branch})" if plan.branch else ""
+        click.echo(f"{plan.identifier}: {plan.status}{suffix}")
+        if plan.detail:
+            click.echo(f"  {plan.detail}")
+        for change in plan.changes:
+            click.echo(change_line(change, change in plan.refused))
+    counts = {}
+    for plan in plans:
+        counts[plan.status] = counts.get(plan.status, 0) + 1
+    click.echo("cascade plan: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "no tables"))
+
+
+@main.command()
+@project_option
+@branch_option
+def plan(project_dir: Path, branch: str) -> None:
+    """Show what a load would change in each table of the catalog (exit 2 if it would refuse)."""
+    from cascade.runtime.catalog import IcebergResource
+    from cascade.runtime.plan import plan_tables
+
+    config = load_or_exit(project_dir)
+    catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
+    plans = plan_tables(catalog, generated_targets(config), branch)
+    print_plans(plans)
+    if any(p.blocked for p in plans):
+        sys.exit(2)
+
+
+@main.command()
+@project_option
+@branch_option
+def apply(project_dir: Path, branch: str) -> None:
+    """Create and evolve the tables as a load would, without loading data (all or nothing:
+    exit 2 and change nothing when any table's plan is refused)."""
+    from cascade.runtime.catalog import IcebergResource
+    from cascade.runtime.errors import CascadeError
+    from cascade.runtime.plan import apply_plans, plan_tables
+
+    config = load_or_exit(project_dir)
+    catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
+    targets = generated_targets(config)
+    plans = plan_tables(catalog, targets, branch)
+    print_plans(plans)
+    if any(p.blocked for p in plans):
+        click.echo("cascade apply: nothing was changed; see the refused tables above", err=True)
+        sys.exit(2)
+    try:
+        apply_plans(catalog, targets, plans, branch)
+    except CascadeError as error:  # a table changed since the plan
+        click.echo(f"cascade apply: {error.description}", err=True)
+        sys.exit(2)
+    changed = sum(1 for p in plans if p.status in ("create", "evolve"))
+    click.echo(f"cascade apply: {changed} table(s) created or evolved")
+
+
+@main.command()
+@click.argument("table")
+@project_option
+def adopt(table: str, project_dir: Path) -> None:
+    """Generate TABLE's schema with the field ids the live table already has."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    from cascade.compiler.adopt import lock_text
+    from cascade.compiler.lock import read_lock
+    from cascade.runtime.catalog import IcebergResource
+
+    config = load_or_exit(project_dir)
+    existing = existing_generated_files(config)
+    compilation = compile_project(config, previous=existing)
+    report(compilation.diagnostics, "text")
+    if not compilation.ok:
+        sys.exit(1)
+    paths = [
+        path
+        for path, text in compilation.files.items()
+        if path.startswith(f"{config.out}/schemas/")
+        and (lock := read_lock(text)) is not None
+        and lock.identifier == table
+    ]
+    if not paths:
+        click.echo(f"cascade adopt: no ingestion of this project writes {table}", err=True)
+        sys.exit(1)
+    try:
+        live = IcebergResource(project_dir=str(config.root)).load_catalog().load_table(table)
+    except NoSuchTableError:
+        click.echo(f"cascade adopt: {table} does not exist in the catalog", err=True)
+        sys.exit(1)
+    adopted = compile_project(config, previous={**existing, paths[0]: lock_text(table, live)})
+    report(adopted.diagnostics, "text")
+    if not adopted.ok:
+        sys.exit(1)
+    for path in write_files(config, adopted.files, existing):
+        click.echo(f"wrote {path}")
+    click.echo(
+        f"cascade adopt: {paths[0]} now carries the field ids of the live table {table}; "
+        "review it (cascade plan shows what the next load does) and commit generated/"
+    )
+
+
 @main.command()
 @click.argument("branch")
 @project_option
@@ -150,11 +292,7 @@ def publish(branch: str, project_dir: Path) -> None:
     from cascade.runtime.catalog import IcebergResource
     from cascade.runtime.publish import apply_publish, plan_publish
 
-    try:
-        config = load_config(project_dir)
-    except ConfigError as error:
-        report([error.diagnostic], "text")
-        sys.exit(1)
+    config = load_or_exit(project_dir)
     identifiers = sorted(previous_locks(config, existing_generated_files(config)))
     catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
     steps = plan_publish(catalog, identifiers, branch)

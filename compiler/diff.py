@@ -121,23 +121,25 @@ def files_at_revision(root: Path, revision: str, folder: str) -> dict[str, str]:
     return files
 
 
+def change_line(change: Change, refused: bool) -> str:
+    """`  CAS201 BREAKING column-dropped  old (id 9) is dropped; allow with ...`"""
+    rule = change.rule
+    note = ""
+    if change.breaking and not refused:
+        note = " (allowed)"
+    elif refused and rule.allowable:
+        note = f"; allow with allow_breaking=({change.allowance!r},) in the decorator"
+    elif refused:
+        note = f"; {rule.hint}"
+    severity = "BREAKING" if refused else rule.severity
+    return f"  {change.code} {severity:<8} {rule.name:<24} {change.reason}{note}"
+
+
 def format_text(diffs: list[TableDiff], against: str) -> str:
     lines = []
     for diff in diffs:
         lines.append(f"{diff.identifier}  ({diff.path})")
-        for change in diff.changes:
-            rule = change.rule
-            note = ""
-            if change.breaking:
-                note = (
-                    f"; allow with allow_breaking=({change.allowance!r},) in the decorator"
-                    if diff.is_refused(change) and rule.allowable
-                    else " (allowed)"
-                    if not diff.is_refused(change)
-                    else f"; {rule.hint}"
-                )
-            severity = "BREAKING" if diff.is_refused(change) else rule.severity
-            lines.append(f"  {change.code} {severity:<8} {rule.name:<24} {change.reason}{note}")
+        lines.extend(change_line(change, diff.is_refused(change)) for change in diff.changes)
         for entry in diff.unused_allowances:
             lines.append(f"  note: allow_breaking entry {entry!r} matches no change here")
     changes = sum(len(d.changes) for d in diffs)

@@ -17,6 +17,7 @@ class TableLock:
     last_column_id: int = 0
     partition_ids: dict[tuple[str, str], int] = field(default_factory=dict)
     last_partition_id: int = 999
+    required: dict[Path_, bool] = field(default_factory=dict)  # the top-level columns' flags
 
 
 def read_lock(text: str) -> TableLock | None:
@@ -37,6 +38,14 @@ def read_lock(text: str) -> TableLock | None:
         return None
     field_ids: dict[Path_, int] = {}
     _collect_struct(schema.args, (), field_ids)
+    required = {
+        (name,): flag
+        for call in schema.args
+        if isinstance(call, ast.Call) and len(call.args) >= 2
+        for name in [_literal(call.args[1])]
+        for flag in [_literal(next((k.value for k in call.keywords if k.arg == "required"), None))]
+        if isinstance(name, str) and isinstance(flag, bool)
+    }
     names_by_id = {field_id: path[-1] for path, field_id in field_ids.items()}
     retired = _literal(values.get("RETIRED_FIELD_IDS")) or {}
     partition_ids = {}
@@ -58,6 +67,7 @@ def read_lock(text: str) -> TableLock | None:
         last_column_id=last_column_id or max(field_ids.values(), default=0),
         partition_ids=partition_ids,
         last_partition_id=last_partition_id or max(partition_ids.values(), default=999),
+        required=required,
     )
 
 

@@ -33,6 +33,8 @@ class SchemaModule:
     unique_key: tuple[str, ...]
     retired_field_ids: dict[int, str]
     allowed_breaking: tuple[str, ...]
+    last_column_id: int | None = None
+    last_partition_id: int | None = None
 
 
 def read_schema_module(text: str, path: str = "<schema module>") -> SchemaModule:
@@ -88,4 +90,6 @@ def read_schema_module(text: str, path: str = "<schema module>") -> SchemaModule
         unique_key=tuple(value("UNIQUE_KEY", ())),
         retired_field_ids=dict(value("RETIRED_FIELD_IDS", {})),
         allowed_breaking=tuple(value("ALLOWED_BREAKING", ())),
+        last_column_id=value("LAST_COLUMN_ID", 0) or None,
+        last_partition_id=value("LAST_PARTITION_ID", 0) or None,
     )

@@ -39,6 +39,7 @@ class TableShape:
     unique_key: tuple[str, ...] = ()
     retired_field_ids: Mapping[int, str] = field(default_factory=dict)
     format_version: int = 2
+    has_rows: bool = True  # a table without rows can take required columns
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def _added(now: _Place, old: TableShape) -> Change:
             "before would be read as this field",
             now.field_id,
         )
-    if now.required:
+    if now.required and old.has_rows:
         return Change(
             "CAS204",
             now.path,

@@ -150,7 +150,9 @@ def plan_evolution(
     table: Table, generated: TableShape, allowed_breaking: Collection[str] = ()
 ) -> tuple[list[Change], list[Change]]:
     """The changes a load would make to `table`, and those it refuses."""
-    live = TableShape(table.schema(), table.spec(), format_version=table.format_version)
+    live = TableShape(
+        table.schema(), table.spec(), format_version=table.format_version, has_rows=_has_rows(table)
+    )
     changes = classify(live, generated, compare_unique_key=False)
     refused = [
         change
@@ -249,7 +251,9 @@ def _evolve(
         placed=existing,
     )
     try:
-        moved = field_ids.steer(transaction, schema, layout, creating=False)
+        # Required columns reach here only for a table without rows (the classifier refuses
+        # them otherwise), where pyiceberg needs leave to add them.
+        moved = field_ids.steer(transaction, schema, layout, creating=not _has_rows(table))
     except field_ids.Unplaceable as error:
         return (), False, (f"cannot add the new fields with the generated ids: {error}",)
     # A table adopted (or made before Cascade marked its tables) whose ids agree with the
@@ -259,6 +263,13 @@ def _evolve(
         transaction.set_properties({MANAGED_PROPERTY: "true"})
     changed = marked or moved or any(c.code not in ("CAS101", "CAS107") for c in changes)
     return tuple(".".join(slot.path) for slot in new), changed, ()
+
+
+def _has_rows(table: Table) -> bool:
+    snapshot = table.current_snapshot()
+    if snapshot is None or snapshot.summary is None:
+        return snapshot is not None
+    return int(snapshot.summary.get("total-records") or 1) > 0
 
 
 def foreign_ids(table: Table, schema: Schema) -> list[str]:

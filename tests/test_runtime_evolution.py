@@ -62,6 +62,17 @@ AFTER_SPEC = PartitionSpec(
 )
 
 
+AT = datetime(2024, 1, 1, tzinfo=UTC)
+ROW = {
+    "id": "a",
+    "count": 1,
+    "score": 0.5,
+    "amount": Decimal("1.25"),
+    "at": AT,
+    "origin": {"site": "x"},
+}
+
+
 @pytest.fixture
 def catalog(tmp_path) -> Catalog:
     return SqlCatalog(
@@ -74,10 +85,8 @@ def rows(schema: Schema, values: dict) -> pa.Table:
 
 
 def test_safe_changes_are_applied_by_id_and_old_rows_stay_readable(catalog: Catalog) -> None:
-    at = datetime(2024, 1, 1, tzinfo=UTC)
     table = prepare_table(catalog, IDENTIFIER, BEFORE, BEFORE_SPEC).table
-    old = {"id": "a", "count": 1, "score": 0.5, "amount": Decimal("1.25"), "at": at}
-    table.append(rows(BEFORE, {**old, "origin": {"site": "x"}}))
+    table.append(rows(BEFORE, ROW))
 
     prepared = prepare_table(catalog, IDENTIFIER, AFTER, AFTER_SPEC, last_column_id=9)
 
@@ -92,7 +101,7 @@ def test_safe_changes_are_applied_by_id_and_old_rows_stay_readable(catalog: Cata
     assert read == [
         {
             "id": "a",
-            "at": at,
+            "at": AT,
             "total": 1,
             "score": 0.5,
             "amount": Decimal("1.25"),
@@ -124,13 +133,24 @@ def test_safe_changes_are_applied_by_id_and_old_rows_stay_readable(catalog: Cata
 def test_a_breaking_change_is_refused_and_the_table_is_unchanged(
     catalog: Catalog, generated: Schema, code: str
 ) -> None:
-    prepare_table(catalog, IDENTIFIER, BEFORE, BEFORE_SPEC)
+    table = prepare_table(catalog, IDENTIFIER, BEFORE, BEFORE_SPEC).table
+    table.append(rows(BEFORE, ROW))
     before = catalog.load_table(IDENTIFIER).metadata_location
 
     with pytest.raises(TableMismatchError, match=f"{code} "):
         prepare_table(catalog, IDENTIFIER, generated, BEFORE_SPEC)
 
     assert catalog.load_table(IDENTIFIER).metadata_location == before
+
+
+def test_a_table_without_rows_takes_a_required_column(catalog: Catalog) -> None:
+    prepare_table(catalog, IDENTIFIER, BEFORE, BEFORE_SPEC)
+    grown = Schema(*BEFORE.fields, NestedField(8, "must", StringType(), required=True))
+
+    prepared = prepare_table(catalog, IDENTIFIER, grown, BEFORE_SPEC)
+
+    assert prepared.added_columns == ("must",)
+    assert catalog.load_table(IDENTIFIER).schema() == grown
 
 
 def test_the_classifier_sees_each_safe_change_of_the_evolution_above() -> None:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from cascade.compiler.config import ProjectConfig
 from cascade.compiler.diagnostics import Diagnostic, Span, did_you_mean
 from cascade.compiler.facts import IngestionFacts, ModuleFacts, NameRef
 from cascade.compiler.field_ids import assign_ids
-from cascade.compiler.ir import METADATA_COLUMNS, Column, Ingestion, TableModel
+from cascade.compiler.ir import (
+    METADATA_COLUMN_NAMES,
+    METADATA_COLUMNS,
+    Column,
+    Ingestion,
+    TableModel,
+)
 from cascade.compiler.lock import TableLock
 from cascade.compiler.resolve.classes import ModuleLoader, ProjectIndex
 from cascade.compiler.resolve.iceberg_schema import read_iceberg_schema
@@ -101,7 +109,18 @@ class IngestionResolver:
             return None
         assert table_name and group and unique_key and max_retries is not None
         identifier = f"{self.config.namespace}.{table_name}"
-        ids = assign_ids(columns, partition, self.locks.get(identifier))
+        lock = self.locks.get(identifier)
+        if lock is not None:
+            # A table made elsewhere and adopted (or made before a metadata column existed)
+            # has rows without Cascade's metadata columns: they were added as optional, and
+            # stay as the lock has them.
+            columns = tuple(
+                replace(c, required=lock.required.get((c.name,), False))
+                if c.name in METADATA_COLUMN_NAMES
+                else c
+                for c in columns
+            )
+        ids = assign_ids(columns, partition, lock)
         return Ingestion(
             function=facts.function,
             module=module.module,
