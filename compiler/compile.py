@@ -54,31 +54,17 @@ class SourceReader:
         self.inputs: dict[str, str | None] = {}
 
     def parse_file(self, relative: Path) -> ModuleFacts:
-        name = module_name(relative)
-        known = self.modules.get(name)
-        if known is not None:
-            return known
-        path = relative.as_posix()
-        source = (self.root / relative).read_text(encoding="utf-8")
-        key = digest(path, source)
-        self.inputs[path] = key
-        facts = self.cache.parsed(key) if self.cache else None
-        if facts is None:
-            # libcst is imported on a cache miss only: a warm `check` never pays for it.
-            from cascade.compiler.parse import parse_module
-
-            facts = parse_module(path, name, source)
-            if self.cache:
-                self.cache.store_parsed(key, facts)
-        self.modules[name] = facts
+        self.parse_many([relative])
+        facts = self.modules[module_name(relative)]
+        assert facts is not None
         return facts
 
     def parse_many(self, relatives: list[Path]) -> None:
-        """Parses, all at once (in parallel when there is much), the modules not yet read."""
+        """Parses the modules not read yet, all at once: in parallel when there is much."""
         pending = []
         for relative in relatives:
             name = module_name(relative)
-            if name in self.modules:
+            if self.modules.get(name) is not None:
                 continue
             path = relative.as_posix()
             source = (self.root / relative).read_text(encoding="utf-8")
@@ -86,17 +72,19 @@ class SourceReader:
             self.inputs[path] = key
             facts = self.cache.parsed(key) if self.cache else None
             if facts is None:
-                pending.append((path, name, source))
+                pending.append((key, (path, name, source)))
             else:
                 self.modules[name] = facts
         if not pending:
             return
+        # libcst is imported on a cache miss only: a warm `check` never pays for it.
         from cascade.compiler.parallel_parse import parse_all
 
-        for (path, name, source), facts in zip(pending, parse_all(pending), strict=True):
+        parsed = parse_all([job for _, job in pending])
+        for (key, (_, name, _)), facts in zip(pending, parsed, strict=True):
             self.modules[name] = facts
             if self.cache:
-                self.cache.store_parsed(digest(path, source), facts)
+                self.cache.store_parsed(key, facts)
 
     def load(self, name: str) -> ModuleFacts | None:
         if name not in self.modules:
