@@ -6,10 +6,11 @@ disagreement stops the load before data is written.
 """
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
+from pyiceberg.expressions import IsNull
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema, index_by_id, index_by_name
 from pyiceberg.table import Table, Transaction
@@ -84,7 +85,7 @@ def prepare_table(
         )
     changes, refused = plan_evolution(table, TableShape(schema, partition_spec), allowed_breaking)
     if refused:
-        raise refusal(identifier, refused)
+        raise refusal(identifier, refused, allowed_breaking)
     added, changed, problems = _evolve(transaction, table, schema, partition_spec, changes)
     check_table(transaction.table_metadata, identifier, schema, partition_spec, retired, problems)
     if changed:
@@ -154,21 +155,47 @@ def plan_evolution(
         table.schema(), table.spec(), format_version=table.format_version, has_rows=_has_rows(table)
     )
     changes = classify(live, generated, compare_unique_key=False)
-    refused = [
-        change
-        for change in changes
-        if change.breaking
-        and (change.allowance not in allowed_breaking or not change.rule.allowable)
-    ]
+    refused = []
+    for index, change in enumerate(changes):
+        if not change.breaking:
+            continue
+        if change.allowance not in allowed_breaking or not change.rule.allowable:
+            refused.append(change)
+        elif change.code == "CAS203" and (nulls := _null_count(table, change.field_id)):
+            # Allowed or not, a column that holds nulls is not required: a table that says so
+            # would be read wrongly by engines that trust it (Spark drops IS NULL filters).
+            changes[index] = replace(
+                change,
+                reason=f"{change.subject} becomes required, but {nulls} row(s) hold nulls: "
+                "fill them first, or keep it optional",
+            )
+            refused.append(changes[index])
     return changes, refused
 
 
-def refusal(identifier: str, refused: list[Change]) -> TableMismatchError:
+def _null_count(table: Table, field_id: int | None) -> int:
+    """Nulls in a column, on main and on every branch; the scans skip the files whose
+    statistics show no nulls."""
+    name = table.schema().find_column_name(field_id)
+    snapshots = {ref.snapshot_id for ref in table.metadata.refs.values()}
+    return sum(
+        table.scan(row_filter=IsNull(name), selected_fields=(name,), snapshot_id=snapshot)
+        .to_arrow()
+        .num_rows
+        for snapshot in sorted(snapshots)
+    )
+
+
+def refusal(
+    identifier: str, refused: list[Change], allowed_breaking: Collection[str] = ()
+) -> TableMismatchError:
     lines = [
         f"{c.code} {c.rule.name}: {c.reason}" + (f" ({c.rule.hint})" if c.rule.hint else "")
         for c in refused
     ]
-    allowances = tuple(c.allowance for c in refused if c.rule.allowable)
+    allowances = tuple(
+        c.allowance for c in refused if c.rule.allowable and c.allowance not in allowed_breaking
+    )
     hint = (
         f" To accept the loss, add allow_breaking={allowances!r} to the ingestion's decorator."
         if allowances

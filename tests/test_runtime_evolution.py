@@ -165,3 +165,32 @@ def test_the_classifier_sees_each_safe_change_of_the_evolution_above() -> None:
         "CAS107",
     ]
     assert not any(c.breaking for c in changes)
+
+
+@pytest.mark.parametrize("score", [None, 0.5], ids=["with-nulls", "without-nulls"])
+def test_an_allowed_made_required_change_needs_a_column_without_nulls(
+    catalog: Catalog, score: float | None
+) -> None:
+    table = prepare_table(catalog, IDENTIFIER, BEFORE, BEFORE_SPEC).table
+    table.append(rows(BEFORE, ROW))
+    table.append(rows(BEFORE, {**ROW, "id": "b", "score": score}))
+    required = Schema(
+        *(
+            NestedField(3, "score", FloatType(), required=True) if f.field_id == 3 else f
+            for f in BEFORE.fields
+        )
+    )
+    before = catalog.load_table(IDENTIFIER).metadata_location
+
+    def evolve() -> None:
+        prepare_table(
+            catalog, IDENTIFIER, required, BEFORE_SPEC, allowed_breaking=("CAS203:score",)
+        )
+
+    if score is None:
+        with pytest.raises(TableMismatchError, match=r"score becomes required, but 1 row\(s\)"):
+            evolve()
+        assert catalog.load_table(IDENTIFIER).metadata_location == before
+    else:
+        evolve()
+        assert catalog.load_table(IDENTIFIER).schema().find_field("score").required
