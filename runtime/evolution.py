@@ -76,7 +76,7 @@ def classify(old: TableShape, new: TableShape, *, compare_unique_key: bool = Tru
             changes.extend(_changed(was, now))
     changes.extend(_moves(old.schema, new.schema, before))
     changes.extend(_partitioning(old, new, after))
-    if compare_unique_key and old.unique_key and old.unique_key != new.unique_key:
+    if compare_unique_key and old.unique_key and _key(old) != _key(new):
         changes.append(
             Change(
                 "CAS206",
@@ -86,6 +86,21 @@ def classify(old: TableShape, new: TableShape, *, compare_unique_key: bool = Tru
             )
         )
     return changes
+
+
+def _key(shape: TableShape) -> frozenset[int | str]:
+    """The unique key as the fields it matches rows on. By field id, like every other
+    comparison here: a key column renamed through `renamed_from` (same id) is the same key, and
+    so is the same columns in another order (merges match on all of them at once). Comparing
+    the names reported a rename of the key column as CAS206. A name that is no column stays a
+    name, so that it differs from any id."""
+    ids: set[int | str] = set()
+    for name in shape.unique_key:
+        try:
+            ids.add(shape.schema.find_field(name).field_id)
+        except ValueError:
+            ids.add(name)
+    return frozenset(ids)
 
 
 def _added(now: _Place, old: TableShape) -> Change:
