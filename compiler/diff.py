@@ -105,8 +105,10 @@ def files_at_revision(root: Path, revision: str, folder: str) -> dict[str, str]:
         git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
     except DiffError:
         raise DiffError(f"{revision!r} is not a commit of this repository") from None
-    listed = git("ls-tree", "-r", "--name-only", "--full-name", revision, "--", folder)
-    paths = [line for line in listed.decode().splitlines() if line]
+    # -z: paths as they are. Without it git quotes a path with non-ASCII characters (a project
+    # in a folder "données" is listed as "donn\303\251es/..."), which cat-file does not find.
+    listed = git("ls-tree", "-r", "-z", "--name-only", "--full-name", revision, "--", folder)
+    paths = [path for path in listed.decode().split("\0") if path]
     if not paths:
         return {}
     # One git process for every file: `cat-file --batch` answers "<sha> blob <size>\n<data>\n".
