@@ -1,0 +1,191 @@
+"""The `cascade diff` case matrix: each folder under tests/diff_cases is one change to a tiny
+project. The folder's root is the project after the change (pyproject.toml, ingestion/), and
+`before/` is the generated tree committed before it: the baseline `cascade diff` reads from git,
+and the lock the new compile keeps field ids from. The classified changes are pinned twice, as
+`cascade diff` prints them (text) and as its json, one snapshot file per case and format.
+
+`before/` is the compiler's own output for `before_project/` (compiled with the output of
+`older_project/` as its lock, where a case has one), never written by hand, except in a case
+that says why in `hand_written_before.txt` (a retired id reused cannot come out of the
+compiler). After changing a case's before_project/ or the compiler's output:
+
+    .venv/bin/python tests/test_diff_cases.py [case ...]        # rewrites before/
+
+`expected_codes.txt` lists what the classification must be, one line per change: the rule code,
+then `refused` or `allowed` for a breaking change; and `unused CODE:subject` for an allowance
+that matches no change. It is checked even with --snapshot-update, so that a wrong
+classification cannot be pinned by accident.
+After an intended change: .venv/bin/pytest tests/test_diff_cases.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+from cascade.compiler import Compilation, compile_project, load_config
+from cascade.compiler.diff import TableDiff, diff_tables, format_json, format_text
+from cascade.runtime.change_rules import RULES
+
+CASES = Path(__file__).parent / "diff_cases"
+SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_diff_cases"
+UPDATE = "if the change is intended: .venv/bin/pytest tests/test_diff_cases.py --snapshot-update"
+
+
+class TextSnapshot(SingleFileSnapshotExtension):
+    _write_mode = WriteMode.TEXT
+    file_extension = "txt"
+
+
+class JsonSnapshot(SingleFileSnapshotExtension):
+    _write_mode = WriteMode.TEXT
+    file_extension = "json"
+
+
+def read_tree(folder: Path) -> dict[str, str]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8") for p in files}
+
+
+def compile_ok(root: Path, previous: dict[str, str]) -> Compilation:
+    compilation = compile_project(load_config(root), previous=previous)
+    problems = "".join(d.format_text() + "\n" for d in compilation.diagnostics)
+    assert not compilation.diagnostics, f"{root} does not compile cleanly:\n{problems}"
+    return compilation
+
+
+def baseline_files(case: Path) -> dict[str, str]:
+    """What `cascade gen` writes for the case's before_project/ (older_project/'s output is
+    its lock): the generated tree committed before the change."""
+    older = (
+        compile_ok(case / "older_project", {}).files if (case / "older_project").is_dir() else {}
+    )
+    return compile_ok(case / "before_project", older).files
+
+
+def write_baselines(names: list[str]) -> None:
+    for case in sorted(CASES.glob("*/pyproject.toml")):
+        case = case.parent
+        if (names and case.name not in names) or not (case / "before_project").is_dir():
+            continue
+        files = baseline_files(case)
+        shutil.rmtree(case / "before", ignore_errors=True)
+        for path, text in files.items():
+            target = case / "before" / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        print(f"wrote {case.relative_to(CASES.parent)}/before ({len(files)} files)")
+
+
+CASE_NAMES = sorted(p.parent.name for p in CASES.glob("*/pyproject.toml"))
+
+
+@functools.cache
+def run_case(name: str) -> list[TableDiff]:
+    root = CASES / name
+    config = load_config(root)
+    before = read_tree(root / "before")
+    assert before, f"{name} has no before/ folder"
+    after = compile_ok(root, previous=before)
+    return diff_tables(before, after.files, config.out)
+
+
+def classification(diffs: list[TableDiff]) -> list[str]:
+    """The lines expected_codes.txt holds, for what the diff found."""
+    lines = []
+    for diff in diffs:
+        for change in diff.changes:
+            status = (
+                " refused" if diff.is_refused(change) else " allowed" if change.breaking else ""
+            )
+            lines.append(change.code + status)
+        lines.extend(f"unused {entry}" for entry in diff.unused_allowances)
+    return sorted(lines)
+
+
+def expected_classification(name: str) -> list[str]:
+    text = (CASES / name / "expected_codes.txt").read_text(encoding="utf-8")
+    lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    return sorted(" ".join(line.split()) for line in lines if line)
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_diff_case(case: str, snapshot) -> None:
+    diffs = run_case(case)
+    text = format_text(diffs, "before")
+    assert snapshot(extension_class=TextSnapshot, name="text") == text, UPDATE
+    assert snapshot(extension_class=JsonSnapshot, name="json") == format_json(diffs, "before"), (
+        UPDATE
+    )
+    # The summary line agrees with the changes, and a refused change is what makes exit 2.
+    refused = sum(len(d.refused) for d in diffs)
+    assert (
+        text.rstrip("\n")
+        .rsplit("\n", 1)[-1]
+        .endswith(f"; {refused} breaking change(s) not allowed" if refused else "against before")
+    )
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_diff_case_classification(case: str) -> None:
+    # Independent of the snapshots: --snapshot-update cannot make a wrong code pass.
+    assert classification(run_case(case)) == expected_classification(case)
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_before_is_the_compilers_output(case: str) -> None:
+    root = CASES / case
+    if not (root / "before_project").is_dir():
+        reason = root / "hand_written_before.txt"
+        assert reason.is_file(), f"{case}: before/ comes from before_project/, or says why not"
+        assert reason.read_text(encoding="utf-8").strip()
+        return
+    assert read_tree(root / "before") == baseline_files(root), (
+        f"{case}/before is stale: .venv/bin/python tests/test_diff_cases.py {case}"
+    )
+
+
+def test_json_output_is_what_the_text_shows() -> None:
+    # One case, read back: refused flags, allowances and the refused count agree.
+    diffs = run_case("allowance_partly_used")
+    data = json.loads(format_json(diffs, "before"))
+    assert data["against"] == "before" and data["refused"] == 0
+    [table] = data["tables"]
+    assert table["identifier"] == "raw.users"
+    assert table["path"] == "generated/schemas/app/users.py"
+    [change] = table["changes"]
+    assert change["allowance"] == "CAS201:email" and not change["refused"]
+    assert table["unused_allowances"] == ["CAS203:age"]
+
+
+def test_every_rule_has_a_case() -> None:
+    found = {line.split()[0] for name in CASE_NAMES for line in expected_classification(name)}
+    missing = sorted(set(RULES) - found)
+    assert not missing, f"add a folder under tests/diff_cases for each of {missing}"
+    # A breaking change that may be allowed is shown both refused and allowed somewhere.
+    for code, rule in RULES.items():
+        if rule.severity == "breaking":
+            seen = {line for name in CASE_NAMES for line in expected_classification(name)}
+            assert f"{code} refused" in seen, f"no case where {code} is refused"
+            if rule.allowable:
+                assert f"{code} allowed" in seen, f"no case where {code} is allowed"
+
+
+def test_every_snapshot_belongs_to_a_case() -> None:
+    # syrupy does not notice the snapshots of a case folder that was removed or renamed.
+    orphans = sorted(
+        p.name
+        for p in SNAPSHOTS.iterdir()
+        if p.name.partition("[")[2].partition("]")[0] not in CASE_NAMES
+    )
+    assert not orphans, f"delete the snapshots of cases that no longer exist: {orphans}"
+
+
+if __name__ == "__main__":
+    write_baselines(sys.argv[1:])
