@@ -62,11 +62,18 @@ def compile_ok(root: Path, previous: dict[str, str]) -> Compilation:
 
 def baseline_files(case: Path) -> dict[str, str]:
     """What `cascade gen` writes for the case's before_project/ (older_project/'s output is
-    its lock): the generated tree committed before the change."""
+    its lock): the generated schema modules committed before the change."""
     older = (
         compile_ok(case / "older_project", {}).files if (case / "older_project").is_dir() else {}
     )
-    return compile_ok(case / "before_project", older).files
+    out = load_config(case / "before_project").out
+    files = compile_ok(case / "before_project", older).files
+    # Only the schema modules: the lock and all that `cascade diff` reads.
+    return {
+        path: text
+        for path, text in files.items()
+        if path.startswith(f"{out}/schemas/") and not path.endswith("/__init__.py")
+    }
 
 
 def write_baselines(names: list[str]) -> None:
