@@ -56,32 +56,44 @@ def type_classes(value: IcebergType) -> set[str]:
     raise TypeError(f"no renderer for Iceberg type {value!r}")
 
 
-def type_expression(value: IcebergType) -> str:
+def type_expression(value: IcebergType, indent: str = "") -> str:
+    """A type as pyiceberg code. A struct's fields go one per line, indented under the line
+    at `indent`, so that a nested change is a one-line diff too."""
     if isinstance(value, PrimitiveType):
         return f"{PRIMITIVE_CLASSES[value.name]}()"
     if isinstance(value, DecimalType):
         return f"DecimalType({value.precision}, {value.scale})"
     if isinstance(value, ListType):
         return (
-            f"ListType(element_id={value.element_id}, element={type_expression(value.element)}, "
+            f"ListType(element_id={value.element_id}, "
+            f"element={type_expression(value.element, indent)}, "
             f"element_required={value.element_required})"
         )
     if isinstance(value, MapType):
         return (
-            f"MapType(key_id={value.key_id}, key_type={type_expression(value.key)}, "
-            f"value_id={value.value_id}, value_type={type_expression(value.value)}, "
+            f"MapType(key_id={value.key_id}, key_type={type_expression(value.key, indent)}, "
+            f"value_id={value.value_id}, value_type={type_expression(value.value, indent)}, "
             f"value_required={value.value_required})"
         )
     if isinstance(value, StructType):
-        fields = ", ".join(
-            nested_field(f.field_id, f.name, f.type, f.required, f.doc) for f in value.fields
+        if not value.fields:
+            return "StructType()"
+        inner = indent + "    "
+        fields = "".join(
+            f"\n{inner}{nested_field(f.field_id, f.name, f.type, f.required, f.doc, inner)},"
+            for f in value.fields
         )
-        return f"StructType({fields})"
+        return f"StructType({fields}\n{indent})"
     raise TypeError(f"no renderer for Iceberg type {value!r}")
 
 
-def nested_field(field_id: int, name: str, value: IcebergType, required: bool, doc: str) -> str:
-    text = f"NestedField({field_id}, {literal(name)}, {type_expression(value)}, required={required}"
+def nested_field(
+    field_id: int, name: str, value: IcebergType, required: bool, doc: str, indent: str = ""
+) -> str:
+    text = (
+        f"NestedField({field_id}, {literal(name)}, {type_expression(value, indent)}, "
+        f"required={required}"
+    )
     return text + (f", doc={literal(doc)})" if doc else ")")
 
 
@@ -135,10 +147,14 @@ def render_schema_module(ingestion: Ingestion) -> str:
         f"TABLE_NAME = {literal(ingestion.table_name)}",
         f"UNIQUE_KEY = {literal(ingestion.unique_key)}",
         "",
-        "# One field per line, so that a schema change is a one-line diff in review.",
+        "# One field per line (a struct's fields too), so that a schema change is a one-line",
+        "# diff in review.",
         "# fmt: off",
         "SCHEMA = Schema(",
-        *(f"    {nested_field(c.field_id, c.name, c.type, c.required, c.doc)}," for c in columns),
+        *(
+            f"    {nested_field(c.field_id, c.name, c.type, c.required, c.doc, '    ')},"
+            for c in columns
+        ),
         ")",
         "# fmt: on",
         "",

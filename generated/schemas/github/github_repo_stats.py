@@ -24,7 +24,8 @@ IDENTIFIER = "raw.github_repo_stats"
 TABLE_NAME = "github_repo_stats"
 UNIQUE_KEY = ("repo_id", "snapshot_date")
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "created_at", TimestamptzType(), required=True, doc="When GitHub created it (UTC)"),

@@ -13,7 +13,8 @@ IDENTIFIER = "raw.glucose_entries"
 TABLE_NAME = "glucose_entries"
 UNIQUE_KEY = ("_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "_id", StringType(), required=True, doc="Nightscout entry id"),

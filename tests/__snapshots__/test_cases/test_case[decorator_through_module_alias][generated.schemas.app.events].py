@@ -12,7 +12,8 @@ IDENTIFIER = "raw.events"
 TABLE_NAME = "events"
 UNIQUE_KEY = ("event_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "event_id", StringType(), required=True, doc="Event id"),

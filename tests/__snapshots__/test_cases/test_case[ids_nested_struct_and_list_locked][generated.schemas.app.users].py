@@ -9,13 +9,22 @@ IDENTIFIER = "raw.users"
 TABLE_NAME = "users"
 UNIQUE_KEY = ("user_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "user_id", StringType(), required=True),
-    NestedField(2, "address", StructType(NestedField(8, "street", StringType(), required=False), NestedField(9, "city", StringType(), required=False), NestedField(14, "postcode", StringType(), required=False)), required=True),
+    NestedField(2, "address", StructType(
+        NestedField(8, "street", StringType(), required=False),
+        NestedField(9, "city", StringType(), required=False),
+        NestedField(14, "postcode", StringType(), required=False),
+    ), required=True),
     NestedField(3, "emails", ListType(element_id=10, element=StringType(), element_required=False), required=True),
-    NestedField(4, "history", ListType(element_id=11, element=StructType(NestedField(12, "street", StringType(), required=False), NestedField(13, "city", StringType(), required=False), NestedField(15, "postcode", StringType(), required=False)), element_required=False), required=True),
+    NestedField(4, "history", ListType(element_id=11, element=StructType(
+        NestedField(12, "street", StringType(), required=False),
+        NestedField(13, "city", StringType(), required=False),
+        NestedField(15, "postcode", StringType(), required=False),
+    ), element_required=False), required=True),
     NestedField(16, "tags", MapType(key_id=17, key_type=StringType(), value_id=18, value_type=StringType(), value_required=False), required=False),
     NestedField(5, "_dlt_load_id", StringType(), required=True, doc="dlt load id"),
     NestedField(6, "_dlt_id", StringType(), required=True, doc="dlt row id"),

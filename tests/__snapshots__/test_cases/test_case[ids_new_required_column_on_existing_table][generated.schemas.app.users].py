@@ -9,7 +9,8 @@ IDENTIFIER = "raw.users"
 TABLE_NAME = "users"
 UNIQUE_KEY = ("user_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "user_id", StringType(), required=True, doc="User id"),

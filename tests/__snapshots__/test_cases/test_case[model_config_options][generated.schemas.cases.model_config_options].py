@@ -12,7 +12,8 @@ IDENTIFIER = "raw.model_config_options"
 TABLE_NAME = "model_config_options"
 UNIQUE_KEY = ("metric",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "metric", StringType(), required=True, doc="Metric name"),

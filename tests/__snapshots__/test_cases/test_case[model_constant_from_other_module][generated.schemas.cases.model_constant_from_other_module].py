@@ -9,7 +9,8 @@ IDENTIFIER = "raw.model_constant_from_other_module"
 TABLE_NAME = "model_constant_from_other_module"
 UNIQUE_KEY = ("ticket_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "ticket_id", StringType(), required=True),

@@ -10,7 +10,8 @@ IDENTIFIER = "raw.pings"
 TABLE_NAME = "pings"
 UNIQUE_KEY = ("host", "at")
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "host", StringType(), required=True),

@@ -12,7 +12,8 @@ IDENTIFIER = "raw.model_inherited_from_other_module"
 TABLE_NAME = "model_inherited_from_other_module"
 UNIQUE_KEY = ("order_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "source", StringType(), required=True, doc="Where the row came from"),

@@ -9,7 +9,8 @@ IDENTIFIER = "raw.tickets"
 TABLE_NAME = "tickets"
 UNIQUE_KEY = ("ticket_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "ticket_id", StringType(), required=True, doc="Ticket id"),

@@ -9,7 +9,8 @@ IDENTIFIER = "raw.crm_customers"
 TABLE_NAME = "crm_customers"
 UNIQUE_KEY = ("customer_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "customer_id", StringType(), required=True, doc="Customer id"),

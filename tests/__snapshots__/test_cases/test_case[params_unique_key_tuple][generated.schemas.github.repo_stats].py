@@ -19,7 +19,8 @@ IDENTIFIER = "raw.repo_stats"
 TABLE_NAME = "repo_stats"
 UNIQUE_KEY = ("repo_id", "snapshot_date")
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "repo_id", LongType(), required=True, doc="Repository id"),

@@ -10,7 +10,8 @@ IDENTIFIER = "raw.visits"
 TABLE_NAME = "visits"
 UNIQUE_KEY = ("visit_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "visit_id", StringType(), required=True, doc="Visit id"),

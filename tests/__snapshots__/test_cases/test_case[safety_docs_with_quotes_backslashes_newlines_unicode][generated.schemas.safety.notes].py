@@ -9,7 +9,8 @@ IDENTIFIER = "raw.notes"
 TABLE_NAME = "notes"
 UNIQUE_KEY = ("note_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "note_id", StringType(), required=True, doc="He said \"hi\" and 'bye'"),

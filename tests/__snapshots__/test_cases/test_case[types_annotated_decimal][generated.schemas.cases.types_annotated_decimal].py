@@ -9,7 +9,8 @@ IDENTIFIER = "raw.types_annotated_decimal"
 TABLE_NAME = "types_annotated_decimal"
 UNIQUE_KEY = ("sku",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "sku", StringType(), required=True),

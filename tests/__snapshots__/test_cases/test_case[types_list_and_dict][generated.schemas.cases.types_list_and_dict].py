@@ -17,7 +17,8 @@ IDENTIFIER = "raw.types_list_and_dict"
 TABLE_NAME = "types_list_and_dict"
 UNIQUE_KEY = ("doc_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "doc_id", StringType(), required=True),

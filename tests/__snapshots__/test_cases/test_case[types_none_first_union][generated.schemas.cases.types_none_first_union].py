@@ -9,7 +9,8 @@ IDENTIFIER = "raw.types_none_first_union"
 TABLE_NAME = "types_none_first_union"
 UNIQUE_KEY = ("key",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "key", StringType(), required=True),

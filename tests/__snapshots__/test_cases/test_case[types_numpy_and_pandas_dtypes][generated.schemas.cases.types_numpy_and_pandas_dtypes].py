@@ -17,7 +17,8 @@ IDENTIFIER = "raw.types_numpy_and_pandas_dtypes"
 TABLE_NAME = "types_numpy_and_pandas_dtypes"
 UNIQUE_KEY = ("pd_string",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "np_int32", IntegerType(), required=True),

@@ -16,7 +16,8 @@ IDENTIFIER = "raw.types_optional_spellings"
 TABLE_NAME = "types_optional_spellings"
 UNIQUE_KEY = ("plain",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "plain", StringType(), required=True),

@@ -20,7 +20,8 @@ IDENTIFIER = "raw.types_pandera_engine_dtypes"
 TABLE_NAME = "types_pandera_engine_dtypes"
 UNIQUE_KEY = ("text",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "tiny", IntegerType(), required=True),

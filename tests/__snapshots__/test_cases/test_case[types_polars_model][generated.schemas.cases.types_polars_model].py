@@ -20,7 +20,8 @@ IDENTIFIER = "raw.types_polars_model"
 TABLE_NAME = "types_polars_model"
 UNIQUE_KEY = ("trip_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "trip_id", IntegerType(), required=True),

@@ -21,7 +21,8 @@ IDENTIFIER = "raw.types_seed_table"
 TABLE_NAME = "types_seed_table"
 UNIQUE_KEY = ("text",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "text", StringType(), required=True),

@@ -9,7 +9,8 @@ IDENTIFIER = "raw.types_timestamptz_and_dtype_kwargs_decimal"
 TABLE_NAME = "types_timestamptz_and_dtype_kwargs_decimal"
 UNIQUE_KEY = ("payment_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "payment_id", StringType(), required=True),

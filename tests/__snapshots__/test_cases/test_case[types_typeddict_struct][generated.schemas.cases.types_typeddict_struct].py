@@ -17,12 +17,29 @@ IDENTIFIER = "raw.types_typeddict_struct"
 TABLE_NAME = "types_typeddict_struct"
 UNIQUE_KEY = ("customer_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "customer_id", StringType(), required=True),
-    NestedField(2, "address", StructType(NestedField(8, "street", StringType(), required=False), NestedField(9, "zip_code", StringType(), required=False), NestedField(10, "geo", StructType(NestedField(12, "lat", DoubleType(), required=False), NestedField(13, "lon", DoubleType(), required=False)), required=False), NestedField(11, "lines", ListType(element_id=14, element=StringType(), element_required=False), required=False)), required=True, doc="Current address"),
-    NestedField(3, "previous_addresses", ListType(element_id=15, element=StructType(NestedField(16, "street", StringType(), required=False), NestedField(17, "zip_code", StringType(), required=False), NestedField(18, "geo", StructType(NestedField(20, "lat", DoubleType(), required=False), NestedField(21, "lon", DoubleType(), required=False)), required=False), NestedField(19, "lines", ListType(element_id=22, element=StringType(), element_required=False), required=False)), element_required=False), required=False),
+    NestedField(2, "address", StructType(
+        NestedField(8, "street", StringType(), required=False),
+        NestedField(9, "zip_code", StringType(), required=False),
+        NestedField(10, "geo", StructType(
+            NestedField(12, "lat", DoubleType(), required=False),
+            NestedField(13, "lon", DoubleType(), required=False),
+        ), required=False),
+        NestedField(11, "lines", ListType(element_id=14, element=StringType(), element_required=False), required=False),
+    ), required=True, doc="Current address"),
+    NestedField(3, "previous_addresses", ListType(element_id=15, element=StructType(
+        NestedField(16, "street", StringType(), required=False),
+        NestedField(17, "zip_code", StringType(), required=False),
+        NestedField(18, "geo", StructType(
+            NestedField(20, "lat", DoubleType(), required=False),
+            NestedField(21, "lon", DoubleType(), required=False),
+        ), required=False),
+        NestedField(19, "lines", ListType(element_id=22, element=StringType(), element_required=False), required=False),
+    ), element_required=False), required=False),
     NestedField(4, "active", BooleanType(), required=True),
     NestedField(5, "_dlt_load_id", StringType(), required=True, doc="dlt load id"),
     NestedField(6, "_dlt_id", StringType(), required=True, doc="dlt row id"),

@@ -10,14 +10,18 @@ IDENTIFIER = "raw.users"
 TABLE_NAME = "users"
 UNIQUE_KEY = ("user_id",)
 
-# One field per line, so that a schema change is a one-line diff in review.
+# One field per line (a struct's fields too), so that a schema change is a one-line
+# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "user_id", StringType(), required=True, doc="User id"),
     NestedField(2, "email", StringType(), required=True),
     NestedField(3, "age", LongType(), required=False),
     NestedField(4, "signed_up_at", TimestamptzType(), required=True),
-    NestedField(5, "address", StructType(NestedField(9, "street", StringType(), required=False), NestedField(10, "city", StringType(), required=False)), required=False),
+    NestedField(5, "address", StructType(
+        NestedField(9, "street", StringType(), required=False),
+        NestedField(10, "city", StringType(), required=False),
+    ), required=False),
     NestedField(6, "_dlt_load_id", StringType(), required=True, doc="dlt load id"),
     NestedField(7, "_dlt_id", StringType(), required=True, doc="dlt row id"),
     NestedField(8, "_cascade_ingested_at", TimestamptzType(), required=True, doc="When Cascade loaded the row"),
