@@ -43,6 +43,7 @@ class Batch:
     rows_deduplicated: int
     dropped_columns: tuple[str, ...]
     dlt_elapsed: float
+    conform_elapsed: float  # the cast to the generated schema and the deduplication
     validate_elapsed: float
 
 
@@ -175,6 +176,7 @@ def run_ingestion(
             "files_rewritten": outcome.files_rewritten,
             "files_added": outcome.files_added,
             "dlt_elapsed_seconds": round(batch.dlt_elapsed, 3),
+            "conform_elapsed_seconds": round(batch.conform_elapsed, 3),
             "validate_elapsed_seconds": round(batch.validate_elapsed, 3),
             "merge_elapsed_seconds": round(merge_elapsed, 3),
             "total_elapsed_seconds": round(time.monotonic() - started, 3),
@@ -210,6 +212,7 @@ def prepare_batch(
         return None
     log.info(f"dlt staged {staged.rows.num_rows} rows for {table_name} in {dlt_elapsed:.2f}s")
 
+    conform_started = time.monotonic()
     conformed = conform(
         staged.rows, schema, ingested_at=datetime.now(UTC), normalize_key=staged.normalize_key
     )
@@ -223,6 +226,7 @@ def prepare_batch(
         log.info(f"Dropped {rows_deduplicated} earlier row(s) with a repeated unique key")
 
     validate_started = time.monotonic()
+    conform_elapsed = validate_started - conform_started
     if validation_schema is not None:
         try:
             validate_batch(rows, validation_schema, identifier)
@@ -235,6 +239,7 @@ def prepare_batch(
         rows_deduplicated,
         conformed.dropped_columns,
         dlt_elapsed,
+        conform_elapsed,
         time.monotonic() - validate_started,
     )
 
