@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyiceberg.table
 import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
@@ -24,7 +25,7 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
-from cascade.runtime import merge_batch
+from cascade.runtime import manifest_cache, merge_batch
 
 IDENTIFIER = "raw.items"
 SCHEMA = Schema(
@@ -100,6 +101,44 @@ def test_one_snapshot_per_merge_that_rewrites_only_the_touched_files(table: Tabl
     assert snapshot.summary["deleted-data-files"] == "2"
     assert snapshot.summary["added-data-files"] == "3"
     assert content(table) == expected({f"k{i:04d}": 7 for i in (250, 251, 720, 1000, 1001)}, 1002)
+
+
+def test_a_merge_reads_each_manifest_once_and_the_table_metadata_once_per_change(
+    table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planning reads every manifest of an unpartitioned table; pyiceberg's overwrite would
+    read them all twice more while committing, and copy the table metadata at each of some
+    thirty reads of `Transaction.table_metadata`."""
+    manifests = [m.manifest_path for m in table.current_snapshot().manifests(table.io)]
+    assert len(manifests) == FILES  # one per append
+    reads: list[str] = []
+    read = manifest_cache._read
+    monkeypatch.setattr(
+        manifest_cache,
+        "_read",
+        lambda manifest, io, discard: (
+            reads.append(manifest.manifest_path) or read(manifest, io, discard)
+        ),
+    )
+    metadata_updates = []
+    update = pyiceberg.table.update_table_metadata
+    monkeypatch.setattr(
+        pyiceberg.table,
+        "update_table_metadata",
+        lambda *args, **kwargs: metadata_updates.append(args) or update(*args, **kwargs),
+    )
+
+    merge_batch(table, rows([250, 720, 1000], 7), KEY)
+
+    assert sorted(reads) == sorted(manifests)
+    assert len(metadata_updates) <= 1  # once the snapshot is staged
+    assert not manifest_cache._entries  # nothing kept once no merge runs
+    # The next merge reads the manifests of its own snapshot again.
+    manifests = [m.manifest_path for m in table.current_snapshot().manifests(table.io)]
+    reads.clear()
+    merge_batch(table, rows([251], 8), KEY)
+    assert sorted(reads) == sorted(manifests)
+    assert content(table) == expected({"k0250": 7, "k0251": 8, "k0720": 7, "k1000": 7}, 1001)
 
 
 def test_a_rewritten_file_keeps_its_key_range(table: Table) -> None:
