@@ -6,8 +6,10 @@ working folder for the pipeline and the filesystem bucket, so runs never share s
 nothing lands in ~/.dlt or /var/dlt.
 """
 
+import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,8 @@ def stage(
             destination=dlt.destinations.filesystem(bucket_url=str(Path(workdir) / "bucket")),
             dataset_name="staging",
         )
-        load_info = pipeline.run(data, loader_file_format="parquet")
+        with _arrow_lineage(pipeline.pipeline_name):
+            load_info = pipeline.run(data, loader_file_format="parquet")
         load_info.raise_on_failed_jobs()
         naming = pipeline.default_schema.naming
         root_table = naming.normalize_table_identifier(table_name)
@@ -59,6 +62,26 @@ def stage(
         return None
     rows = pa.concat_tables(parts, promote_options="permissive")
     return Staged(rows, naming.normalize_identifier) if rows.num_rows else None
+
+
+@contextmanager
+def _arrow_lineage(pipeline_name: str) -> Iterator[None]:
+    """dlt adds `_dlt_load_id` and `_dlt_id` to rows given as dicts, but not to Arrow tables or
+    data frames unless its parquet normalizer is told to; the generated schema requires both.
+    Set for this pipeline only (dlt reads config under the pipeline's name first), and only
+    while it runs."""
+    prefix = f"{pipeline_name.upper()}__NORMALIZE__PARQUET_NORMALIZER__"
+    names = [f"{prefix}ADD_DLT_LOAD_ID", f"{prefix}ADD_DLT_ID"]
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, "true"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _select_root(result: object, table_name: str) -> tuple[DltSource | DltResource, DltResource]:

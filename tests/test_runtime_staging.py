@@ -76,3 +76,19 @@ def test_json_hinted_columns_stay_in_the_row_as_json_text() -> None:
     assert staged.rows.column("tags").to_pylist() == ['["a"]']
     assert staged.rows.column("origin").to_pylist() == ['{"siteName":"x","weird key":2}']
     assert staged.normalize_key("siteName") == "site_name"
+
+
+def test_a_resource_yielding_arrow_tables_gets_dlt_lineage_columns() -> None:
+    import pyarrow as pa
+
+    @dlt.resource(name="readings")
+    def readings():
+        yield pa.table({"reading_id": ["a", "b"], "value": [1, 2]})
+
+    staged = stage(readings(), "readings", {})
+
+    assert staged is not None
+    rows = staged.rows.to_pylist()
+    assert [r["reading_id"] for r in rows] == ["a", "b"]
+    assert all(r["_dlt_load_id"] and r["_dlt_id"] for r in rows)
+    assert len({r["_dlt_id"] for r in rows}) == 2
