@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
 
 from cascade.compiler.cache import CompileCache
-from cascade.compiler.compile import Compilation, compile_project, remember_written
+from cascade.compiler.compile import (
+    Compilation,
+    analyze_project,
+    compile_project,
+    remember_written,
+    schema_module_path,
+)
 from cascade.compiler.config import ConfigError, ProjectConfig, load_config
+from cascade.compiler.diagnostics import has_errors
 from cascade.compiler.previous import existing_generated_files, previous_locks
 from cascade.compiler.write import stale_diff, write_files
 
@@ -191,9 +199,7 @@ def print_plans(plans: list) -> None:
             click.echo(f"  {plan.detail}")
         for change in plan.changes:
             click.echo(change_line(change, change in plan.refused))
-    counts = {}
-    for plan in plans:
-        counts[plan.status] = counts.get(plan.status, 0) + 1
+    counts = Counter(plan.status for plan in plans)
     click.echo("cascade plan: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "no tables"))
 
 
@@ -248,22 +254,15 @@ def adopt(table: str, project_dir: Path) -> None:
     from pyiceberg.exceptions import NoSuchTableError
 
     from cascade.compiler.adopt import lock_text
-    from cascade.compiler.lock import read_lock
     from cascade.runtime.catalog import IcebergResource
 
     config = load_or_exit(project_dir)
     existing = existing_generated_files(config)
-    compilation = compile_project(config, previous=existing)
-    report(compilation.diagnostics, "text")
-    if not compilation.ok:
+    ingestions, diagnostics = analyze_project(config, existing)
+    report(diagnostics, "text")
+    if has_errors(diagnostics):
         sys.exit(1)
-    paths = [
-        path
-        for path, text in compilation.files.items()
-        if path.startswith(f"{config.out}/schemas/")
-        and (lock := read_lock(text)) is not None
-        and lock.identifier == table
-    ]
+    paths = [schema_module_path(config, i) for i in ingestions if i.identifier == table]
     if not paths:
         click.echo(f"cascade adopt: no ingestion of this project writes {table}", err=True)
         sys.exit(1)

@@ -218,6 +218,10 @@ def analyze_sources(
     return ingestions, sorted(set(diagnostics + problems))
 
 
+def schema_module_path(config: ProjectConfig, ingestion: Ingestion) -> str:
+    return f"{config.out}/schemas/{ingestion.group}/{ingestion.table_name}.py"
+
+
 def render_project(config: ProjectConfig, ingestions: list[Ingestion]) -> dict[str, str]:
     out = config.out
     package = config.out_package
@@ -228,8 +232,9 @@ def render_project(config: ProjectConfig, ingestions: list[Ingestion]) -> dict[s
         for ingestion in ingestions:
             files[f"{out}/{kind}/{ingestion.group}/__init__.py"] = init
     for ingestion in ingestions:
-        stem = f"{ingestion.group}/{ingestion.table_name}.py"
-        files[f"{out}/schemas/{stem}"] = render_schema_module(ingestion)
-        files[f"{out}/assets/{stem}"] = render_asset_module(ingestion, package)
+        files[schema_module_path(config, ingestion)] = render_schema_module(ingestion)
+        files[f"{out}/assets/{ingestion.group}/{ingestion.table_name}.py"] = render_asset_module(
+            ingestion, package
+        )
     files[f"{out}/definitions.py"] = render_definitions_module(ingestions, package, config.sources)
     return files

@@ -278,9 +278,10 @@ def _evolve(
         placed=existing,
     )
     try:
-        # Required columns reach here only for a table without rows (the classifier refuses
-        # them otherwise), where pyiceberg needs leave to add them.
-        moved = field_ids.steer(transaction, schema, layout, creating=not _has_rows(table))
+        # A required column reaches here only for a table without rows (the classifier
+        # refuses it otherwise), where pyiceberg needs leave to add it.
+        required_added = any(slot.nested.required for slot in new)
+        moved = field_ids.steer(transaction, schema, layout, creating=required_added)
     except field_ids.Unplaceable as error:
         return (), False, (f"cannot add the new fields with the generated ids: {error}",)
     # A table adopted (or made before Cascade marked its tables) whose ids agree with the
