@@ -58,13 +58,13 @@ def run_ingestion(
     schema: Schema,
     partition_spec: PartitionSpec,
     unique_key: Sequence[str],
-    dlt_columns: Mapping[str, Mapping[str, Any]],
     validate: bool,
     max_runtime_seconds: int | None,
     retired_field_ids: Mapping[int, str] | None = None,
     last_column_id: int | None = None,
     last_partition_id: int | None = None,
     allowed_breaking: Sequence[str] = (),
+    dlt_columns: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Load one daily partition of `source` into the Iceberg table `identifier`.
 
@@ -96,7 +96,7 @@ def run_ingestion(
                 identifier,
                 schema,
                 unique_key,
-                dlt_columns,
+                dlt_columns or {},
                 validation_schema if validate else None,
             )
     except ValidationFailed as failure:
