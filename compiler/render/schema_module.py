@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from cascade.compiler.ir import (
-    METADATA_COLUMN_NAMES,
     PRIMITIVE_CLASSES,
     DecimalType,
     IcebergType,
@@ -15,20 +14,6 @@ from cascade.compiler.ir import (
 )
 from cascade.compiler.render.python import docstring, header, literal
 
-DLT_DATA_TYPES = {
-    "string": "text",
-    "long": "bigint",
-    "int": "bigint",
-    "float": "double",
-    "double": "double",
-    "boolean": "bool",
-    "date": "date",
-    "time": "time",
-    "timestamp": "timestamp",
-    "timestamptz": "timestamp",
-    "binary": "binary",
-    "uuid": "text",
-}
 TRANSFORM_CLASSES = {
     "identity": "IdentityTransform",
     "year": "YearTransform",
@@ -106,18 +91,6 @@ def transform_expression(transform: str) -> tuple[str, str]:
     return name, f"{name}()"
 
 
-def dlt_hint(value: IcebergType) -> dict[str, object]:
-    if isinstance(value, DecimalType):
-        return {"data_type": "decimal", "precision": value.precision, "scale": value.scale}
-    if not isinstance(value, PrimitiveType):
-        # Lists, maps and structs stay in the row as JSON instead of becoming child tables.
-        return {"data_type": "json"}
-    hint: dict[str, object] = {"data_type": DLT_DATA_TYPES[value.name]}
-    if value.name in ("timestamp", "timestamptz"):
-        hint["timezone"] = value.name == "timestamptz"
-    return hint
-
-
 def render_schema_module(ingestion: Ingestion) -> str:
     columns = ingestion.columns
     type_names = sorted({"NestedField"}.union(*(type_classes(c.type) for c in columns)))
@@ -179,14 +152,5 @@ def render_schema_module(ingestion: Ingestion) -> str:
         "# Breaking changes a review accepted (`allow_breaking` in the decorator; see",
         "# `cascade diff`): loads apply them to the table, where Iceberg can.",
         f"ALLOWED_BREAKING = {literal(ingestion.allowed_breaking)}",
-        "",
-        "# Column hints for dlt, so that staging uses the table's types instead of inferring them.",
-        "DLT_COLUMNS = {",
-        *(
-            f"    {literal(c.name)}: {literal(dlt_hint(c.type))},"
-            for c in columns
-            if c.name not in METADATA_COLUMN_NAMES
-        ),
-        "}",
     ]
     return "\n".join(lines) + "\n"

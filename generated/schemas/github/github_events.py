@@ -59,23 +59,3 @@ LAST_PARTITION_ID = 1000
 # Breaking changes a review accepted (`allow_breaking` in the decorator; see
 # `cascade diff`): loads apply them to the table, where Iceberg can.
 ALLOWED_BREAKING = ()
-
-# Column hints for dlt, so that staging uses the table's types instead of inferring them.
-DLT_COLUMNS = {
-    "created_at": {"data_type": "timestamp", "timezone": True},
-    "id": {"data_type": "text"},
-    "type": {"data_type": "text"},
-    "actor__id": {"data_type": "bigint"},
-    "actor__login": {"data_type": "text"},
-    "repo__id": {"data_type": "bigint"},
-    "repo__name": {"data_type": "text"},
-    "org__login": {"data_type": "text"},
-    "public": {"data_type": "bool"},
-    "payload__action": {"data_type": "text"},
-    "payload__ref": {"data_type": "text"},
-    "payload__ref_type": {"data_type": "text"},
-    "payload__push_id": {"data_type": "bigint"},
-    "payload__size": {"data_type": "bigint"},
-    "payload__distinct_size": {"data_type": "bigint"},
-    "payload__number": {"data_type": "bigint"},
-}

@@ -74,29 +74,3 @@ LAST_PARTITION_ID = 1001
 # Breaking changes a review accepted (`allow_breaking` in the decorator; see
 # `cascade diff`): loads apply them to the table, where Iceberg can.
 ALLOWED_BREAKING = ()
-
-# Column hints for dlt, so that staging uses the table's types instead of inferring them.
-DLT_COLUMNS = {
-    "created_at": {"data_type": "timestamp", "timezone": True},
-    "repo_id": {"data_type": "bigint"},
-    "snapshot_date": {"data_type": "date"},
-    "name": {"data_type": "text"},
-    "full_name": {"data_type": "text"},
-    "owner__login": {"data_type": "text"},
-    "description": {"data_type": "text"},
-    "language": {"data_type": "text"},
-    "license__spdx_id": {"data_type": "text"},
-    "visibility": {"data_type": "text"},
-    "default_branch": {"data_type": "text"},
-    "fork": {"data_type": "bool"},
-    "archived": {"data_type": "bool"},
-    "stargazers_count": {"data_type": "bigint"},
-    "watchers_count": {"data_type": "bigint"},
-    "forks_count": {"data_type": "bigint"},
-    "open_issues_count": {"data_type": "bigint"},
-    "size": {"data_type": "bigint"},
-    "size_mb": {"data_type": "decimal", "precision": 10, "scale": 2},
-    "forks_per_star": {"data_type": "double"},
-    "updated_at": {"data_type": "timestamp", "timezone": True},
-    "pushed_at": {"data_type": "timestamp", "timezone": True},
-}

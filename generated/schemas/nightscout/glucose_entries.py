@@ -46,17 +46,3 @@ LAST_PARTITION_ID = 1000
 # Breaking changes a review accepted (`allow_breaking` in the decorator; see
 # `cascade diff`): loads apply them to the table, where Iceberg can.
 ALLOWED_BREAKING = ()
-
-# Column hints for dlt, so that staging uses the table's types instead of inferring them.
-DLT_COLUMNS = {
-    "_id": {"data_type": "text"},
-    "sgv": {"data_type": "bigint"},
-    "date": {"data_type": "bigint"},
-    "date_string": {"data_type": "timestamp", "timezone": True},
-    "trend": {"data_type": "bigint"},
-    "direction": {"data_type": "text"},
-    "device": {"data_type": "text"},
-    "type": {"data_type": "text"},
-    "utc_offset": {"data_type": "bigint"},
-    "sys_time": {"data_type": "text"},
-}

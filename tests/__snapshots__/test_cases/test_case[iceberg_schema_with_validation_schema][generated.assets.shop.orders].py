@@ -52,7 +52,6 @@ def dlt_orders(
         schema=table.SCHEMA,
         partition_spec=table.PARTITION_SPEC,
         unique_key=table.UNIQUE_KEY,
-        dlt_columns=table.DLT_COLUMNS,
         retired_field_ids=table.RETIRED_FIELD_IDS,
         last_column_id=table.LAST_COLUMN_ID,
         last_partition_id=table.LAST_PARTITION_ID,

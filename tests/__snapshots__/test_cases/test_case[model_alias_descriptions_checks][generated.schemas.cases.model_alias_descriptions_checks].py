@@ -40,14 +40,3 @@ LAST_PARTITION_ID = 999
 # Breaking changes a review accepted (`allow_breaking` in the decorator; see
 # `cascade diff`): loads apply them to the table, where Iceberg can.
 ALLOWED_BREAKING = ()
-
-# Column hints for dlt, so that staging uses the table's types instead of inferring them.
-DLT_COLUMNS = {
-    "_id": {"data_type": "text"},
-    "sgv": {"data_type": "bigint"},
-    "direction": {"data_type": "text"},
-    "device": {"data_type": "text"},
-    "code": {"data_type": "text"},
-    "score": {"data_type": "double"},
-    "status": {"data_type": "text"},
-}

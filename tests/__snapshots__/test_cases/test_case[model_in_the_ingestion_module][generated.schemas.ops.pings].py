@@ -36,10 +36,3 @@ LAST_PARTITION_ID = 1000
 # Breaking changes a review accepted (`allow_breaking` in the decorator; see
 # `cascade diff`): loads apply them to the table, where Iceberg can.
 ALLOWED_BREAKING = ()
-
-# Column hints for dlt, so that staging uses the table's types instead of inferring them.
-DLT_COLUMNS = {
-    "host": {"data_type": "text"},
-    "at": {"data_type": "timestamp", "timezone": True},
-    "latency_ms": {"data_type": "double"},
-}

@@ -47,14 +47,3 @@ LAST_PARTITION_ID = 1003
 # Breaking changes a review accepted (`allow_breaking` in the decorator; see
 # `cascade diff`): loads apply them to the table, where Iceberg can.
 ALLOWED_BREAKING = ()
-
-# Column hints for dlt, so that staging uses the table's types instead of inferring them.
-DLT_COLUMNS = {
-    "visit_id": {"data_type": "text"},
-    "country": {"data_type": "text"},
-    "user_id": {"data_type": "bigint"},
-    "path": {"data_type": "text"},
-    "started_at": {"data_type": "timestamp", "timezone": True},
-    "ended_at": {"data_type": "timestamp", "timezone": True},
-    "visit_day": {"data_type": "date"},
-}

@@ -46,15 +46,3 @@ LAST_PARTITION_ID = 999
 # Breaking changes a review accepted (`allow_breaking` in the decorator; see
 # `cascade diff`): loads apply them to the table, where Iceberg can.
 ALLOWED_BREAKING = ()
-
-# Column hints for dlt, so that staging uses the table's types instead of inferring them.
-DLT_COLUMNS = {
-    "np_int32": {"data_type": "bigint"},
-    "np_float32": {"data_type": "double"},
-    "np_int8": {"data_type": "bigint"},
-    "np_bool": {"data_type": "bool"},
-    "pd_int32": {"data_type": "bigint"},
-    "pd_int64": {"data_type": "bigint"},
-    "pd_string": {"data_type": "text"},
-    "pd_boolean": {"data_type": "bool"},
-}

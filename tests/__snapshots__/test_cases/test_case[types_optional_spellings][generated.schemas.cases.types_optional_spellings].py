@@ -45,15 +45,3 @@ LAST_PARTITION_ID = 999
 # Breaking changes a review accepted (`allow_breaking` in the decorator; see
 # `cascade diff`): loads apply them to the table, where Iceberg can.
 ALLOWED_BREAKING = ()
-
-# Column hints for dlt, so that staging uses the table's types instead of inferring them.
-DLT_COLUMNS = {
-    "plain": {"data_type": "text"},
-    "pipe_none": {"data_type": "text"},
-    "optional": {"data_type": "bigint"},
-    "union_none": {"data_type": "double"},
-    "qualified_optional": {"data_type": "bool"},
-    "nullable_field": {"data_type": "text"},
-    "explicit_not_nullable": {"data_type": "text"},
-    "absent_but_not_null": {"data_type": "text"},
-}

@@ -51,17 +51,3 @@ LAST_PARTITION_ID = 999
 # Breaking changes a review accepted (`allow_breaking` in the decorator; see
 # `cascade diff`): loads apply them to the table, where Iceberg can.
 ALLOWED_BREAKING = ()
-
-# Column hints for dlt, so that staging uses the table's types instead of inferring them.
-DLT_COLUMNS = {
-    "tiny": {"data_type": "bigint"},
-    "small": {"data_type": "bigint"},
-    "medium": {"data_type": "bigint"},
-    "large": {"data_type": "bigint"},
-    "single": {"data_type": "double"},
-    "double": {"data_type": "double"},
-    "text": {"data_type": "text"},
-    "flag": {"data_type": "bool"},
-    "day": {"data_type": "date"},
-    "local_time": {"data_type": "timestamp", "timezone": False},
-}

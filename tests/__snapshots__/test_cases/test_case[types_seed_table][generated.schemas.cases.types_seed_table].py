@@ -50,15 +50,3 @@ LAST_PARTITION_ID = 999
 # Breaking changes a review accepted (`allow_breaking` in the decorator; see
 # `cascade diff`): loads apply them to the table, where Iceberg can.
 ALLOWED_BREAKING = ()
-
-# Column hints for dlt, so that staging uses the table's types instead of inferring them.
-DLT_COLUMNS = {
-    "text": {"data_type": "text"},
-    "count": {"data_type": "bigint"},
-    "ratio": {"data_type": "double"},
-    "flag": {"data_type": "bool"},
-    "seen_at": {"data_type": "timestamp", "timezone": True},
-    "seen_on": {"data_type": "date"},
-    "blob": {"data_type": "binary"},
-    "price": {"data_type": "double"},
-}

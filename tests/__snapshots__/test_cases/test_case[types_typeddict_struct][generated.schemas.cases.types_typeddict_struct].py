@@ -58,11 +58,3 @@ LAST_PARTITION_ID = 999
 # Breaking changes a review accepted (`allow_breaking` in the decorator; see
 # `cascade diff`): loads apply them to the table, where Iceberg can.
 ALLOWED_BREAKING = ()
-
-# Column hints for dlt, so that staging uses the table's types instead of inferring them.
-DLT_COLUMNS = {
-    "customer_id": {"data_type": "text"},
-    "address": {"data_type": "json"},
-    "previous_addresses": {"data_type": "json"},
-    "active": {"data_type": "bool"},
-}

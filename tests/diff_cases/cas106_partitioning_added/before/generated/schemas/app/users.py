@@ -34,11 +34,3 @@ LAST_PARTITION_ID = 999
 # Breaking changes a review accepted (`allow_breaking` in the decorator; see
 # `cascade diff`): loads apply them to the table, where Iceberg can.
 ALLOWED_BREAKING = ()
-
-# Column hints for dlt, so that staging uses the table's types instead of inferring them.
-DLT_COLUMNS = {
-    "user_id": {"data_type": "text"},
-    "email": {"data_type": "text"},
-    "age": {"data_type": "bigint"},
-    "signed_up_at": {"data_type": "timestamp", "timezone": True},
-}
