@@ -48,6 +48,7 @@ from cascade.runtime.errors import BranchError
 from cascade.runtime.file_pruning import Candidate, candidate_files
 from cascade.runtime.keys import key_mask, key_range_filter
 from cascade.runtime.manifest_cache import reading_once
+from cascade.runtime.pyiceberg_compat import keeping_null_lists
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,8 @@ def _conform(batch: pa.Table, table: Table) -> pa.Table:
 
 def _read(table: Table, task: FileScanTask, schema: Schema) -> pa.Table:
     """The live rows of one data file (its delete files applied), projected on `schema`."""
-    return ArrowScan(table.metadata, table.io, schema, AlwaysTrue()).to_table([task])
+    with keeping_null_lists():
+        return ArrowScan(table.metadata, table.io, schema, AlwaysTrue()).to_table([task])
 
 
 def _probe(
@@ -243,11 +245,12 @@ class _Writer:
     def __call__(self, rows: pa.Table) -> list[DataFile]:
         if not rows.num_rows:
             return []
-        files = list(
-            _dataframe_to_data_files(
-                self._table.metadata, rows, self._table.io, self._uuid, self._counter
+        with keeping_null_lists():
+            files = list(
+                _dataframe_to_data_files(
+                    self._table.metadata, rows, self._table.io, self._uuid, self._counter
+                )
             )
-        )
         self.files += files  # list.__iadd__ holds the GIL: safe from worker threads
         return files
 
