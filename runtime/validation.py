@@ -2,15 +2,46 @@
 
 Models written with Pandera's pandas API see the batch as a pandas DataFrame; models written
 with its polars API (`pandera.polars.DataFrameModel`) see it as a polars DataFrame. Both get
-the same treatment and the same error message.
+the same treatment and the same error message: one line per failed check,
+`column: check failed for N row(s): v1, v2`, the values read back from the Arrow batch (a null
+shows as `None`, NaN as `nan`, an int exactly as stored). One exception: a model's own
+frame-wide check (`@dataframe_check`) is reported per column by pandas and as whole rows by
+polars, as Pandera reports them.
+
+NaN is a value, not a null (Cascade's value rules). The batch is Arrow, where NaN and null are
+different things; both frames keep them apart:
+- pandas: float and int columns become Arrow-backed (`double[pyarrow]`, `int64[pyarrow]`), whose
+  `isna()` is the Arrow validity only, instead of numpy float64 (where NaN *is* pandas' null,
+  and where an int column with nulls would turn into float64 and lose ints above 2**53).
+  Checks compare by IEEE rules: NaN fails `ge`, `gt`, `le`, `lt`, `eq`, `in_range` and
+  `isin`; -inf fails `ge=0`, +inf passes it. Other columns convert as pandas does by default.
+- polars keeps NaN apart already, but Pandera's polars backend counts NaN as null in a
+  required float column, and polars orders NaN above every number, so its `gt`/`ge` accept
+  NaN. For float columns the schema validated here replaces Pandera's null test with one that
+  reads nulls only, and makes the built-in `gt`/`ge` reject NaN; check names and messages are
+  unchanged. A model's own polars checks (`@pa.check`) still see polars' ordering.
+A true null in a nullable column is skipped by every check (Pandera's `ignore_na`); a null in
+a required column fails `not_nullable`.
+
+Uniqueness (verified on Pandera 0.35, pandas 3.1, polars 2.1): `unique=True` and the model's
+`Config.unique` compare nulls as equal values, so two nulls in a unique column fail the check
+(one null passes), unlike SQL's UNIQUE; two NaNs are duplicates too, NaN and null are not,
+0.0 and -0.0 are. Pandera's pandas backend decides so but drops the null rows from its failure
+cases (a batch could be refused with no reason at all); the rows reported here for uniqueness
+are recomputed with the same call Pandera made (`duplicated` in pandas, `is_duplicated` in
+polars), so every duplicate shows, nulls as `None` (a model cannot set `report_duplicates`, so
+every row of a repeated value is reported, the first one too).
 """
 
-import math
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import pandera.errors
 import pyarrow as pa
+from pandera.api.checks import Check
 from pandera.api.dataframe.model import DataFrameModel
 
 from cascade.runtime.batch import INGESTED_AT
@@ -22,42 +53,217 @@ LOAD_COLUMNS = ("_dlt_load_id", "_dlt_id", INGESTED_AT)
 # How many failing values each failed check shows.
 SAMPLE_SIZE = 5
 
+COLUMN_UNIQUENESS = "field_uniqueness"
+MODEL_UNIQUENESS = "multiple_fields_uniqueness"
+NOT_NULLABLE = "not_nullable"
+
+# Pandera's `report_duplicates` -> the `keep` argument of pandas' `duplicated`.
+KEEP = {"exclude_first": "first", "exclude_last": "last", "all": False}
+
 
 def validate_batch(batch: pa.Table, model: type[DataFrameModel], table_name: str) -> None:
     """Raise `ValidationFailed` naming each failed check, its column and sample values."""
-    schema = _checks_only(model.to_schema())
-    keep = [
-        name for name in batch.column_names if name not in LOAD_COLUMNS or name in schema.columns
-    ]
+    schema = model.to_schema()
+    batch = batch.select(
+        [name for name in batch.column_names if name not in LOAD_COLUMNS or name in schema.columns]
+    )
+    polars_model = _is_polars(schema)
+    schema = _checks_only(schema, batch.schema, polars_model)
+    frame = _frame(batch, polars_model)
     try:
-        schema.validate(_frame(batch.select(keep), schema), lazy=True)
+        schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as errors:
-        failures = _describe(_records(errors.failure_cases), batch)
+        failures = _describe(errors, schema, frame, batch)
         raise ValidationFailed(
             f"{model.__name__} rejected the batch for {table_name}; nothing was written.\n"
             + "\n".join(failures),
-            metadata={"model": model.__name__, "failed_checks": len(failures)},
+            metadata={
+                "model": model.__name__,
+                "failed_checks": len(failures),
+                "failures": "\n".join(failures),
+            },
         ) from None
 
 
-def _checks_only(schema: Any) -> Any:
+def _is_polars(schema: Any) -> bool:
+    return type(schema).__module__.startswith("pandera.api.polars")
+
+
+def _checks_only(schema: Any, arrow_schema: pa.Schema, polars_model: bool) -> Any:
     """The schema with its column dtypes unset, keeping every check.
 
     The batch has already been cast to the generated Iceberg schema, which the compiler derived
     from this same model, so types are enforced. Pandera's dtype checks would disagree with the
-    conversion of correct Arrow data anyway: in pandas ints with nulls become float64, and a
-    `datetime` field expects naive datetime64[ns] where the table holds UTC microseconds.
+    conversion of correct Arrow data anyway: a `datetime` field expects naive datetime64[ns]
+    where the table holds UTC microseconds, an `int` field numpy int64 where the frame holds
+    Arrow-backed ints.
     """
-    return schema.update_columns({name: {"dtype": None} for name in schema.columns})
+    updates: dict[str, dict[str, Any]] = {name: {"dtype": None} for name in schema.columns}
+    if polars_model:
+        for name, column in schema.columns.items():
+            if name in arrow_schema.names and pa.types.is_floating(arrow_schema.field(name).type):
+                updates[name].update(_polars_nan_as_value(column))
+    return schema.update_columns(updates)
 
 
-def _frame(batch: pa.Table, schema: Any) -> Any:
+def _polars_nan_as_value(column: Any) -> dict[str, Any]:
+    """Column properties that make Pandera's polars backend treat NaN as pandas' Arrow-backed
+    columns do: not a null, and failing `gt`/`ge` (polars orders NaN above +inf)."""
+    checks = [_rejecting_nan(check) for check in column.checks]
+    if column.nullable:
+        return {"checks": checks}
+    null_free = Check(_polars_not_null, name=NOT_NULLABLE, ignore_na=False)
+    return {"nullable": True, "checks": [null_free, *checks]}
+
+
+def _rejecting_nan(check: Check) -> Check:
+    compare = {"greater_than": "gt", "greater_than_or_equal_to": "ge"}.get(check.name or "")
+    if compare is None:
+        return check
+    return Check(
+        functools.partial(_polars_compare, compare=compare, bound=check.statistics["min_value"]),
+        ignore_na=check.ignore_na,
+        name=check.name,
+        error=check.error,
+        raise_warning=check.raise_warning,
+        n_failure_cases=check.n_failure_cases,
+        title=check.title,
+        description=check.description,
+        statistics=check.statistics,
+    )
+
+
+def _polars_compare(data: Any, *, compare: str, bound: object) -> Any:
+    import polars  # only models written for polars need it
+
+    column = polars.col(data.key)
+    # A null stays null (true & null, false & null), which `ignore_na` lets pass.
+    return data.lazyframe.select(getattr(column, compare)(bound) & column.is_not_nan())
+
+
+def _polars_not_null(data: Any) -> Any:
+    import polars
+
+    return data.lazyframe.select(polars.col(data.key).is_not_null())
+
+
+def _frame(batch: pa.Table, polars_model: bool) -> Any:
     """The batch as the DataFrame library the model is written for."""
-    if type(schema).__module__.startswith("pandera.api.polars"):
-        import polars  # only models written for polars need it
+    if polars_model:
+        import polars
 
         return polars.from_arrow(batch)
-    return batch.to_pandas()
+    return batch.to_pandas(types_mapper=_arrow_backed)
+
+
+def _arrow_backed(arrow_type: pa.DataType) -> pd.ArrowDtype | None:
+    """Floats and ints stay Arrow in pandas: NaN apart from null, every int64 exact."""
+    if pa.types.is_floating(arrow_type) or pa.types.is_integer(arrow_type):
+        return pd.ArrowDtype(arrow_type)
+    return None
+
+
+@dataclass
+class _Failure:
+    """One failed check: where it failed and what Pandera reported."""
+
+    label: str  # the column, the columns of a model-wide check, or the model
+    check: str
+    columns: tuple[str, ...]  # the batch columns whose values the line shows
+    rows: list[int] = field(default_factory=list)
+    cases: list[Mapping[str, Any]] = field(default_factory=list)
+
+    def line(self, batch: pa.Table) -> str:
+        if self.rows:
+            values = ", ".join(_show(self._value(batch, row)) for row in self.rows[:SAMPLE_SIZE])
+            return f"{self.label}: {self.check} failed for {len(self.rows)} row(s): {values}"
+        if self.cases:
+            values = ", ".join(_show(case["failure_case"]) for case in self.cases[:SAMPLE_SIZE])
+            return f"{self.label}: {self.check} failed: {values}"
+        return f"{self.label}: {self.check} failed"
+
+    def _value(self, batch: pa.Table, row: int) -> object:
+        """The failing value as the batch holds it: polars reports every failure case as
+        text, and Pandera's pandas backend drops null failure cases."""
+        if self.columns:
+            values = tuple(batch.column(name)[row].as_py() for name in self.columns)
+            return values[0] if len(values) == 1 else values
+        return next((case["failure_case"] for case in self.cases if case["index"] == row), None)
+
+
+def _describe(
+    errors: pandera.errors.SchemaErrors, schema: Any, frame: Any, batch: pa.Table
+) -> list[str]:
+    """One line per failed check: `column: check failed for N row(s): v1, v2`.
+
+    Checks on the whole frame (a missing column, say) have no rows; their line lists what
+    failed instead. A uniqueness check lists the rows Pandera's own call finds (see the module
+    docstring); a check whose failure cases Pandera dropped altogether still gets its line.
+    """
+    failures: dict[tuple[str, str], _Failure] = {}
+    for case in _records(errors.failure_cases):
+        label, check = str(case["column"]), str(case["check"])
+        if check == MODEL_UNIQUENESS:
+            continue  # one line for the model, below, not one per column (pandas) or the model
+        columns = (label,) if label in batch.column_names else ()
+        failure = failures.setdefault((label, check), _Failure(label, check, columns))
+        failure.cases.append(case)
+        if not _missing(case["index"]):
+            failure.rows.append(int(case["index"]))
+    model_wide = []
+    for error in errors.schema_errors:
+        check = _check_name(error.check)
+        if check == COLUMN_UNIQUENESS and error.column_name in batch.column_names:
+            name = error.column_name
+            rows = _duplicated(frame, [name], schema.columns[name].report_duplicates)
+            failures[(name, check)] = _Failure(name, check, (name,), rows)
+        elif check == MODEL_UNIQUENESS:
+            # Pandera stops at the first group of `Config.unique` with duplicates.
+            subset = _duplicated_subset(frame, schema.unique)
+            rows = _duplicated(frame, subset, schema.report_duplicates) if subset else []
+            label = ", ".join(subset) or str(schema.name)
+            model_wide.append(_Failure(label, check, tuple(subset), rows))
+        elif not _listed(failures, error.column_name, check):
+            label = str(error.column_name or schema.name)
+            columns = (label,) if label in batch.column_names else ()
+            failures[(label, check)] = _Failure(label, check, columns)
+    return [failure.line(batch) for failure in [*model_wide, *failures.values()]]
+
+
+def _listed(failures: Mapping[tuple[str, str], _Failure], column: str | None, check: str) -> bool:
+    """Whether a failed check has a line already: a column's check under its column, a check
+    on the whole frame under any (pandas lists its failure cases per column)."""
+    if column is not None:
+        return (column, check) in failures
+    return any(failure.check == check for failure in failures.values())
+
+
+def _duplicated_subset(frame: Any, unique: Sequence[Any] | None) -> list[str]:
+    """The columns of the model's `Config.unique` that Pandera reports: the first group (of the
+    frame's columns) with duplicates, as both of Pandera's backends choose it."""
+    if not unique:
+        return []
+    groups = [list(unique)] if all(isinstance(name, str) for name in unique) else unique
+    for group in groups:
+        subset = [name for name in group if name in frame.columns]
+        if subset and _duplicated(frame, subset, "all"):
+            return subset
+    return []
+
+
+def _duplicated(frame: Any, subset: list[str], report_duplicates: str) -> list[int]:
+    """Rows whose values in `subset` repeat another row's, nulls equal to nulls."""
+    if isinstance(frame, pd.DataFrame):
+        duplicated = frame.duplicated(subset=subset, keep=KEEP[report_duplicates])
+        return [int(row) for row in duplicated.to_numpy().nonzero()[0]]
+    return [int(row) for row in frame.select(subset).is_duplicated().arg_true()]
+
+
+def _check_name(check: object) -> str:
+    """The check as Pandera's failure cases name it."""
+    if check is None or isinstance(check, str):
+        return str(check)
+    return str(getattr(check, "error", None) or getattr(check, "name", None) or check)
 
 
 def _records(failure_cases: Any) -> list[Mapping[str, Any]]:
@@ -67,40 +273,8 @@ def _records(failure_cases: Any) -> list[Mapping[str, Any]]:
     return failure_cases.to_dict("records")
 
 
-def _describe(failure_cases: Iterable[Mapping[str, Any]], batch: pa.Table) -> list[str]:
-    """One line per failed check: `column: check failed for N row(s): v1, v2`.
-
-    Checks on the whole frame (a missing column, say) have no rows; their line lists what
-    failed instead.
-    """
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for case in failure_cases:
-        groups.setdefault((case["column"], case["check"]), []).append(case)
-    lines = []
-    for (column, check), cases in groups.items():
-        rows = [case for case in cases if not _missing(case["index"])]
-        if not rows:
-            values = ", ".join(_show(case["failure_case"]) for case in cases[:SAMPLE_SIZE])
-            lines.append(f"{column}: {check} failed: {values}")
-            continue
-        values = ", ".join(
-            _show(_value(batch, column, int(case["index"]), case["failure_case"]))
-            for case in rows[:SAMPLE_SIZE]
-        )
-        lines.append(f"{column}: {check} failed for {len(rows)} row(s): {values}")
-    return lines
-
-
-def _value(batch: pa.Table, column: str, row: int, failure_case: object) -> object:
-    """The failing value as the batch holds it (pandas turns ints with nulls into floats, and
-    polars reports every failure case as text)."""
-    if column in batch.column_names:
-        return batch.column(column)[row].as_py()
-    return failure_case
-
-
 def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def _show(value: object) -> str:
