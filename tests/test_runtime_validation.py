@@ -1,15 +1,31 @@
 """`validate_batch`: a typed Arrow batch checked against a real Pandera model, written with
 Pandera's pandas API or its polars API; both must give the same verdict and the same message."""
 
+from collections.abc import Iterator
+from datetime import datetime
 from types import ModuleType
 
+import dagster as dg
 import pandera.pandas
 import pandera.polars
 import pyarrow as pa
 import pytest
+from pyiceberg.catalog import Catalog
+from pyiceberg.schema import Schema
+from pyiceberg.types import DoubleType, NestedField
 
-from cascade.runtime import ValidationFailed
+from cascade.runtime import IcebergResource, IngestionConfig, ValidationFailed, run_ingestion
 from cascade.runtime.validation import validate_batch
+from tests.test_runtime_ingestion import (
+    IDENTIFIER,
+    PARTITION_SPEC,
+    SCHEMA,
+    failure_message,
+    materialize,
+    reading,
+    rows_source,
+)
+from tests.test_runtime_ingestion import catalog as catalog  # the fixture
 
 NAN = float("nan")
 INF = float("inf")
@@ -179,3 +195,46 @@ def test_string_checks_on_a_null_free_column_show_the_values(api) -> None:
         "login: str_length(1, 3) failed for 2 row(s): 'abcd', ''",
         "kind: isin(['user', 'bot']) failed for 1 row(s): 'org'",
     ]
+
+
+# Through a real materialization: dlt stages the rows, the runtime types them, the model
+# refuses NaN and -inf, and the table is never created.
+TEMPERATURE_SCHEMA = Schema(
+    *(field for field in SCHEMA.fields if field.name != "note"),
+    NestedField(8, "temp", DoubleType(), required=False),
+)
+
+
+class TemperatureReading(pandera.pandas.DataFrameModel):
+    reading_id: str = pandera.pandas.Field(alias="_id", unique=True)
+    value: int = pandera.pandas.Field(ge=0)
+    taken_at: datetime
+    temp: float | None = pandera.pandas.Field(ge=0, nullable=True)
+
+
+def test_a_materialization_refuses_nan_under_ge_and_names_it(catalog: Catalog) -> None:
+    temps = [1.5, NAN, None, -INF, INF]
+    rows = [reading(f"r{i}", 1, temp=temp) for i, temp in enumerate(temps)]
+
+    @dg.asset(name="dlt_readings", partitions_def=dg.DailyPartitionsDefinition("2024-01-01"))
+    def dlt_readings(
+        context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        yield from run_ingestion(
+            context,
+            config=config,
+            iceberg=iceberg,
+            source=rows_source(rows),
+            validation_schema=TemperatureReading,
+            identifier=IDENTIFIER,
+            schema=TEMPERATURE_SCHEMA,
+            partition_spec=PARTITION_SPEC,
+            unique_key=("_id",),
+            validate=True,
+            max_runtime_seconds=300,
+        )
+
+    message = failure_message(materialize(dlt_readings))
+
+    assert "temp: greater_than_or_equal_to(0) failed for 2 row(s): nan, -inf" in message
+    assert not catalog.table_exists(IDENTIFIER)
