@@ -4,10 +4,10 @@
     .venv/bin/python tests/bench/load.py --quick    # 10,000 rows into a 100,000-row table
     # --rows N (rows per load, default 100,000)  --loads N (loads that fill the table before
     # the timed ones, default 10)  --page N (rows per page the resource yields, default 1,000)
-    # --variants cascade,dlt_stage,dlt_iceberg,seed  --timeout S (stop a dlt or seed run
-    # after S seconds, default 120; Cascade always finishes)  --repeat N (runs of a variant,
-    # default 3; the median is shown)  --budget S (no further run of a variant once its runs
-    # add up to S seconds, default 60)  --keep (keep the temp folder)
+    # --variants cascade,cascade_stage,dlt_stage,dlt_iceberg,seed  --timeout S (stop a dlt or
+    # seed run after S seconds, default 120; Cascade always finishes)  --repeat N (runs of a
+    # variant, default 3; the median is shown)  --budget S (no further run of a variant once
+    # its runs add up to S seconds, default 60)  --keep (keep the temp folder)
 
 One run, one batch, the same pages of dicts for every variant: --rows rows as a JSON API
 returns them (camelCase keys, timestamps as ISO strings, pages of --page rows), shuffled, half
@@ -18,8 +18,14 @@ new keys. The variants (tests/bench/load_variants.py has the code of each):
                writes one (daily-partitioned `@dg.asset` with the Pandera asset check, calling
                `run_ingestion` with a schema module's SCHEMA, PARTITION_SPEC and UNIQUE_KEY),
                over a dlt resource yielding the pages, merged into bench.events;
+- cascade_stage: Cascade's typed staging alone, the same work as dlt_stage: the ingestion
+               function (the cascade variant's dlt resource of the pages) staged by
+               `cascade.runtime.staging.stage(resource, "bench.events", SCHEMA)` (records to
+               Arrow data of the schema, dlt's extract and normalize to parquet, read back),
+               then `cascade.runtime.batch.conform` (the cast to the schema, the load time
+               stamped); no Dagster, no validation, no table;
 - dlt_stage:   dlt's own dict normalization of the pages to parquet (the staging path Cascade
-               is replacing with its own typed conversion to Arrow): a pipeline with a
+               replaced with its own typed conversion to Arrow): a pipeline with a
                filesystem destination in a temp folder, `loader_file_format="parquet"`, the
                column hints the generated DLT_COLUMNS gave (text/bigint/double/timestamp tz),
                the files read back into Arrow; staging only, no Iceberg;
@@ -32,8 +38,8 @@ new keys. The variants (tests/bench/load_variants.py has the code of each):
 Cascade's step timings are the ones the runtime records in the materialization's metadata:
 
 - stage:    `dlt_elapsed_seconds`: the ingestion function and the staging of its records
-            (today dlt's extract, normalize and load to parquet in a temporary folder, read
-            back; Cascade's own typed conversion once it lands);
+            (`stage`: Cascade's typed conversion, dlt's extract and normalize to parquet in a
+            temporary folder, read back);
 - conform:  `conform_elapsed_seconds`: the cast to the generated schema (`_cascade_ingested_at`
             stamped) and the deduplication on the unique key;
 - validate: `validate_elapsed_seconds`: the Pandera model (pandas), checks only;
@@ -41,7 +47,9 @@ Cascade's step timings are the ones the runtime records in the materialization's
             generated schema, and the merge (probe, rewrite, one commit);
 - `total_elapsed_seconds` is all of `run_ingestion` (the rest is what is left); outside it,
   Dagster's own run (the ephemeral instance, events) and the `dagster/row_count` metadata, read
-  from `dg.materialize`'s wall-clock time. Cascade's figure against the others is the total.
+  from `dg.materialize`'s wall-clock time. Cascade's figure against dlt's Iceberg merge and
+  the seed's way is the total; against dlt_stage, cascade_stage's seconds (stage + conform in
+  a process of their own), with the stage step of the whole load printed next to it.
 
 Tables (SQLite SqlCatalog, local warehouse, partitioned by day like the generated modules):
 the first of --loads loads creates bench.events through the asset, the others are appended
@@ -59,13 +67,20 @@ compile.py), then times one run. Its peak RSS is that process's VmHWM, reset to 
 before the run (Arrow allocates outside Python, where tracemalloc cannot see; not
 `ru_maxrss`, which Linux carries over from the parent across fork and exec): the peak during
 the run, with the process's imports and the pages resident. "+MB" is how far that peak rose
-above the RSS before the run. A dlt or seed run is stopped after --timeout seconds of its run
-and shown as "> S s", its peak so far as a lower bound.
+above the RSS before the run. A dlt or seed run (never a Cascade one) is stopped after
+--timeout seconds of its run and shown as "> S s", its peak so far as a lower bound.
 
-Checks, cheap ones: each table after a run, and dlt_stage's parquet files, against DuckDB's
-count, distinct keys and a hash of every value (merge.py's digest), expected: the starting
-rows whose key is not in the batch plus the batch (dlt_stage: the batch); Cascade's metadata
-row counts and the seed's upsert counts against the batch. Timings are printed, never asserted.
+Checks, cheap ones: each table after a run, dlt_stage's parquet files and cascade_stage's
+rows (written to parquet once its peak is read), against DuckDB's count, distinct keys and a
+hash of every value (merge.py's digest), expected: the starting rows whose key is not in the
+batch plus the batch (dlt_stage, cascade_stage: the batch); cascade_stage's rows have the
+schema's Arrow schema; Cascade's metadata row counts and the seed's upsert counts against the
+batch. Timings are printed, never asserted.
+
+Targets, like for like: staging time, dlt_stage / cascade_stage >= 4x (and, as before, dlt_stage
+/ the whole load's stage step); rows/s through run_ingestion; whole load, dlt's Iceberg merge
+and the seed's way / Cascade's total >= 10x; peak memory, cascade_stage below dlt_stage and
+Cascade's whole load below dlt's Iceberg merge and below the seed's way.
 """
 
 import argparse
@@ -96,6 +111,7 @@ DLT_IDENTIFIER = f"{merge.DLT_NAMESPACE}.{TABLE_NAME}"
 START = datetime(2024, 1, 1, tzinfo=UTC)
 LABELS = {
     "cascade": "Cascade run_ingestion",
+    "cascade_stage": "Cascade staging: stage + conform",
     "dlt_stage": "dlt dict normalization -> parquet",
     "dlt_iceberg": "dlt Iceberg merge (upsert)",
     "seed": "seed: dlt staging + Table.upsert",
@@ -107,7 +123,7 @@ STEPS = (
     ("merge", "merge: table check + merge"),
 )
 # Targets, as ratios of this run's figures.
-STAGING_TARGET = 4  # dlt's dict normalization / Cascade's stage step
+STAGING_TARGET = 4  # dlt's dict normalization / Cascade's staging (cascade_stage)
 ROWS_PER_SECOND_TARGET = 100_000  # rows / total_elapsed_seconds
 LOAD_TARGET = 10  # dlt's Iceberg merge, and the seed's way / Cascade's total
 
@@ -273,7 +289,9 @@ class Bench:
         """Runs of `variant` from the same starting point while under --repeat and --budget."""
         from pyiceberg.catalog import load_catalog
 
-        identifier = {"dlt_iceberg": DLT_IDENTIFIER, "dlt_stage": None}.get(variant, IDENTIFIER)
+        identifier = {"dlt_iceberg": DLT_IDENTIFIER, "dlt_stage": None, "cascade_stage": None}.get(
+            variant, IDENTIFIER
+        )
         table = load_catalog("cascade").load_table(identifier) if identifier else None
         # Every run starts from the table's starting snapshot: a correct run leaves the rows
         # whose key is not in the batch, plus the batch.
@@ -288,7 +306,7 @@ class Bench:
             if variant == "dlt_iceberg":  # dlt's local state as it was after creating the table
                 shutil.rmtree(self.dlt_state)
                 shutil.copytree(self.dlt_state_saved, self.dlt_state)
-            timeout = None if variant == "cascade" else self.args.timeout
+            timeout = None if variant.startswith("cascade") else self.args.timeout
             run = self.child(variant, batch, warmup=True, timeout=timeout)
             if run.seconds is not None and not run.error:
                 run.check = self.check(variant, run, table, expected)
@@ -307,10 +325,16 @@ class Bench:
             got = (counts["rows_inserted"], counts["rows_updated"])
             if got != (rows - rows // 2, rows // 2):
                 return f"WRONG counts: {got[0]:,} inserted, {got[1]:,} updated"
-        if variant == "dlt_stage":
+        if variant == "cascade_stage" and not run.reported["schema_ok"]:
+            return "WRONG: the rows do not have the schema's Arrow schema"
+        if variant in ("dlt_stage", "cascade_stage"):
             files = [path.removeprefix("file://") for path in run.reported["files"]]
             got = merge.digest(files)
-            shutil.rmtree(run.reported["folder"], ignore_errors=True)
+            if variant == "dlt_stage":
+                shutil.rmtree(run.reported["folder"], ignore_errors=True)
+            else:
+                for path in files:
+                    Path(path).unlink()
         else:
             table.refresh()
             got = merge.digest(merge.data_file_paths(table))
@@ -370,6 +394,9 @@ def run_line(run: Result, timeout: float) -> str:
         so_far = "" if run.peak_mb is None else f"; peak so far {run.peak_mb:.0f} MB"
         return f"> {timeout:g} s (stopped{so_far})"
     steps = f"; {steps_line(run.meta)}" if run.meta else ""
+    if "stage_seconds" in run.reported:  # cascade_stage
+        stage, conform = run.reported["stage_seconds"], run.reported["conform_seconds"]
+        steps = f"; stage {stage:.2f} s, conform {conform:.2f} s"
     return (
         f"{run.seconds:7.2f} s  peak {run.peak_mb:5.0f} MB (+{run.grew_mb:.0f}){steps}  {run.check}"
     )
@@ -390,14 +417,17 @@ def report(results: dict[str, Result], args: argparse.Namespace) -> None:
         f"{'rows/s':>10}{'peak MB':>9}{'+MB':>6}  rows"
     )
     stage = cascade.meta["dlt_elapsed_seconds"] if cascade and cascade.meta else None
+    staging = results.get("cascade_stage")
+    # dlt's staging compares with Cascade's staging (the stage step of the whole load when
+    # cascade_stage did not run), dlt's Iceberg merge and the seed's way with the whole load.
+    staging_seconds = staging.seconds if staging and not staging.error else stage
     for variant, result in results.items():
         at_least = ">=" if result.seconds is None and result.peak_mb is not None else ""
         peak = "" if result.peak_mb is None else f"{at_least}{result.peak_mb:.0f}"
         grew = "" if result.grew_mb is None else f"{at_least}{result.grew_mb:.0f}"
         rate = "" if result.seconds is None else f"{rows / result.seconds:,.0f}"
-        # dlt's staging compares with Cascade's stage step, the others with its whole load.
-        against = stage if variant == "dlt_stage" else cascade and cascade.seconds
-        ratio = "" if variant == "cascade" else ratio_cell(result, against, timeout)
+        against = staging_seconds if variant == "dlt_stage" else cascade and cascade.seconds
+        ratio = "" if variant.startswith("cascade") else ratio_cell(result, against, timeout)
         seconds = "error" if result.error else (
             f">{timeout:g}" if result.seconds is None else f"{result.seconds:.2f}"
         )  # fmt: skip
@@ -410,7 +440,8 @@ def report(results: dict[str, Result], args: argparse.Namespace) -> None:
                   f"{rows / stage:>10,.0f}")  # fmt: skip
     print(
         "seconds: Cascade's total_elapsed_seconds, the others' whole run; vs Cascade: their"
-        " seconds / Cascade's total (dlt's staging: / Cascade's stage step); peak MB: the"
+        " seconds / Cascade's total (dlt's staging: / Cascade's staging, stage + conform);"
+        " peak MB: the"
         " process's peak RSS during the run (imports and pages resident), +MB: its rise over"
         " the RSS before the run; > and >=: so far, when stopped"
     )
@@ -440,38 +471,59 @@ def cascade_steps(cascade: Result) -> None:
 
 
 def targets(results: dict[str, Result], args: argparse.Namespace) -> None:
-    cascade = results.get("cascade")
-    if cascade is None or cascade.seconds is None:
+    """Like for like: staging against staging, whole load against whole load."""
+    done = {name: r for name, r in results.items() if r.seconds is not None and not r.error}
+    cascade, staging = done.get("cascade"), done.get("cascade_stage")
+    dlt_stage = results.get("dlt_stage")
+    dlt_stage = None if dlt_stage is None or dlt_stage.error else dlt_stage
+    if not (cascade or staging):
         return
     print("\nTargets (ratios of this run's figures; '>' where the other variant was stopped)")
-    stage = cascade.meta["dlt_elapsed_seconds"]
     timeout = args.timeout
-    if "dlt_stage" in results and not results["dlt_stage"].error:
-        ratio, lower = speedup(results["dlt_stage"], stage, timeout)
+    if dlt_stage and staging:
+        ratio, lower = speedup(dlt_stage, staging.seconds, timeout)
         print(
-            f"  staging: dlt dict normalization / Cascade's stage step = {'>' if lower else ''}"
-            f"{ratio:.1f}x (target >= {STAGING_TARGET}x) {verdict(ratio >= STAGING_TARGET, lower)}"
+            f"  staging: dlt dict normalization / Cascade staging (stage + conform) ="
+            f" {'>' if lower else ''}{ratio:.1f}x (target >= {STAGING_TARGET}x)"
+            f" {verdict(ratio >= STAGING_TARGET, lower)}"
         )
-    rate = args.rows / cascade.seconds
-    print(
-        f"  Cascade: {rate:,.0f} rows/s through run_ingestion"
-        f" (target >= {ROWS_PER_SECOND_TARGET:,}) {verdict(rate >= ROWS_PER_SECOND_TARGET)}"
-    )
-    for other in ("dlt_iceberg", "seed"):
-        if other in results and not results[other].error:
-            ratio, lower = speedup(results[other], cascade.seconds, timeout)
-            print(
-                f"  whole load: {LABELS[other]} / Cascade = {'>' if lower else ''}{ratio:.1f}x"
-                f" (target >= {LOAD_TARGET}x) {verdict(ratio >= LOAD_TARGET, lower)}"
-            )
-    for other, result in results.items():
-        if other == "cascade" or result.peak_mb is None:
-            continue
-        stopped = result.seconds is None  # then its peak is a lower bound
+    if dlt_stage and cascade:
+        stage = cascade.meta["dlt_elapsed_seconds"]
+        ratio, lower = speedup(dlt_stage, stage, timeout)
         print(
-            f"  peak memory: Cascade {cascade.peak_mb:.0f} MB, {LABELS[other]}"
-            f" {'>= ' if stopped else ''}{result.peak_mb:.0f} MB (target: Cascade below)"
-            f" {verdict(cascade.peak_mb < result.peak_mb, stopped)}"
+            f"  staging in the load: dlt dict normalization / Cascade's stage step ="
+            f" {'>' if lower else ''}{ratio:.1f}x (target >= {STAGING_TARGET}x)"
+            f" {verdict(ratio >= STAGING_TARGET, lower)}"
+        )
+    if cascade:
+        rate = args.rows / cascade.seconds
+        print(
+            f"  Cascade: {rate:,.0f} rows/s through run_ingestion"
+            f" (target >= {ROWS_PER_SECOND_TARGET:,}) {verdict(rate >= ROWS_PER_SECOND_TARGET)}"
+        )
+        for other in ("dlt_iceberg", "seed"):
+            if other in results and not results[other].error:
+                ratio, lower = speedup(results[other], cascade.seconds, timeout)
+                met = verdict(ratio >= LOAD_TARGET, lower)
+                print(
+                    f"  whole load: {LABELS[other]} / Cascade = {'>' if lower else ''}"
+                    f"{ratio:.1f}x (target >= {LOAD_TARGET}x) {met}"
+                )
+    # Peak memory, like for like: staging against staging, whole load against whole load.
+    pairs = (
+        ("cascade_stage", "dlt_stage", "Cascade staging"),
+        ("cascade", "dlt_iceberg", "Cascade's whole load"),
+        ("cascade", "seed", "Cascade's whole load"),
+    )
+    for ours, other, name in pairs:
+        mine, theirs = done.get(ours), results.get(other)
+        if mine is None or theirs is None or theirs.peak_mb is None:
+            continue
+        stopped = theirs.seconds is None  # then its peak is a lower bound
+        print(
+            f"  peak memory: {name} {mine.peak_mb:.0f} MB, {LABELS[other]}"
+            f" {'>= ' if stopped else ''}{theirs.peak_mb:.0f} MB (target: {name} below)"
+            f" {verdict(mine.peak_mb < theirs.peak_mb, stopped)}"
         )
 
 

@@ -15,6 +15,12 @@ writes `<out>`: the seconds, the peak RSS during the run and what the variant re
 Variants, all on the same pages:
 - cascade:     `dg.materialize` of the asset `cascade gen` would write, calling `run_ingestion`
                (stage, conform, validate, merge into bench.events);
+- cascade_stage: Cascade's typed staging alone, the work dlt_stage does: what `run_ingestion`
+               runs before validation, without Dagster or a table: the ingestion function
+               called on the pages, `cascade.runtime.staging.stage` (its records turned into
+               Arrow data of the schema, dlt's extract and normalize to parquet, read back),
+               then `cascade.runtime.batch.conform` (the cast to the schema, the load time
+               stamped); the rows are written to parquet after the run, for load.py's check;
 - dlt_stage:   dlt's own dict normalization to parquet, today's staging path: a pipeline with
                a filesystem destination in a folder of its own, `loader_file_format="parquet"`,
                the column hints the generated DLT_COLUMNS gave, and the root table's files read
@@ -60,7 +66,7 @@ DLT_HINTS = {
     "amount": {"data_type": "double"},
     "updated_at": {"data_type": "timestamp", "timezone": True},
 }
-VARIANTS = ("cascade", "dlt_stage", "dlt_iceberg", "seed")
+VARIANTS = ("cascade", "cascade_stage", "dlt_stage", "dlt_iceberg", "seed")
 
 
 # The equivalent of a generated schema module, and the user's Pandera model and source.
@@ -186,6 +192,22 @@ def cascade_load(pages: list[list[dict]], partition: str, identifier: str = IDEN
     return {"meta": figures, "wall": wall}
 
 
+def cascade_stage(pages: list[list[dict]], schema, partition: str) -> tuple[pa.Table, dict]:  # noqa: ANN001
+    """`run_ingestion`'s staging alone: the ingestion function, `stage` and `conform`."""
+    from cascade.runtime.batch import conform
+    from cascade.runtime.staging import stage
+
+    started = time.perf_counter()
+    staged = stage(ingestion_function(pages)(partition), IDENTIFIER, schema)
+    staged_at = time.perf_counter()
+    rows = conform(staged.rows, schema, ingested_at=datetime.now(UTC))
+    figures = {
+        "stage_seconds": staged_at - started,
+        "conform_seconds": time.perf_counter() - staged_at,
+    }
+    return rows, figures
+
+
 def pages_resource(pages: list[list[dict]]):  # noqa: ANN201
     import dlt
 
@@ -269,6 +291,7 @@ def run(args: argparse.Namespace) -> None:
     import pyiceberg.io.pyarrow  # noqa: F401
     import pyiceberg.table.upsert_util  # noqa: F401
 
+    schema, _ = schema_module()  # a generated schema module is imported before its run
     if args.variant == "cascade":
         import dagster  # noqa: F401
 
@@ -277,6 +300,17 @@ def run(args: argparse.Namespace) -> None:
         if args.warmup:
             cascade_load(warmup_pages(args.page), "2024-01-01", WARMUP_IDENTIFIER)
         operation = lambda: cascade_load(pages, args.partition)  # noqa: E731
+    elif args.variant == "cascade_stage":
+        import cascade.runtime.batch  # noqa: F401
+        import cascade.runtime.staging  # noqa: F401
+
+        if args.warmup:
+            cascade_stage(warmup_pages(args.page), schema, "2024-01-01")
+
+        def operation() -> dict:
+            rows, figures = cascade_stage(pages, schema, args.partition)
+            return {"rows": rows.num_rows, **figures, "table": rows}
+
     elif args.variant == "dlt_stage":
         folder = workdir / f"{Path(args.out).stem}_stage"
         if args.warmup:
@@ -308,6 +342,11 @@ def run(args: argparse.Namespace) -> None:
     reported = operation() or {}
     seconds = time.perf_counter() - started
     peak_mb = merge.memory_mb("VmHWM")
+    if (rows := reported.pop("table", None)) is not None:
+        # cascade_stage's rows, for load.py's check: written once the peak is read.
+        path = workdir / f"{Path(args.out).stem}_rows.parquet"
+        pq.write_table(rows, path)
+        reported |= {"files": [str(path)], "schema_ok": rows.schema.equals(schema.as_arrow())}
     result = {"seconds": seconds, "base_mb": base_mb, "peak_mb": peak_mb, **reported}
     write_json(Path(args.out), result)
 
