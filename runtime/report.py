@@ -22,12 +22,19 @@ def column_schema(schema: Schema, unique_key: Sequence[str]) -> dg.TableSchema:
     )
 
 
-def no_data(branch: str, partition_date: str, identifier: str) -> dg.MaterializeResult:
+def no_data(
+    branch: str,
+    partition_date: str,
+    identifier: str,
+    check_results: Sequence[dg.AssetCheckResult] = (),
+) -> dg.MaterializeResult:
+    """The result of a load whose source had no rows: the table is left as it was."""
     return dg.MaterializeResult(
+        check_results=list(check_results),
         metadata={
             "status": "no_data",
             "branch": branch,
             "partition_date": partition_date,
             "table_name": identifier,
-        }
+        },
     )

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import dagster as dg
 import pyarrow as pa
@@ -41,7 +40,7 @@ class Batch:
 
     rows: pa.Table
     rows_deduplicated: int
-    dropped_columns: tuple[str, ...]
+    dropped_keys: tuple[str, ...]  # source keys the table has no column for
     dlt_elapsed: float
     conform_elapsed: float  # the cast to the generated schema and the deduplication
     validate_elapsed: float
@@ -64,7 +63,6 @@ def run_ingestion(
     last_column_id: int | None = None,
     last_partition_id: int | None = None,
     allowed_breaking: Sequence[str] = (),
-    dlt_columns: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Load one daily partition of `source` into the Iceberg table `identifier`.
 
@@ -96,7 +94,6 @@ def run_ingestion(
                 identifier,
                 schema,
                 unique_key,
-                dlt_columns or {},
                 validation_schema if validate else None,
             )
     except ValidationFailed as failure:
@@ -109,7 +106,11 @@ def run_ingestion(
             )
         raise
     if batch is None:
-        yield no_data(branch, partition_date, identifier)
+        # The declared asset check gets its result too: a step that declares a check and
+        # yields none fails with DagsterStepOutputNotFoundError.
+        yield no_data(
+            branch, partition_date, identifier, _pandera_passed(context, validation_schema, 0)
+        )
         return
     if not validate or validation_schema is None:
         log.info("No Pandera validation for this table: " + _why_unvalidated(validate))
@@ -147,15 +148,7 @@ def run_ingestion(
         f"snapshot {outcome.snapshot_id}"
     )
 
-    check_results = []
-    if _declares_pandera_check(context) and validation_schema is not None:
-        check_results.append(
-            dg.AssetCheckResult(
-                check_name=PANDERA_CHECK,
-                passed=True,
-                metadata={"model": validation_schema.__name__, "rows": batch.rows.num_rows},
-            )
-        )
+    check_results = _pandera_passed(context, validation_schema, batch.rows.num_rows)
     yield dg.MaterializeResult(
         metadata={
             "branch": branch,
@@ -164,7 +157,7 @@ def run_ingestion(
             "rows_deleted": outcome.rows_deleted,
             "rows_updated": outcome.rows_updated,
             "rows_deduplicated": batch.rows_deduplicated,
-            "rows_dropped_columns": len(batch.dropped_columns),
+            "rows_dropped_columns": len(batch.dropped_keys),
             "unique_key": ",".join(unique_key),
             "table_name": identifier,
             # Snapshot ids use all 64 bits, more than the Dagster UI's JavaScript numbers keep.
@@ -193,35 +186,33 @@ def prepare_batch(
     identifier: str,
     schema: Schema,
     unique_key: Sequence[str],
-    dlt_columns: Mapping[str, Mapping[str, Any]],
     validation_schema: type[DataFrameModel] | None,
 ) -> Batch | None:
     """Run the source through dlt, conform, deduplicate and validate: no catalog access."""
     log = context.log
     started = time.monotonic()
     partition_date = context.partition_key
-    table_name = identifier.rsplit(".", 1)[-1]
     result = source(partition_date)
     if result is None:
         log.info(f"The ingestion function returned None for {partition_date}: no data")
         return None
-    staged = stage(result, table_name, dlt_columns)
+    staged = stage(result, identifier, schema)
     dlt_elapsed = time.monotonic() - started
     if staged is None:
-        log.info(f"dlt staged no rows for {table_name} in {dlt_elapsed:.2f}s: no data")
+        log.info(f"The source yielded no rows for {identifier} in {dlt_elapsed:.2f}s: no data")
         return None
-    log.info(f"dlt staged {staged.rows.num_rows} rows for {table_name} in {dlt_elapsed:.2f}s")
+    log.info(f"Staged {staged.rows.num_rows} rows for {identifier} in {dlt_elapsed:.2f}s")
+    if staged.dropped_keys:
+        log.warning(
+            f"Dropped {len(staged.dropped_keys)} key(s) the table schema does not have: "
+            + ", ".join(
+                f"{key} ({count} record(s))" for key, count in sorted(staged.dropped_keys.items())
+            )
+        )
 
     conform_started = time.monotonic()
-    conformed = conform(
-        staged.rows, schema, ingested_at=datetime.now(UTC), normalize_key=staged.normalize_key
-    )
-    if conformed.dropped_columns:
-        log.warning(
-            f"Dropped {len(conformed.dropped_columns)} column(s) or struct key(s) the table schema "
-            "does not have: " + ", ".join(conformed.dropped_columns)
-        )
-    rows, rows_deduplicated = deduplicate(conformed.batch, unique_key)
+    conformed = conform(staged.rows, schema, ingested_at=datetime.now(UTC))
+    rows, rows_deduplicated = deduplicate(conformed, unique_key)
     if rows_deduplicated:
         log.info(f"Dropped {rows_deduplicated} earlier row(s) with a repeated unique key")
 
@@ -237,11 +228,23 @@ def prepare_batch(
     return Batch(
         rows,
         rows_deduplicated,
-        conformed.dropped_columns,
+        tuple(staged.dropped_keys),
         dlt_elapsed,
         conform_elapsed,
         time.monotonic() - validate_started,
     )
+
+
+def _pandera_passed(
+    context: dg.AssetExecutionContext,
+    validation_schema: type[DataFrameModel] | None,
+    rows: int,
+) -> list[dg.AssetCheckResult]:
+    """The declared Pandera check's result for a batch the model accepted (`rows` rows)."""
+    if not _declares_pandera_check(context) or validation_schema is None:
+        return []
+    metadata = {"model": validation_schema.__name__, "rows": rows}
+    return [dg.AssetCheckResult(check_name=PANDERA_CHECK, passed=True, metadata=metadata)]
 
 
 def _declares_pandera_check(context: dg.AssetExecutionContext) -> bool:

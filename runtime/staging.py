@@ -1,49 +1,48 @@
-"""Stage a dlt source to parquet in a throwaway folder and read the root table's rows back.
+"""Stage what a dlt source yields as parquet in a throwaway folder and read the rows back.
 
-dlt does the extraction, name normalisation (camelCase -> snake_case) and typing from the
-generated column hints; Iceberg is written by the merge, not by dlt. Every run gets its own
-working folder for the pipeline and the filesystem bucket, so runs never share state and
-nothing lands in ~/.dlt or /var/dlt.
+dlt does the extraction (sources, pagination, incremental cursors) and stages parquet with its
+`_dlt_load_id` and `_dlt_id`; the values are Cascade's: a `RecordConverter` at the end of the
+root resource's pipe turns every item into Arrow data of the generated schema (records.py), so
+dlt's normalizer sees typed Arrow data and writes it as it is. Every run gets its own working
+folder for the pipeline, so runs never share state and nothing lands in ~/.dlt or /var/dlt.
 """
 
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dlt.common.pipeline import LoadInfo
+from dlt.common.schema import Schema as DltSchema
 from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
+from pyiceberg.schema import Schema
 
-from cascade.runtime.errors import SourceError
+from cascade.runtime.errors import BatchError, SourceError
+from cascade.runtime.records import RecordConverter
 
 
 @dataclass(frozen=True)
 class Staged:
     rows: pa.Table
-    # dlt's naming convention for the source: how it turned the source's keys into columns.
-    normalize_key: Callable[[str], str]
+    # Source keys the table has no column for (dotted paths), with the records holding them.
+    dropped_keys: dict[str, int]
 
 
-def stage(
-    result: object, table_name: str, dlt_columns: Mapping[str, Mapping[str, Any]]
-) -> Staged | None:
-    """Run `result` (what the ingestion function returned) and return its root table's rows.
+def stage(result: object, identifier: str, schema: Schema) -> Staged | None:
+    """Run `result` (what the ingestion function returned) and return its root table's rows,
+    with the generated `schema`'s data columns and dlt's `_dlt_load_id` and `_dlt_id`.
 
-    Returns None when the source produced no rows for the root table.
+    Returns None when the source yielded no rows. Raises `BatchError` naming each column whose
+    values break the value rules (records.py), `SourceError` when `result` is not a dlt
+    source or resource; an error of the source itself propagates as dlt raises it.
     """
+    table_name = identifier.rsplit(".", 1)[-1]
     data, root = _select_root(result, table_name)
-    # The staging folder is empty on every run, so "replace" or "merge" dispositions of the
-    # user's resource would mean nothing here; deduplication happens in the Iceberg merge.
-    # An empty `columns` would erase the resource's own column hints rather than add none.
-    columns = {name: {"name": name, **hint} for name, hint in dlt_columns.items()} or None
-    root.apply_hints(table_name=table_name, write_disposition="append", columns=columns)
     with tempfile.TemporaryDirectory(prefix="cascade-dlt-") as workdir:
         pipeline = dlt.pipeline(
             pipeline_name=f"cascade_{table_name}",
@@ -51,25 +50,40 @@ def stage(
             destination=dlt.destinations.filesystem(bucket_url=str(Path(workdir) / "bucket")),
             dataset_name="staging",
         )
+        naming = data.schema.naming if isinstance(data, DltSource) else DltSchema(table_name).naming
+        converter = RecordConverter(schema, naming)
+        # The staging folder is empty on every run, so "replace" or "merge" dispositions of the
+        # user's resource would mean nothing here (deduplication happens in the Iceberg merge);
+        # the resource's column hints are dropped, because the converter decides the types.
+        root.apply_hints(table_name=table_name, write_disposition="append", columns={})
+        root.add_step(converter)
         with _arrow_lineage(pipeline.pipeline_name):
-            load_info = pipeline.run(data, loader_file_format="parquet")
-        load_info.raise_on_failed_jobs()
-        naming = pipeline.default_schema.naming
-        root_table = naming.normalize_table_identifier(table_name)
+            pipeline.extract(data, loader_file_format="parquet")
+            if converter.problems:
+                raise _refusal(converter, identifier)
+            if not converter.rows:
+                return None
+            load_id = pipeline.normalize().loads_ids[0]
+        files = _root_files(pipeline, load_id, naming.normalize_table_identifier(table_name))
         # Read everything before the folder is removed.
-        parts = [pq.read_table(url) for url in _root_files(load_info, root_table)]
-    if not parts:
-        return None
-    rows = pa.concat_tables(parts, promote_options="permissive")
-    return Staged(rows, naming.normalize_identifier) if rows.num_rows else None
+        rows = pa.concat_tables([pq.read_table(path) for path in files])
+    return Staged(rows, dict(converter.problems.dropped))
+
+
+def _refusal(converter: RecordConverter, identifier: str) -> BatchError:
+    lines = converter.problems.lines()
+    return BatchError(
+        f"The records for {identifier} do not fit its schema; nothing was written.\n  "
+        + "\n  ".join(lines),
+        metadata={"refused_columns": len(lines)},
+    )
 
 
 @contextmanager
 def _arrow_lineage(pipeline_name: str) -> Iterator[None]:
-    """dlt adds `_dlt_load_id` and `_dlt_id` to rows given as dicts, but not to Arrow tables or
-    data frames unless its parquet normalizer is told to; the generated schema requires both.
-    Set for this pipeline only (dlt reads config under the pipeline's name first), and only
-    while it runs."""
+    """dlt adds `_dlt_load_id` and `_dlt_id` to Arrow data only when its parquet normalizer is
+    told to; the generated schema requires both. Set for this pipeline only (dlt reads config
+    under the pipeline's name first), and only while it runs."""
     prefix = f"{pipeline_name.upper()}__NORMALIZE__PARQUET_NORMALIZER__"
     names = [f"{prefix}ADD_DLT_LOAD_ID", f"{prefix}ADD_DLT_ID"]
     saved = {name: os.environ.get(name) for name in names}
@@ -89,10 +103,13 @@ def _select_root(result: object, table_name: str) -> tuple[DltSource | DltResour
 
     A source keeps only its root resource selected: the only selected one, or the one named
     like the table. Running the source rather than the bare resource keeps its configuration
-    section and its schema settings.
+    section and its schema settings (among them its naming convention).
     """
     if isinstance(result, DltResource):
-        return result, result
+        # A copy: the hints and the conversion step must not stay on a resource that the
+        # user's module may hand out again.
+        copy = result.with_name(result.name)
+        return copy, copy
     if not isinstance(result, DltSource):
         raise SourceError(
             f"The ingestion function for {table_name!r} returned {type(result).__name__}; "
@@ -114,16 +131,17 @@ def _select_root(result: object, table_name: str) -> tuple[DltSource | DltResour
     return source, source.resources[name]
 
 
-def _root_files(load_info: LoadInfo, root_table: str) -> list[str]:
-    """Where dlt wrote the root table's parquet files.
+def _root_files(pipeline: dlt.Pipeline, load_id: str, root_table: str) -> list[str]:
+    """The parquet files dlt's normalizer wrote for the root table, in its load package.
 
-    The load metrics hold the files' final locations; other files in the load belong to child
-    tables (`<table>__<field>`, one per nested list) and to dlt's own bookkeeping.
+    They are read from the package rather than loaded to a destination first: the merge into
+    Iceberg is the load. Other files in the package belong to dlt's own bookkeeping.
     """
+    package = pipeline.get_load_package_info(load_id)
     return [
-        job.remote_url
-        for metrics in load_info.metrics.values()
-        for step in metrics
-        for job in step["job_metrics"].values()
-        if job.table_name == root_table and job.remote_url
+        job.file_path
+        for jobs in package.jobs.values()
+        for job in jobs
+        if job.job_file_info.table_name == root_table
     ]
+

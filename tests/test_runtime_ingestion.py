@@ -42,12 +42,6 @@ SCHEMA = Schema(
 PARTITION_SPEC = PartitionSpec(
     PartitionField(source_id=3, field_id=1000, transform=DayTransform(), name="taken_at_day")
 )
-DLT_COLUMNS = {
-    "_id": {"data_type": "text"},
-    "value": {"data_type": "bigint"},
-    "taken_at": {"data_type": "timestamp", "timezone": True},
-    "note": {"data_type": "text"},
-}
 
 
 class Reading(DataFrameModel):
@@ -58,7 +52,7 @@ class Reading(DataFrameModel):
 
 
 def reading(key: str, value: int, hour: int = 10, **extra: object) -> dict:
-    # camelCase as an API would send it; dlt normalises it to taken_at.
+    # camelCase as an API would send it; dlt's naming convention makes it taken_at.
     return {"_id": key, "value": value, "takenAt": f"{PARTITION}T{hour:02}:00:00Z", **extra}
 
 
@@ -79,7 +73,6 @@ def ingestion_asset(
     schema: Schema = SCHEMA,
     partition_spec: PartitionSpec = PARTITION_SPEC,
     unique_key: tuple[str, ...] = ("_id",),
-    dlt_columns: dict = DLT_COLUMNS,
     model: type[DataFrameModel] | None = Reading,
     identifier: str = IDENTIFIER,
     validate: bool = True,
@@ -102,7 +95,6 @@ def ingestion_asset(
             schema=schema,
             partition_spec=partition_spec,
             unique_key=unique_key,
-            dlt_columns=dlt_columns,
             validate=validate,
             max_runtime_seconds=max_runtime_seconds,
         )
@@ -278,7 +270,6 @@ def test_composite_unique_key_replaces_exactly_the_matching_rows(catalog: Catalo
             schema=schema,
             partition_spec=PartitionSpec(),
             unique_key=("device", "seq"),
-            dlt_columns={},
             model=DeviceReading,
             identifier="raw.device_readings",
         )
@@ -361,46 +352,77 @@ def test_without_validation_rows_the_model_would_reject_load(catalog: Catalog, s
     assert any(message.startswith("No Pandera validation for this table") for message in logged)
 
 
-def test_nested_lists_go_to_child_tables_and_the_root_rows_load(catalog: Catalog) -> None:
+def test_keys_the_table_does_not_have_are_dropped_counted_and_logged(catalog: Catalog) -> None:
     rows = [
         reading("a", 1, tags=["x", "y"], meta={"source": "cgm"}),
         reading("b", 2, tags=[]),
     ]
+    instance = dg.DagsterInstance.ephemeral()
 
-    meta = metadata(materialize(ingestion_asset(rows_source(rows))))
+    result = materialize(ingestion_asset(rows_source(rows)), instance=instance)
 
+    meta = metadata(result)
     assert [row["_id"] for row in table_rows(catalog)] == ["a", "b"]
     assert meta["rows_inserted"] == 2
-    # The nested object is flattened by dlt into meta__source, which the schema does not have.
-    assert meta["rows_dropped_columns"] == 1
+    # No child tables: a list or object the schema has no column for is a dropped key.
+    assert meta["rows_dropped_columns"] == 2
+    [warning] = [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if entry.user_message.startswith("Dropped ")
+    ]
+    assert warning.startswith("Dropped 2 key(s) the table schema does not have: ")
+    assert sorted(warning.split(": ", 1)[1].split(", ")) == [
+        "meta (1 record(s))",
+        "tags (2 record(s))",
+    ]
 
 
-@pytest.mark.parametrize(
-    ("dlt_columns", "problem"),
-    [
-        ({}, "value: required, but missing from the staged rows"),
-        # With a hint, dlt writes the column even though no record has the field.
-        (DLT_COLUMNS, "value: required, but no staged row has a value"),
-    ],
-)
-def test_a_missing_required_column_fails_clearly(
-    catalog: Catalog, dlt_columns: dict, problem: str
+def test_keys_inside_a_flattened_object_are_reported_by_their_dotted_path(
+    catalog: Catalog,
 ) -> None:
+    schema = Schema(
+        *SCHEMA.fields[:4],
+        NestedField(8, "meta__device", StringType(), required=False),
+        *SCHEMA.fields[4:],
+    )
+    rows = [reading("a", 1, meta={"device": "g7", "source": "cgm"}), reading("b", 2, meta=None)]
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = materialize(ingestion_asset(rows_source(rows), schema=schema), instance=instance)
+
+    table = catalog.load_table(IDENTIFIER)
+    devices = table.scan(selected_fields=("_id", "meta__device")).to_arrow().to_pylist()
+    assert sorted(devices, key=lambda row: row["_id"]) == [
+        {"_id": "a", "meta__device": "g7"},
+        {"_id": "b", "meta__device": None},
+    ]
+    assert metadata(result)["rows_dropped_columns"] == 1
+    logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert "Dropped 1 key(s) the table schema does not have: meta.source (1 record(s))" in logged
+
+
+def test_a_missing_required_column_fails_clearly(catalog: Catalog) -> None:
     rows = [{"_id": "a", "takenAt": f"{PARTITION}T10:00:00Z"}]
 
-    result = materialize(ingestion_asset(rows_source(rows), dlt_columns=dlt_columns))
+    result = materialize(ingestion_asset(rows_source(rows)))
 
-    assert problem in failure_message(result)
+    assert result.failure_data_for_node("dlt_readings").user_failure_data.description == (
+        "The records for raw.readings do not fit its schema; nothing was written.\n"
+        "  value: 1 row(s) are null or absent, but the column is required"
+    )
     assert not catalog.table_exists(IDENTIFIER)
 
 
-def test_a_value_dlt_cannot_coerce_fails_instead_of_vanishing(catalog: Catalog) -> None:
+def test_a_value_that_does_not_fit_fails_instead_of_vanishing(catalog: Catalog) -> None:
     rows = [reading("a", 1), reading("b", 2), {**reading("c", 3), "value": "three"}]
 
-    message = failure_message(materialize(ingestion_asset(rows_source(rows))))
+    result = materialize(ingestion_asset(rows_source(rows)))
 
-    assert "value: dlt could not coerce some values to its type: 1 in value__v_text: 'three'" in (
-        message
+    failure = result.failure_data_for_node("dlt_readings").user_failure_data
+    assert failure.description == (
+        "The records for raw.readings do not fit its schema; nothing was written.\n"
+        "  value: 1 value(s) do not fit long: 'three' (not an integer)"
     )
     assert not catalog.table_exists(IDENTIFIER)
 

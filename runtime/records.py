@@ -1,0 +1,861 @@
+"""Typed staging: what a dlt resource yields, as Arrow data of the generated schema.
+
+dlt extracts (sources, pagination, incremental state) and stages parquet, but its own
+normalizer would decide the values: it turns NaN and infinities into nulls, lets `userName` and
+`user_name` overwrite each other, writes nested objects as JSON text, and refuses bad values
+with errors that name its internal jobs. `RecordConverter` is a step at the end of the
+resource's pipe instead: every item the resource yields (a dict, a page of dicts, an Arrow
+table or record batch, a pandas or polars data frame) leaves it as an Arrow table of the
+schema's data columns, built column by column by the rules below, so dlt only ever sees typed
+Arrow data, which it stages as it is.
+
+Names. A key becomes a column through dlt's naming convention (`userName` -> `user_name`,
+dlt's `normalize_identifier`), unless it already is a column's name. A nested object fills
+`parent__child` columns where the schema has those (dlt's `shorten_fragments` makes the path)
+and a struct where the schema declares one. Two keys of one object that land on one column are
+refused; keys the schema does not have are dropped and reported.
+
+Values (DESIGN.md section 4; README "Value rules"): None or an absent key is null and `[]`
+stays `[]`; NaN and the infinities stay IEEE values; ints and decimals are exact or refused,
+never rounded or wrapped; text columns take text only; timestamps follow one timezone rule
+(an offset is converted to UTC, no offset means UTC, sub-microsecond precision is refused).
+Each column is first built by Arrow from the values when their Python types are ones Arrow
+converts exactly as these rules say (`_EXACT_TYPES`); otherwise value by value in Python, which
+also says why a value does not fit.
+
+A value that breaks a rule does not stop the extraction: it is counted with its column, the
+item it came in is not staged, and `problems` lists every column's refusals at the end, so
+the refusal names each column with its first values and counts.
+"""
+
+import math
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Context, Decimal, InvalidOperation
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.common.normalizers.naming import NamingConvention
+from dlt.extract.items_transform import ItemTransform
+from pyiceberg.schema import Schema
+from pyiceberg.types import (
+    BinaryType,
+    BooleanType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    FixedType,
+    FloatType,
+    IcebergType,
+    IntegerType,
+    ListType,
+    LongType,
+    MapType,
+    NestedField,
+    StringType,
+    StructType,
+    TimestampType,
+    TimestamptzType,
+    TimeType,
+    UUIDType,
+)
+
+# Columns that dlt (`_dlt_load_id`, `_dlt_id`) and Cascade (`_cascade_ingested_at`) fill in.
+LOAD_COLUMNS = ("_dlt_load_id", "_dlt_id", "_cascade_ingested_at")
+
+# How many offending values a refusal shows per column.
+SAMPLE_SIZE = 5
+
+_INT_BOUNDS = {IntegerType: 2**31, LongType: 2**63}
+# Zones whose datetimes Arrow converts right whatever PYARROW_IGNORE_TIMEZONE says.
+_UTC = {None, UTC, ZoneInfo("UTC")}
+# Room for Iceberg's 38 digits on either side of the point (the default context has 28).
+_DECIMALS = Context(prec=80)
+# Fractions of a second finer than microseconds, which datetime.fromisoformat truncates.
+_SUB_MICROSECOND = re.compile(r"[.,]\d{6}(\d*[1-9])")
+
+
+class Misfit(ValueError):
+    """A value that the column's type cannot hold exactly; the message says why."""
+
+
+@dataclass
+class _Refusal:
+    count: int = 0
+    samples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Problems:
+    """What the conversion refused, by column path and reason, and the keys it dropped."""
+
+    refusals: dict[tuple[str, str], _Refusal] = field(default_factory=dict)
+    # Source keys the schema has no column for, as dotted paths, with the records holding them.
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def refuse(self, path: str, reason: str, sample: str | None = None, count: int = 1) -> None:
+        refusal = self.refusals.setdefault((path, reason), _Refusal())
+        refusal.count += count
+        if sample is not None and len(refusal.samples) < SAMPLE_SIZE:
+            refusal.samples.append(sample)
+
+    def misfit(self, path: str, field_type: IcebergType, value: object, why: str) -> None:
+        self.refuse(path, f"value(s) do not fit {field_type}", f"{_show(value)} ({why})")
+
+    def count(self) -> int:
+        return sum(refusal.count for refusal in self.refusals.values())
+
+    def drop(self, path: str, records: int) -> None:
+        self.dropped[path] = self.dropped.get(path, 0) + records
+
+    def lines(self) -> list[str]:
+        """One line per column and reason: `price: 2 value(s) do not fit decimal(10, 2): ...`."""
+        lines = []
+        for (path, reason), refusal in sorted(self.refusals.items()):
+            line = f"{path}: {refusal.count} {reason}"
+            lines.append(line + (": " + ", ".join(refusal.samples) if refusal.samples else ""))
+        return lines
+
+    def __bool__(self) -> bool:
+        return bool(self.refusals)
+
+
+class RecordConverter(ItemTransform[Any]):
+    """A dlt pipe step: each item a resource yields -> an Arrow table of `schema`'s data columns.
+
+    Items with a refused value are not passed on; `problems` holds why. The Arrow types are
+    the schema's storage types (a UUID is its 16 bytes), because dlt's parquet staging has no
+    UUID type; `staging_schema` is that schema.
+    """
+
+    # After dlt's own steps that read the records as the source sent them: incremental
+    # cursors (1), add_limit (1.1); before a fork (2).
+    placement_affinity: ClassVar[float] = 1.5
+
+    def __init__(self, schema: Schema, naming: NamingConvention) -> None:
+        super().__init__(lambda item: item)
+        self.naming = naming
+        self.columns = {f.name: f for f in schema.fields if f.name not in LOAD_COLUMNS}
+        self.staging_schema = pa.schema(
+            [pa.field(f.name, _storage(_arrow_type(f.field_type))) for f in self.columns.values()]
+        )
+        # `a` and `a__b` for a column `a__b__c`: keys whose objects flatten into columns.
+        self.prefixes = {
+            self.naming.PATH_SEPARATOR.join(parts[:end])
+            for name in self.columns
+            if len(parts := name.split(self.naming.PATH_SEPARATOR)) > 1
+            for end in range(1, len(parts))
+        }
+        self.problems = Problems()
+        self.rows = 0
+        self._normalized: dict[str, str] = {}
+        self._storage_types: dict[int, pa.DataType] = {}
+
+    def _storage(self, field_type: IcebergType) -> pa.DataType:
+        """The Arrow type staged for `field_type`, worked out once per type of the schema."""
+        if (found := self._storage_types.get(id(field_type))) is None:
+            found = self._storage_types[id(field_type)] = _storage(_arrow_type(field_type))
+        return found
+
+    def __call__(self, item: Any, meta: Any = None) -> pa.Table | None:
+        refused_before = self.problems.count()
+        table = self._table(item)
+        if table is None or self.problems.count() > refused_before:
+            return None
+        self.rows += table.num_rows
+        return table
+
+    def _table(self, item: Any) -> pa.Table | None:
+        if isinstance(item, dict):
+            item = [item]
+        if isinstance(item, list | tuple):
+            if not item:
+                return None
+            if set(map(type, item)) == {dict} or all(isinstance(r, dict) for r in item):
+                return self._from_records(list(item))
+            if all(_is_frame(part) for part in item):
+                tables = [t for part in item if (t := self._table(part)) is not None]
+                return pa.concat_tables(tables) if tables else None
+        if _is_frame(item):
+            table = _as_arrow(item)
+            return self._from_arrow(table) if table.num_rows else None
+        kinds = sorted({type(x).__name__ for x in item} if isinstance(item, list) else ())
+        self.problems.refuse(
+            "(records)",
+            "item(s) are not records",
+            f"{type(item).__name__}" + (f" of {', '.join(kinds)}" if kinds else ""),
+        )
+        return None
+
+    # Records (dicts).
+
+    def _from_records(
+        self, records: list[dict], cast: dict[str, pa.Array] | None = None
+    ) -> pa.Table:
+        """The records as a table of the staging schema; `cast` holds columns already built
+        (from an Arrow table)."""
+        cast = cast or {}
+        keyed = self._keyed(records, self.columns, None)
+        arrays = []
+        for name, column in self.columns.items():
+            if name in cast:
+                arrays.append(cast[name])
+                continue
+            values = keyed[name][0] if name in keyed else [None] * len(records)
+            arrays.append(self._column(values, column, name))
+        return pa.Table.from_arrays(arrays, schema=self.staging_schema)
+
+    def _keyed(
+        self,
+        objects: list[dict | None],
+        fields: dict[str, NestedField],
+        struct_path: str | None,
+        parents: tuple[str, ...] = (),
+        where: str = "",
+    ) -> dict[str, tuple[list, str]]:
+        """The values of `objects` (dicts or None, one per row) by field name, each with the
+        source key they came from.
+
+        `struct_path` is the path of the struct whose fields these are, or None at the top
+        level, where nested objects flatten into `parent__child` columns: `parents` are the
+        normalized keys flattened so far, `where` their dotted source path.
+        """
+        keys = set().union(*(o for o in objects if o))
+        spellings: dict[str, list[str]] = {}
+        for key in keys:
+            spellings.setdefault(self._field_name(key, fields, parents), []).append(key)
+        keyed: dict[str, tuple[list, str]] = {}
+        for name, spelled in sorted(spellings.items()):
+            spelled.sort()
+            path = name if struct_path is None else f"{struct_path}.{name}"
+            if name in fields:
+                values = self._values(objects, spelled, path, where)
+                self._put(keyed, name, (values, where + spelled[0]), path)
+            elif struct_path is None and name in self.prefixes:
+                source = where + spelled[0]
+                nested = self._objects(self._values(objects, spelled, path, where), source)
+                flattened = (*parents, self._normalize(spelled[0]))
+                for child, found in self._keyed(
+                    nested, fields, None, flattened, source + "."
+                ).items():
+                    self._put(keyed, child, found, child)
+            else:
+                for key in spelled:
+                    self.problems.drop(where + key, sum(1 for o in objects if o and key in o))
+        return keyed
+
+    def _put(
+        self, keyed: dict[str, tuple[list, str]], name: str, found: tuple[list, str], path: str
+    ) -> None:
+        """Add a column's values; a column reached both by a flat key (`actor__login`) and
+        through a nested object (`actor.login`) takes each record's one value, and is refused
+        where a record holds both."""
+        if name not in keyed:
+            keyed[name] = found
+            return
+        (values, source), (more, other) = keyed[name], found
+        clashes = sum(
+            1 for a, b in zip(values, more, strict=True) if a is not None and b is not None
+        )
+        if clashes:
+            self._clash(path, [source, other], clashes)
+        keyed[name] = (
+            [a if a is not None else b for a, b in zip(values, more, strict=True)],
+            source,
+        )
+
+    def _clash(self, path: str, sources: list[str], records: int) -> None:
+        spelled = " and ".join(repr(source) for source in sorted(sources))
+        self.problems.refuse(
+            path,
+            f"record(s) hold both {spelled}, which both become this column through dlt's "
+            "naming convention: which one is meant is unknown",
+            count=records,
+        )
+
+    def _field_name(
+        self, key: str, fields: dict[str, NestedField], parents: tuple[str, ...]
+    ) -> str:
+        if not parents and key in fields:
+            return key
+        normalized = self._normalize(key)
+        return self.naming.shorten_fragments(*parents, normalized) if parents else normalized
+
+    def _normalize(self, key: str) -> str:
+        if (name := self._normalized.get(key)) is None:
+            name = self._normalized[key] = self.naming.normalize_identifier(key)
+        return name
+
+    def _values(self, objects: list[dict | None], keys: list[str], path: str, where: str) -> list:
+        """Each object's value for the field at `path`, which `keys` all become; refused where
+        one object holds more than one of them."""
+        if len(keys) == 1:
+            [key] = keys
+            if None not in objects:
+                return [o.get(key) for o in objects]
+            return [o.get(key) if o is not None else None for o in objects]
+        values, clashes = [], 0
+        for o in objects:
+            found = [key for key in keys if o is not None and key in o]
+            clashes += len(found) > 1
+            values.append(o[found[0]] if found else None)
+        if clashes:
+            self._clash(path, [where + key for key in keys], clashes)
+        return values
+
+    def _objects(self, values: list, path: str) -> list[dict | None]:
+        """`values` as objects (dicts or None); anything else is refused."""
+        objects = []
+        for value in values:
+            if value is None or isinstance(value, dict):
+                objects.append(value)
+            else:
+                objects.append(None)
+                self.problems.refuse(path, "value(s) are not objects", _show(value))
+        return objects
+
+    def _column(self, values: list, column: NestedField, path: str) -> pa.Array:
+        if column.required:
+            self._require(values, path, "row(s) are null or absent, but the column is required")
+        return self._array(values, column.field_type, path)
+
+    def _require(self, values: list, path: str, what: str, owners: list | None = None) -> None:
+        """Refuse the nulls among `values` (only where `owners`, the structs holding them, are
+        not null themselves: a null struct has no fields)."""
+        if owners is None:
+            nulls = sum(1 for value in values if value is None)
+        else:
+            nulls = sum(
+                1 for v, o in zip(values, owners, strict=True) if v is None and o is not None
+            )
+        if nulls:
+            self.problems.refuse(path, what, count=nulls)
+
+    def _array(self, values: list, field_type: IcebergType, path: str) -> pa.Array:
+        """`values` (Python values, None for null) as an Arrow array of `field_type`'s storage
+        type; a value that does not fit is refused and becomes null."""
+        if isinstance(field_type, StructType):
+            return self._struct(values, field_type, path)
+        if isinstance(field_type, ListType):
+            return self._list(values, field_type, path)
+        if isinstance(field_type, MapType):
+            return self._map(values, field_type, path)
+        return self._primitives(values, field_type, path)
+
+    def _struct(self, values: list, struct: StructType, path: str) -> pa.Array:
+        objects = self._objects(values, path)
+        fields = {f.name: f for f in struct.fields}
+        keyed = self._keyed(objects, fields, path, where=path + ".")
+        absent = [o is None for o in objects]
+        children = []
+        for f in struct.fields:
+            values = keyed[f.name][0] if f.name in keyed else [None] * len(objects)
+            if f.required:
+                what = "value(s) are null or absent, but the field is required"
+                self._require(values, f"{path}.{f.name}", what, objects)
+                # A null struct still has a slot in each field, and a required field's slot
+                # must hold a value (Arrow's cast and parquet writer refuse a null there, even
+                # under a null struct): the field's empty value, never read.
+                if any(absent):
+                    empty = _empty(f.field_type)
+                    values = [empty if gone else v for v, gone in zip(values, absent, strict=True)]
+            children.append(self._array(values, f.field_type, f"{path}.{f.name}"))
+        storage = self._storage(struct)
+        return pa.StructArray.from_arrays(
+            children, fields=list(storage), mask=pa.array(absent, pa.bool_())
+        )
+
+    def _list(self, values: list, list_type: ListType, path: str) -> pa.Array:
+        offsets, items, nulls = [0], [], []
+        for value in values:
+            if value is None:
+                nulls.append(True)
+            elif isinstance(value, list | tuple):
+                items.extend(value)
+                nulls.append(False)
+            else:
+                nulls.append(True)
+                self.problems.misfit(path, list_type, value, "not a list")
+            offsets.append(len(items))
+        element_path = f"{path}[]"
+        elements = self._array(items, list_type.element_type, element_path)
+        if list_type.element_required:
+            self._require(items, element_path, "element(s) are null, but elements are required")
+        return pa.ListArray.from_arrays(
+            pa.array(offsets, pa.int32()),
+            elements,
+            type=self._storage(list_type),
+            mask=pa.array(nulls, pa.bool_()),
+        )
+
+    def _map(self, values: list, map_type: MapType, path: str) -> pa.Array:
+        offsets, keys, items, nulls = [0], [], [], []
+        for value in values:
+            if value is None:
+                nulls.append(True)
+            elif isinstance(value, dict):
+                keys.extend(value.keys())
+                items.extend(value.values())
+                nulls.append(False)
+            elif _is_pairs(value):  # as Arrow's to_pylist gives a map
+                keys.extend(key for key, _ in value)
+                items.extend(item for _, item in value)
+                nulls.append(False)
+            else:
+                nulls.append(True)
+                self.problems.misfit(path, map_type, value, "not an object")
+            offsets.append(len(keys))
+        key_array = self._map_keys(keys, map_type.key_type, f"{path}.key")
+        item_array = self._array(items, map_type.value_type, f"{path}.value")
+        self._require(keys, f"{path}.key", "key(s) are null; map keys never are")
+        if map_type.value_required:
+            self._require(items, f"{path}.value", "value(s) are null, but values are required")
+        storage = self._storage(map_type)
+        if key_array.null_count:  # refused above: Arrow builds no map with a null key
+            return pa.nulls(len(values), storage)
+        return pa.MapArray.from_arrays(
+            pa.array(offsets, pa.int32()),
+            key_array,
+            item_array,
+            type=storage,
+            mask=pa.array(nulls, pa.bool_()),
+        )
+
+    def _map_keys(self, keys: list, key_type: IcebergType, path: str) -> pa.Array:
+        # JSON object keys are always text: an integer key type takes their digits.
+        if isinstance(key_type, IntegerType | LongType):
+            keys = [_digits(key) for key in keys]
+        return self._primitives(keys, key_type, path)
+
+    def _primitives(self, values: list, field_type: IcebergType, path: str) -> pa.Array:
+        storage = self._storage(field_type)
+        fast = _exactly_by_arrow(values, field_type, storage)
+        if fast is not None:
+            return fast
+        convert = _CONVERTERS[type(field_type)]
+        converted = []
+        for value in values:
+            if value is None:
+                converted.append(None)
+                continue
+            try:
+                # numpy's scalars (as pandas hands them out) by their Python value.
+                plain = value.item() if isinstance(value, np.generic) else value
+                converted.append(convert(plain, field_type))
+            except Misfit as misfit:
+                converted.append(None)
+                self.problems.misfit(path, field_type, value, str(misfit))
+        return pa.array(converted, storage)
+
+    # Arrow tables and data frames.
+
+    def _from_arrow(self, table: pa.Table) -> pa.Table:
+        """An Arrow table as a table of the staging schema: a column whose Arrow type casts
+        exactly to its column's is cast; the other columns are judged as records are."""
+        names = [self._field_name(source, self.columns, ()) for source in table.column_names]
+        cast: dict[str, pa.Array] = {}
+        for source, name in zip(table.column_names, names, strict=True):
+            column = self.columns.get(name)
+            if column is None or names.count(name) > 1 or not column.field_type.is_primitive:
+                continue
+            array = table.column(source).combine_chunks()
+            if pa.types.is_dictionary(array.type):
+                array = array.dictionary_decode()
+            exact = _exact_cast(array, self._storage(column.field_type))
+            if exact is not None:
+                if column.required and exact.null_count:
+                    what = "row(s) are null or absent, but the column is required"
+                    self.problems.refuse(name, what, count=exact.null_count)
+                cast[name] = exact
+        judged = [s for s, n in zip(table.column_names, names, strict=True) if n not in cast]
+        return self._from_records(table.select(judged).to_pylist(), cast)
+
+
+def _exactly_by_arrow(
+    values: list, field_type: IcebergType, storage: pa.DataType
+) -> pa.Array | None:
+    """The values built by Arrow, where Arrow's conversion of these Python types is exactly the
+    rules' (it truncates 1.5 into an int column and takes bytes as text, so the types are
+    checked first); None where the values need the Python rules."""
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if not kinds:
+        return pa.nulls(len(values), storage)
+    allowed = _EXACT_TYPES.get(type(field_type), ())
+    try:
+        if kinds <= set(allowed):
+            if isinstance(field_type, TimestamptzType | TimestampType | TimeType):
+                # pyarrow reads an aware datetime's wall time as UTC when
+                # PYARROW_IGNORE_TIMEZONE is set, and Pandera sets it on import: only naive
+                # values (UTC by the rules) and UTC ones are left to Arrow.
+                zones = {v.tzinfo for v in values if v is not None}
+                allowed_zones = {None} if isinstance(field_type, TimestampType | TimeType) else _UTC
+                if not zones <= allowed_zones:
+                    return None
+            array = pa.array(values, storage)
+            if isinstance(field_type, FloatType) and _new_infinities(values, array):
+                return None
+            return array
+        if kinds == {str} and isinstance(field_type, TimestamptzType | TimestampType | DateType):
+            # ISO 8601 text, parsed by Arrow: an offset is required for timestamptz here, so
+            # text without one (UTC by the rules) and anything Arrow rejects go through Python.
+            text = pa.array(values, pa.string())
+            if pc.any(pc.match_substring_regex(text, _SUB_MICROSECOND.pattern)).as_py():
+                return None
+            parsed = pc.cast(text, storage)
+            # Arrow parses years that Python's dates cannot hold (0000); the rules refuse them.
+            for bound in pc.min_max(parsed).values():
+                bound.as_py()
+            return parsed
+    except (pa.ArrowException, OverflowError, UnicodeError, TypeError, ValueError):
+        return None
+    return None
+
+
+def _new_infinities(values: list, array: pa.Array) -> bool:
+    """Whether narrowing to float32 turned a finite value into an infinity."""
+    infinite = pc.sum(pc.is_inf(array)).as_py() or 0
+    return infinite > sum(1 for v in values if v is not None and math.isinf(v))
+
+
+def _exact_cast(array: pa.Array, storage: pa.DataType) -> pa.Array | None:
+    """An Arrow column cast to the storage type where the cast keeps every value exactly (same
+    family, Arrow's safe cast); None where the Python rules must judge the values."""
+    source = array.type
+    if source == storage:
+        return array
+    families = (
+        (pa.types.is_integer, pa.types.is_integer),
+        (lambda t: pa.types.is_integer(t) or pa.types.is_floating(t), pa.types.is_floating),
+        (pa.types.is_decimal, pa.types.is_decimal),
+        (pa.types.is_date, pa.types.is_date32),
+        (pa.types.is_time, pa.types.is_time),
+        (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t), pa.types.is_string),
+        (lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t), pa.types.is_binary),
+    )
+    allowed = any(is_source(source) and is_target(storage) for is_source, is_target in families)
+    if pa.types.is_timestamp(source) and pa.types.is_timestamp(storage):
+        # A zone may be converted to UTC, and no zone read as UTC, but a zoned time never
+        # loses its zone.
+        allowed = source.tz is None or storage.tz is not None
+    if not allowed:
+        return None
+    try:
+        cast = array.cast(storage, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if pa.types.is_float32(storage) and pa.types.is_floating(source):
+        if (pc.sum(pc.is_inf(cast)).as_py() or 0) > (pc.sum(pc.is_inf(array)).as_py() or 0):
+            return None
+    return cast
+
+
+# The Python rules, one converter per Iceberg type: the value as Arrow builds it, or Misfit.
+
+
+def _boolean(value: object, _: IcebergType) -> bool:
+    if isinstance(value, bool):
+        return bool(value)
+    raise Misfit("not a boolean")
+
+
+def _integer(value: object, field_type: IcebergType) -> int:
+    if isinstance(value, bool):
+        raise Misfit("a boolean, not an integer")
+    if isinstance(value, int):
+        number = int(value)
+    elif isinstance(value, float) and math.isfinite(value) and value == int(value):
+        number = int(value)
+    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        number = int(value)
+    else:
+        raise Misfit("not an integer")
+    bound = _INT_BOUNDS[type(field_type)]
+    if not -bound <= number < bound:
+        raise Misfit(f"out of range for {field_type}, {bound.bit_length()}-bit")
+    return number
+
+
+def _floating(value: object, field_type: IcebergType) -> float:
+    if isinstance(value, bool):
+        raise Misfit("a boolean, not a number")
+    if isinstance(value, float):
+        number = value
+    elif isinstance(value, Decimal) and value.is_nan():
+        number = math.nan
+    elif isinstance(value, int | Decimal):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise Misfit(f"too large for {field_type}") from None
+        if Decimal(number) != value:
+            raise Misfit(f"{field_type} cannot hold it exactly")
+    else:
+        raise Misfit("not a number")
+    if isinstance(field_type, FloatType):
+        with np.errstate(over="ignore"):
+            narrowed = float(np.float32(number))
+        if math.isinf(narrowed) and not math.isinf(number):
+            raise Misfit("beyond float's range")
+        if not isinstance(value, float) and narrowed != number:
+            raise Misfit("float cannot hold it exactly")
+    return number
+
+
+def _decimal(value: object, field_type: IcebergType) -> Decimal:
+    assert isinstance(field_type, DecimalType)
+    if isinstance(value, bool):
+        raise Misfit("a boolean, not a number")
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(int(value))
+    elif isinstance(value, float):
+        number = Decimal(repr(float(value)))  # the shortest text that reads back as the float
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise Misfit("not a decimal number") from None
+    else:
+        raise Misfit("not a decimal number")
+    if not number.is_finite():
+        raise Misfit("not a finite number")
+    whole_digits = field_type.precision - field_type.scale
+    if number and number.adjusted() >= whole_digits:
+        raise Misfit(f"more than {whole_digits} digit(s) before the point")
+    scaled = number.quantize(Decimal(1).scaleb(-field_type.scale), context=_DECIMALS)
+    if scaled != number:
+        raise Misfit(f"more than {field_type.scale} decimal place(s); Cascade never rounds")
+    return scaled
+
+
+def _string(value: object, _: IcebergType) -> str:
+    if not isinstance(value, str):
+        raise Misfit(f"{_a(type(value).__name__)}, not text")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Misfit("not valid Unicode (a lone surrogate)") from None
+    return value
+
+
+def _binary(value: object, field_type: IcebergType) -> bytes:
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise Misfit(f"{_a(type(value).__name__)}, not bytes")
+    data = bytes(value)
+    if isinstance(field_type, FixedType) and len(data) != len(field_type):
+        raise Misfit(f"{len(data)} bytes, not {len(field_type)}")
+    return data
+
+
+def _date(value: object, _: IcebergType) -> date:
+    if isinstance(value, datetime):
+        raise Misfit("a datetime, not a date")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise Misfit("not an ISO 8601 date") from None
+    raise Misfit("not a date")
+
+
+def _time(value: object, _: IcebergType) -> time:
+    if isinstance(value, str):
+        try:
+            value = time.fromisoformat(value)
+        except ValueError:
+            raise Misfit("not an ISO 8601 time") from None
+    if not isinstance(value, time):
+        raise Misfit("not a time")
+    if value.tzinfo is not None:
+        raise Misfit("has a UTC offset; the column holds times of day without zone")
+    return value
+
+
+def _datetime(value: object) -> datetime:
+    if isinstance(value, str):
+        if _SUB_MICROSECOND.search(value):
+            raise Misfit("finer than microseconds")
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise Misfit("not an ISO 8601 timestamp") from None
+    if not isinstance(value, datetime):
+        raise Misfit("not a timestamp")
+    if getattr(value, "nanosecond", 0):  # pandas.Timestamp
+        raise Misfit("finer than microseconds")
+    return value
+
+
+def _timestamptz(value: object, _: IcebergType) -> datetime:
+    moment = _datetime(value)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise Misfit("its UTC time is beyond year 9999") from None
+
+
+def _timestamp(value: object, _: IcebergType) -> datetime:
+    moment = _datetime(value)
+    if moment.tzinfo is not None:
+        raise Misfit("has a UTC offset; the column holds times without zone")
+    return moment
+
+
+def _uuid(value: object, _: IcebergType) -> bytes:
+    if isinstance(value, uuid.UUID):
+        return value.bytes
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value).bytes
+        except ValueError:
+            raise Misfit("not a UUID") from None
+    raise Misfit("not a UUID")
+
+
+def _digits(key: object) -> object:
+    if isinstance(key, str) and re.fullmatch(r"-?[0-9]+", key):
+        return int(key)
+    return key
+
+
+_CONVERTERS: dict[type, Callable[[Any, IcebergType], object]] = {
+    BooleanType: _boolean,
+    IntegerType: _integer,
+    LongType: _integer,
+    FloatType: _floating,
+    DoubleType: _floating,
+    DecimalType: _decimal,
+    StringType: _string,
+    BinaryType: _binary,
+    FixedType: _binary,
+    DateType: _date,
+    TimeType: _time,
+    TimestampType: _timestamp,
+    TimestamptzType: _timestamptz,
+    UUIDType: _uuid,
+}
+
+# Python types that Arrow converts to each Iceberg type exactly as the converters above do
+# (checked in tests/test_records.py): Arrow refuses ints out of range, ints a float cannot
+# hold, decimals that would need rounding, and text that is not Unicode.
+_EXACT_TYPES: dict[type, tuple[type, ...]] = {
+    BooleanType: (bool,),
+    IntegerType: (int,),
+    LongType: (int,),
+    FloatType: (float, int),
+    DoubleType: (float, int),
+    DecimalType: (Decimal, int),
+    StringType: (str,),
+    BinaryType: (bytes,),
+    FixedType: (bytes,),
+    DateType: (date,),
+    TimeType: (time,),
+    TimestampType: (datetime,),
+    TimestamptzType: (datetime,),
+}
+
+
+def _arrow_type(field_type: IcebergType) -> pa.DataType:
+    """The Arrow type pyiceberg gives an Iceberg type (one column schema, converted)."""
+    return Schema(NestedField(1, "value", field_type, required=False)).as_arrow().field(0).type
+
+
+def _storage(data_type: pa.DataType) -> pa.DataType:
+    """What dlt stages for `data_type`: extension types (UUID) as their storage, 32-bit offsets
+    where pyiceberg reads with 64-bit ones (`large_string`, `large_list`). `batch.conform`
+    casts the staged rows to the table's own types."""
+    if isinstance(data_type, pa.BaseExtensionType):
+        return data_type.storage_type
+    if pa.types.is_large_string(data_type):
+        return pa.string()
+    if pa.types.is_large_binary(data_type):
+        return pa.binary()
+    if pa.types.is_map(data_type):
+        return pa.map_(
+            data_type.key_field.with_type(_storage(data_type.key_type)),
+            data_type.item_field.with_type(_storage(data_type.item_type)),
+        )
+    if pa.types.is_list(data_type) or pa.types.is_large_list(data_type):
+        element = data_type.value_field
+        return pa.list_(element.with_type(_storage(element.type)))
+    if pa.types.is_struct(data_type):
+        return pa.struct([f.with_type(_storage(f.type)) for f in data_type])
+    return data_type
+
+
+def _is_frame(item: object) -> bool:
+    if isinstance(item, pa.Table | pa.RecordBatch):
+        return True
+    module = type(item).__module__
+    return type(item).__name__ == "DataFrame" and module.split(".")[0] in ("pandas", "polars")
+
+
+def _as_arrow(item: object) -> pa.Table:
+    """An Arrow table, a record batch, or a data frame as an Arrow table.
+
+    pandas frames follow pandas' own convention that NaN, None and NaT in a NumPy-backed column
+    are missing values (`pa.Table.from_pandas`); nullable and Arrow-backed pandas dtypes, polars
+    frames and Arrow data keep NaN apart from null.
+    """
+    if isinstance(item, pa.Table):
+        return item
+    if isinstance(item, pa.RecordBatch):
+        return pa.Table.from_batches([item])
+    if type(item).__module__.startswith("polars"):
+        return item.to_arrow()  # type: ignore[attr-defined]
+    return pa.Table.from_pandas(item, preserve_index=False)
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
+def _is_pairs(value: object) -> bool:
+    return isinstance(value, list | tuple) and all(
+        isinstance(pair, tuple) and len(pair) == 2 for pair in value
+    )
+
+
+def _empty(field_type: IcebergType) -> object:
+    """A value of the type: what a required field holds under a null struct, never read."""
+    if isinstance(field_type, StructType):
+        return {f.name: _empty(f.field_type) for f in field_type.fields if f.required}
+    if isinstance(field_type, ListType | MapType):
+        return []
+    if isinstance(field_type, FixedType):
+        return bytes(len(field_type))
+    return _EMPTY[type(field_type)]
+
+
+_EMPTY: dict[type, object] = {
+    BooleanType: False,
+    IntegerType: 0,
+    LongType: 0,
+    FloatType: 0.0,
+    DoubleType: 0.0,
+    DecimalType: Decimal(0),
+    StringType: "",
+    BinaryType: b"",
+    DateType: date(1970, 1, 1),
+    TimeType: time(0),
+    TimestampType: datetime(1970, 1, 1),
+    TimestamptzType: datetime(1970, 1, 1, tzinfo=UTC),
+    UUIDType: uuid.UUID(int=0),
+}
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:120] + "..."
