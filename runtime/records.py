@@ -139,11 +139,13 @@ class RecordConverter(ItemTransform[Any]):
     placement_affinity: ClassVar[float] = 1.5
 
     def __init__(self, schema: Schema, naming: NamingConvention) -> None:
+        # ItemTransform wants a function to call; this step is its own `__call__`.
         super().__init__(lambda item: item)
         self.naming = naming
+        self._storage_types: dict[int, pa.DataType] = {}
         self.columns = {f.name: f for f in schema.fields if f.name not in LOAD_COLUMNS}
         self.staging_schema = pa.schema(
-            [pa.field(f.name, _storage(_arrow_type(f.field_type))) for f in self.columns.values()]
+            [pa.field(f.name, self._storage(f.field_type)) for f in self.columns.values()]
         )
         # `a` and `a__b` for a column `a__b__c`: keys whose objects flatten into columns.
         self.prefixes = {
@@ -155,7 +157,6 @@ class RecordConverter(ItemTransform[Any]):
         self.problems = Problems()
         self.rows = 0
         self._normalized: dict[str, str] = {}
-        self._storage_types: dict[int, pa.DataType] = {}
 
     def _storage(self, field_type: IcebergType) -> pa.DataType:
         """The Arrow type staged for `field_type`, worked out once per type of the schema."""

@@ -3,11 +3,13 @@ fixture server on 127.0.0.1, and a real pyiceberg catalog in a temporary folder.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from examples.fixtures.nightscout_server import NightscoutFixtureServer
 
@@ -48,3 +50,20 @@ def catalog_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+# Hypothesis profiles, chosen with HYPOTHESIS_PROFILE (default "ci").
+# "ci" must never fail at random: the same examples on every run (derandomize, and no example
+# database to replay), no deadline (an example may be a Dagster run, whose time depends on the
+# machine), and no health check that such slow examples or a fixture shared by all of a test's
+# examples trip. It leaves example counts alone: a slow test sets its own (see
+# tests/test_typed_staging_differential.py). "explore" draws many more random examples:
+#     HYPOTHESIS_PROFILE=explore .venv/bin/pytest tests/test_typed_staging_differential.py
+_SLOW_EXAMPLES = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, suppress_health_check=_SLOW_EXAMPLES
+)
+settings.register_profile(
+    "explore", max_examples=500, deadline=None, suppress_health_check=_SLOW_EXAMPLES
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
