@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Context, Decimal
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -77,6 +77,14 @@ _INT_BOUNDS = {IntegerType: 2**31, LongType: 2**63}
 _UTC = {None, UTC, ZoneInfo("UTC")}
 # Room for Iceberg's 38 digits on either side of the point (the default context has 28).
 _DECIMALS = Context(prec=80)
+# Decimal numbers as JSON writes them, and as text: ASCII digits, an optional exponent.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# ISO 8601 date and time: a time of day must be there, and an offset's minutes below 60
+# (datetime.fromisoformat reads "2024-01-02" as midnight and "+05:99" as +06:39).
+_TIMESTAMP_TEXT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
+    r"(?:Z|[+-][0-9]{2}(?::?[0-5][0-9])?)?"
+)
 # Fractions of a second finer than microseconds, which datetime.fromisoformat truncates.
 _SUB_MICROSECOND = re.compile(r"[.,]\d{6}(\d*[1-9])")
 
@@ -138,10 +146,13 @@ class RecordConverter(ItemTransform[Any]):
     # cursors (1), add_limit (1.1); before a fork (2).
     placement_affinity: ClassVar[float] = 1.5
 
-    def __init__(self, schema: Schema, naming: NamingConvention) -> None:
+    def __init__(
+        self, schema: Schema, naming: NamingConvention, table_name: str | None = None
+    ) -> None:
         # ItemTransform wants a function to call; this step is its own `__call__`.
         super().__init__(lambda item: item)
         self.naming = naming
+        self.table_name = table_name
         self._storage_types: dict[int, pa.DataType] = {}
         self.columns = {f.name: f for f in schema.fields if f.name not in LOAD_COLUMNS}
         self.staging_schema = pa.schema(
@@ -165,6 +176,16 @@ class RecordConverter(ItemTransform[Any]):
         return found
 
     def __call__(self, item: Any, meta: Any = None) -> pa.Table | None:
+        routed = getattr(meta, "table_name", None)
+        if self.table_name and routed and routed != self.table_name:
+            # dlt.mark.with_table_name: rows for another table, which this load does not write.
+            self.problems.refuse(
+                "(records)",
+                f"item(s) are marked for another table than {self.table_name!r} "
+                "(dlt.mark.with_table_name)",
+                repr(routed),
+            )
+            return None
         refused_before = self.problems.count()
         table = self._table(item)
         if table is None or self.problems.count() > refused_before:
@@ -184,8 +205,7 @@ class RecordConverter(ItemTransform[Any]):
                 tables = [t for part in item if (t := self._table(part)) is not None]
                 return pa.concat_tables(tables) if tables else None
         if _is_frame(item):
-            table = _as_arrow(item)
-            return self._from_arrow(table) if table.num_rows else None
+            return self._from_frame(item)
         kinds = sorted({type(x).__name__ for x in item} if isinstance(item, list) else ())
         self.problems.refuse(
             "(records)",
@@ -233,13 +253,13 @@ class RecordConverter(ItemTransform[Any]):
             spellings.setdefault(self._field_name(key, fields, parents), []).append(key)
         keyed: dict[str, tuple[list, str]] = {}
         for name, spelled in sorted(spellings.items()):
-            spelled.sort()
+            spelled.sort(key=str)
             path = name if struct_path is None else f"{struct_path}.{name}"
             if name in fields:
                 values = self._values(objects, spelled, path, where)
-                self._put(keyed, name, (values, where + spelled[0]), path)
+                self._put(keyed, name, (values, f"{where}{spelled[0]}"), path)
             elif struct_path is None and name in self.prefixes:
-                source = where + spelled[0]
+                source = f"{where}{spelled[0]}"
                 nested = self._objects(self._values(objects, spelled, path, where), source)
                 flattened = (*parents, self._normalize(spelled[0]))
                 for child, found in self._keyed(
@@ -248,7 +268,9 @@ class RecordConverter(ItemTransform[Any]):
                     self._put(keyed, child, found, child)
             else:
                 for key in spelled:
-                    self.problems.drop(where + key, sum(1 for o in objects if o and key in o))
+                    present = sum(1 for o in objects if o and key in o)
+                    named = key if isinstance(key, str) and key.strip() else repr(key)
+                    self.problems.drop(f"{where}{named}", present)
         return keyed
 
     def _put(
@@ -288,9 +310,13 @@ class RecordConverter(ItemTransform[Any]):
         normalized = self._normalize(key)
         return self.naming.shorten_fragments(*parents, normalized) if parents else normalized
 
-    def _normalize(self, key: str) -> str:
+    def _normalize(self, key: object) -> str:
+        """dlt's name for `key`; a key that names nothing (not text, or empty: dlt's naming
+        convention refuses it) gets a name no column has, so it is dropped and reported."""
         if (name := self._normalized.get(key)) is None:
-            name = self._normalized[key] = self.naming.normalize_identifier(key)
+            usable = isinstance(key, str) and key.strip()
+            name = self.naming.normalize_identifier(key) if usable else f"\0{key!r}"
+            self._normalized[key] = name
         return name
 
     def _values(self, objects: list[dict | None], keys: list[str], path: str, where: str) -> list:
@@ -307,7 +333,7 @@ class RecordConverter(ItemTransform[Any]):
             clashes += len(found) > 1
             values.append(o[found[0]] if found else None)
         if clashes:
-            self._clash(path, [where + key for key in keys], clashes)
+            self._clash(path, [f"{where}{key}" for key in keys], clashes)
         return values
 
     def _objects(self, values: list, path: str) -> list[dict | None]:
@@ -404,10 +430,6 @@ class RecordConverter(ItemTransform[Any]):
                 keys.extend(value.keys())
                 items.extend(value.values())
                 nulls.append(False)
-            elif _is_pairs(value):  # as Arrow's to_pylist gives a map
-                keys.extend(key for key, _ in value)
-                items.extend(item for _, item in value)
-                nulls.append(False)
             else:
                 nulls.append(True)
                 self.problems.misfit(path, map_type, value, "not an object")
@@ -447,7 +469,7 @@ class RecordConverter(ItemTransform[Any]):
                 continue
             try:
                 # numpy's scalars (as pandas hands them out) by their Python value.
-                plain = value.item() if isinstance(value, np.generic) else value
+                plain = _plain(value)
                 converted.append(convert(plain, field_type))
             except Misfit as misfit:
                 converted.append(None)
@@ -456,26 +478,40 @@ class RecordConverter(ItemTransform[Any]):
 
     # Arrow tables and data frames.
 
-    def _from_arrow(self, table: pa.Table) -> pa.Table:
-        """An Arrow table as a table of the staging schema: a column whose Arrow type casts
-        exactly to its column's is cast; the other columns are judged as records are."""
-        names = [self._field_name(source, self.columns, ()) for source in table.column_names]
+    def _from_frame(self, frame: object) -> pa.Table | None:
+        """An Arrow table or a data frame as a table of the staging schema: a column whose Arrow
+        type casts exactly to its column's is cast; the other columns are judged as records."""
+        names, columns, rows = _frame_columns(frame)
+        if not rows:
+            return None
+        if twice := sorted({str(name) for name in names if names.count(name) > 1}):
+            self.problems.refuse("(records)", "frame(s) name a column twice", ", ".join(twice))
+            return None
+        targets = [self._field_name(name, self.columns, ()) for name in names]
+        flattening = [target + "__" for target in targets if target in self.prefixes]
         cast: dict[str, pa.Array] = {}
-        for source, name in zip(table.column_names, names, strict=True):
+        for name, values in zip(targets, columns, strict=True):
             column = self.columns.get(name)
-            if column is None or names.count(name) > 1 or not column.field_type.is_primitive:
+            if (
+                column is None
+                or not column.field_type.is_primitive
+                or not isinstance(values, pa.ChunkedArray)
+                or targets.count(name) > 1
+                or any(name.startswith(prefix) for prefix in flattening)
+            ):
                 continue
-            array = table.column(source).combine_chunks()
-            if pa.types.is_dictionary(array.type):
-                array = array.dictionary_decode()
-            exact = _exact_cast(array, self._storage(column.field_type))
+            exact = _exact_cast(values.combine_chunks(), self._storage(column.field_type))
             if exact is not None:
                 if column.required and exact.null_count:
                     what = "row(s) are null or absent, but the column is required"
                     self.problems.refuse(name, what, count=exact.null_count)
                 cast[name] = exact
-        judged = [s for s, n in zip(table.column_names, names, strict=True) if n not in cast]
-        return self._from_records(table.select(judged).to_pylist(), cast)
+        judged = {
+            name: values
+            for name, target, values in zip(names, targets, columns, strict=True)
+            if target not in cast
+        }
+        return self._from_records(_records(judged, rows), cast)
 
 
 def _exactly_by_arrow(
@@ -500,7 +536,9 @@ def _exactly_by_arrow(
                 if not zones <= allowed_zones:
                     return None
             array = pa.array(values, storage)
-            if isinstance(field_type, FloatType) and _new_infinities(values, array):
+            if isinstance(field_type, FloatType) and _narrowed_away(
+                pa.array(values, pa.float64()), array
+            ):
                 return None
             return array
         if kinds == {str} and isinstance(field_type, TimestamptzType | TimestampType | DateType):
@@ -508,6 +546,13 @@ def _exactly_by_arrow(
             # text without one (UTC by the rules) and anything Arrow rejects go through Python.
             text = pa.array(values, pa.string())
             if pc.any(pc.match_substring_regex(text, _SUB_MICROSECOND.pattern)).as_py():
+                return None
+            if (
+                not isinstance(field_type, DateType)
+                and not pc.all(
+                    pc.match_substring_regex(text, f"^(?:{_TIMESTAMP_TEXT.pattern})$")
+                ).as_py()
+            ):
                 return None
             parsed = pc.cast(text, storage)
             # Arrow parses years that Python's dates cannot hold (0000); the rules refuse them.
@@ -519,10 +564,13 @@ def _exactly_by_arrow(
     return None
 
 
-def _new_infinities(values: list, array: pa.Array) -> bool:
-    """Whether narrowing to float32 turned a finite value into an infinity."""
-    infinite = pc.sum(pc.is_inf(array)).as_py() or 0
-    return infinite > sum(1 for v in values if v is not None and math.isinf(v))
+def _narrowed_away(source: pa.Array, narrowed: pa.Array) -> bool:
+    """Whether narrowing to float32 turned a finite value into an infinity, or a value other
+    than zero into zero (rounding to float32's precision is what the column holds)."""
+    infinite, zero = (pc.sum(pc.is_inf(narrowed)).as_py() or 0), pc.sum(pc.equal(narrowed, 0))
+    return infinite > (pc.sum(pc.is_inf(source)).as_py() or 0) or (zero.as_py() or 0) > (
+        pc.sum(pc.equal(source, 0)).as_py() or 0
+    )
 
 
 def _exact_cast(array: pa.Array, storage: pa.DataType) -> pa.Array | None:
@@ -551,13 +599,25 @@ def _exact_cast(array: pa.Array, storage: pa.DataType) -> pa.Array | None:
         cast = array.cast(storage, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if pa.types.is_float32(storage) and pa.types.is_floating(source):
-        if (pc.sum(pc.is_inf(cast)).as_py() or 0) > (pc.sum(pc.is_inf(array)).as_py() or 0):
-            return None
+    if pa.types.is_float32(storage) and _narrowed_away(array.cast(pa.float64()), cast):
+        return None
     return cast
 
 
 # The Python rules, one converter per Iceberg type: the value as Arrow builds it, or Misfit.
+
+
+def _plain(value: object) -> object:
+    """numpy's scalars (as pandas hands them out) as Python values; its datetimes as
+    microsecond datetimes where that is exact (their `item()` is an int of nanoseconds)."""
+    if isinstance(value, np.datetime64):
+        micro = value.astype("datetime64[us]")
+        if micro != value:
+            raise Misfit("finer than microseconds")
+        return micro.item()
+    if isinstance(value, np.timedelta64):
+        raise Misfit("a duration")
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _boolean(value: object, _: IcebergType) -> bool:
@@ -604,6 +664,8 @@ def _floating(value: object, field_type: IcebergType) -> float:
             narrowed = float(np.float32(number))
         if math.isinf(narrowed) and not math.isinf(number):
             raise Misfit("beyond float's range")
+        if narrowed == 0 and number != 0:
+            raise Misfit("too small for float: it would be 0")
         if not isinstance(value, float) and narrowed != number:
             raise Misfit("float cannot hold it exactly")
     return number
@@ -620,10 +682,10 @@ def _decimal(value: object, field_type: IcebergType) -> Decimal:
     elif isinstance(value, float):
         number = Decimal(repr(float(value)))  # the shortest text that reads back as the float
     elif isinstance(value, str):
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            raise Misfit("not a decimal number") from None
+        # Decimal() also reads "1_000", other scripts' digits and "Infinity".
+        if not _DECIMAL_TEXT.fullmatch(value):
+            raise Misfit("not a decimal number")
+        number = Decimal(value)
     else:
         raise Misfit("not a decimal number")
     if not number.is_finite():
@@ -684,12 +746,14 @@ def _time(value: object, _: IcebergType) -> time:
 
 def _datetime(value: object) -> datetime:
     if isinstance(value, str):
+        if not _TIMESTAMP_TEXT.fullmatch(value):
+            raise Misfit("not an ISO 8601 date and time")
         if _SUB_MICROSECOND.search(value):
             raise Misfit("finer than microseconds")
         try:
             return datetime.fromisoformat(value)
         except ValueError:
-            raise Misfit("not an ISO 8601 timestamp") from None
+            raise Misfit("not an ISO 8601 date and time") from None
     if not isinstance(value, datetime):
         raise Misfit("not a timestamp")
     if getattr(value, "nanosecond", 0):  # pandas.Timestamp
@@ -704,7 +768,7 @@ def _timestamptz(value: object, _: IcebergType) -> datetime:
     try:
         return moment.astimezone(UTC)
     except OverflowError:
-        raise Misfit("its UTC time is beyond year 9999") from None
+        raise Misfit("its UTC time is outside years 1 to 9999") from None
 
 
 def _timestamp(value: object, _: IcebergType) -> datetime:
@@ -803,30 +867,58 @@ def _is_frame(item: object) -> bool:
     return type(item).__name__ == "DataFrame" and module.split(".")[0] in ("pandas", "polars")
 
 
-def _as_arrow(item: object) -> pa.Table:
-    """An Arrow table, a record batch, or a data frame as an Arrow table.
+def _frame_columns(frame: object) -> tuple[list, list[pa.ChunkedArray | list], int]:
+    """A frame's column names, its columns (Arrow, or Python values where Arrow would decide
+    them) and its row count.
 
-    pandas frames follow pandas' own convention that NaN, None and NaT in a NumPy-backed column
-    are missing values (`pa.Table.from_pandas`); nullable and Arrow-backed pandas dtypes, polars
-    frames and Arrow data keep NaN apart from null.
+    pandas: a column of Python objects is taken value by value (Arrow would turn `True` among
+    floats into 1.0), after pandas' own convention that NaN, None, NaT and NA in it are missing
+    values; other columns through `pa.Table.from_pandas`, which applies that convention too
+    (nullable and Arrow-backed dtypes keep NaN apart from null), and an index that holds data
+    (not a plain range) is a column. polars frames and Arrow data keep NaN apart from null.
     """
-    if isinstance(item, pa.Table):
-        return item
-    if isinstance(item, pa.RecordBatch):
-        return pa.Table.from_batches([item])
-    if type(item).__module__.startswith("polars"):
-        return item.to_arrow()  # type: ignore[attr-defined]
-    return pa.Table.from_pandas(item, preserve_index=False)
+    if isinstance(frame, pa.RecordBatch):
+        frame = pa.Table.from_batches([frame])
+    elif type(frame).__module__.startswith("polars"):
+        frame = frame.to_arrow()  # type: ignore[attr-defined]
+    if isinstance(frame, pa.Table):
+        return list(frame.column_names), list(frame.columns), frame.num_rows
+    names = list(frame.columns)
+    if len(set(names)) != len(names):
+        return names, [[]] * len(names), len(frame)  # refused by the caller, which names them
+    objects = [name for name, dtype in frame.dtypes.items() if dtype.kind == "O"]
+    typed = pa.Table.from_pandas(frame.drop(columns=objects), preserve_index=None)
+    values = [[None if _pandas_missing(v) else v for v in frame[name].tolist()] for name in objects]
+    return [*typed.column_names, *objects], [*typed.columns, *values], len(frame)
+
+
+def _pandas_missing(value: object) -> bool:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    import pandas  # only frames from pandas get here
+
+    return value is pandas.NaT or value is pandas.NA
+
+
+def _records(columns: dict[object, pa.ChunkedArray | list], rows: int) -> list[dict]:
+    """Columns as records, maps as dicts."""
+    arrow = {
+        name: values for name, values in columns.items() if isinstance(values, pa.ChunkedArray)
+    }
+    records = (
+        pa.table(arrow).to_pylist(maps_as_pydicts="strict") if arrow else [{} for _ in range(rows)]
+    )
+    for name, values in columns.items():
+        if not isinstance(values, pa.ChunkedArray):
+            for record, value in zip(records, values, strict=True):
+                record[name] = value
+    return records
 
 
 def _a(noun: str) -> str:
+    if noun in ("bytes", "bytearray"):
+        return noun
     return ("an " if noun[:1] in "aeiou" else "a ") + noun
-
-
-def _is_pairs(value: object) -> bool:
-    return isinstance(value, list | tuple) and all(
-        isinstance(pair, tuple) and len(pair) == 2 for pair in value
-    )
 
 
 def _empty(field_type: IcebergType) -> object:

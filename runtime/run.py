@@ -203,11 +203,19 @@ def prepare_batch(
         return None
     log.info(f"Staged {staged.rows.num_rows} rows for {identifier} in {dlt_elapsed:.2f}s")
     if staged.dropped_keys:
-        log.warning(
-            f"Dropped {len(staged.dropped_keys)} key(s) the table schema does not have: "
-            + ", ".join(
-                f"{key} ({count} record(s))" for key, count in sorted(staged.dropped_keys.items())
+        dropped = ", ".join(
+            f"{key} ({n} record(s))" for key, n in sorted(staged.dropped_keys.items())
+        )
+        if validation_schema is not None and validation_schema.to_schema().strict is True:
+            # `Config.strict = True`: columns the model does not have are an error to Pandera.
+            message = (
+                f"{validation_schema.__name__} is strict and the records hold key(s) it does not "
+                f"have; nothing was written.\n(records): unknown keys: {dropped}"
             )
+            log.error(message)
+            raise ValidationFailed(message, metadata={"model": validation_schema.__name__})
+        log.warning(
+            f"Dropped {len(staged.dropped_keys)} key(s) the table schema does not have: {dropped}"
         )
 
     conform_started = time.monotonic()

@@ -42,6 +42,7 @@ def stage(result: object, identifier: str, schema: Schema) -> Staged | None:
     source or resource; an error of the source itself propagates as dlt raises it.
     """
     table_name = identifier.rsplit(".", 1)[-1]
+    _keep_timezones()
     data, root = _select_root(result, table_name)
     with tempfile.TemporaryDirectory(prefix="cascade-dlt-") as workdir:
         pipeline = dlt.pipeline(
@@ -51,7 +52,7 @@ def stage(result: object, identifier: str, schema: Schema) -> Staged | None:
             dataset_name="staging",
         )
         naming = data.schema.naming if isinstance(data, DltSource) else DltSchema(table_name).naming
-        converter = RecordConverter(schema, naming)
+        converter = RecordConverter(schema, naming, table_name)
         # The staging folder is empty on every run, so "replace" or "merge" dispositions of the
         # user's resource would mean nothing here (deduplication happens in the Iceberg merge);
         # the resource's column hints are dropped, because the converter decides the types.
@@ -68,6 +69,18 @@ def stage(result: object, identifier: str, schema: Schema) -> Staged | None:
         # Read everything before the folder is removed.
         rows = pa.concat_tables([pq.read_table(path) for path in files])
     return Staged(rows, dict(converter.problems.dropped))
+
+
+def _keep_timezones() -> None:
+    """Make pyarrow convert aware datetimes by their instant again.
+
+    Pandera sets PYARROW_IGNORE_TIMEZONE=1 when it is imported, for pyspark, unless it is set
+    already; pyarrow reads it at every conversion of Python datetimes, and with it takes a
+    zoned datetime's wall time as UTC: a resource building its own Arrow table from
+    `datetime(10, tzinfo=Berlin)` would land at 10:00Z instead of 09:00Z. An empty value is
+    unset for pyarrow and set for Pandera.
+    """
+    os.environ["PYARROW_IGNORE_TIMEZONE"] = ""
 
 
 def _refusal(converter: RecordConverter, identifier: str) -> BatchError:
@@ -144,4 +157,3 @@ def _root_files(pipeline: dlt.Pipeline, load_id: str, root_table: str) -> list[s
         for job in jobs
         if job.job_file_info.table_name == root_table
     ]
-

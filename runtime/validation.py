@@ -38,9 +38,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.errors
 import pyarrow as pa
+import pyarrow.compute as pc
 from pandera.api.checks import Check
 from pandera.api.dataframe.model import DataFrameModel
 
@@ -68,12 +70,16 @@ def validate_batch(batch: pa.Table, model: type[DataFrameModel], table_name: str
         [name for name in batch.column_names if name not in LOAD_COLUMNS or name in schema.columns]
     )
     polars_model = _is_polars(schema)
+    batch = _as_the_model_declares(batch, schema)
+    out_of_range = _out_of_range(batch, schema)
     schema = _checks_only(schema, batch.schema, polars_model)
     frame = _frame(batch, polars_model)
     try:
         schema.validate(frame, lazy=True)
+        failures = []
     except pandera.errors.SchemaErrors as errors:
         failures = _describe(errors, schema, frame, batch)
+    if failures := [*out_of_range, *failures]:
         raise ValidationFailed(
             f"{model.__name__} rejected the batch for {table_name}; nothing was written.\n"
             + "\n".join(failures),
@@ -83,6 +89,59 @@ def validate_batch(batch: pa.Table, model: type[DataFrameModel], table_name: str
                 "failures": "\n".join(failures),
             },
         ) from None
+
+
+def _as_the_model_declares(batch: pa.Table, schema: Any) -> pa.Table:
+    """The batch with timestamps zoned as the model's columns are: a plain `datetime` field is
+    a naive datetime to Pandera (its checks compare with naive bounds such as
+    `ge=datetime(2020, 1, 1)`), while the table holds it as UTC (the seed's rule): such a
+    column is shown to the checks as its UTC wall time, without zone."""
+    columns = []
+    for arrow_field in batch.schema:
+        column = batch.column(arrow_field.name)
+        declared = schema.columns.get(arrow_field.name)
+        if (
+            declared is not None
+            and pa.types.is_timestamp(arrow_field.type)
+            and arrow_field.type.tz is not None
+            and _naive_datetime(str(declared.dtype))
+        ):
+            column = column.cast(pa.timestamp(arrow_field.type.unit))
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=batch.column_names)
+
+
+def _naive_datetime(dtype: str) -> bool:
+    """Whether a Pandera dtype is a datetime without zone: pandas' `datetime64[ns]`, polars'
+    `Datetime(time_unit='us', time_zone=None)`."""
+    if dtype.startswith("datetime64["):
+        return "," not in dtype
+    return dtype.startswith("Datetime(") and "time_zone=None" in dtype
+
+
+def _out_of_range(batch: pa.Table, schema: Any) -> list[str]:
+    """Lines for ints beyond the model's own integer dtype (`pa.Int8`, `pl.UInt32`): the
+    table's int or long column holds more than the model declares, and Pandera's dtype check
+    is not run (see `_checks_only`)."""
+    lines = []
+    for name, column in schema.columns.items():
+        dtype = str(column.dtype).lower()
+        if name not in batch.column_names or dtype not in _NARROW_INTS:
+            continue
+        low, high = _NARROW_INTS[dtype]
+        values = batch.column(name)
+        outside = pc.or_(pc.less(values, low), pc.greater(values, high))
+        rows = pc.indices_nonzero(pc.fill_null(outside, False)).to_pylist()
+        if rows:
+            shown = ", ".join(_show(values[row].as_py()) for row in rows[:SAMPLE_SIZE])
+            lines.append(f"{name}: dtype('{dtype}') failed for {len(rows)} row(s): {shown}")
+    return lines
+
+
+_NARROW_INTS = {
+    name: (int(np.iinfo(name).min), int(np.iinfo(name).max))
+    for name in ("int8", "int16", "int32", "uint8", "uint16", "uint32", "uint64")
+}
 
 
 def _is_polars(schema: Any) -> bool:

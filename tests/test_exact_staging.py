@@ -462,3 +462,37 @@ def test_a_boolean_in_a_text_column_is_refused(catalog: Catalog) -> None:
     assert "note: 1 value(s) do not fit string: True (a bool, not text)" in message
     assert "flag: 1 value(s) do not fit boolean: 'yes' (not a boolean)" in message
     assert state(catalog) is None
+
+
+# Keys the model does not have: dropped and reported, or refused by a strict model.
+
+
+class StrictThing(DataFrameModel):
+    id: int = Field(unique=True)
+    note: str | None = Field(nullable=True)
+
+    class Config:
+        strict = True
+
+
+def test_unknown_keys_are_dropped_and_counted(catalog: Catalog) -> None:
+    schema = table_schema(NestedField(2, "note", StringType(), required=False))
+    records = [{"id": 1, "note": "a", "extra": 1, "meta": {"x": 1}}, {"id": 2, "extra": 2}]
+
+    result = materialize(asset(yielding(records), schema))
+
+    assert materialization(result)["rows_dropped_columns"] == 2  # extra, meta
+    assert read_back(catalog, "note") == {1: "a", 2: None}
+
+
+def test_a_strict_model_refuses_keys_it_does_not_have(catalog: Catalog) -> None:
+    schema = table_schema(NestedField(2, "note", StringType(), required=False))
+    records = [{"id": 1, "note": "a", "extra": 1}, {"id": 2, "extra": 2}]
+
+    result = materialize(asset(yielding(records), schema, StrictThing))
+
+    message = failure(result)
+    assert "StrictThing is strict and the records hold key(s) it does not have" in message
+    assert "(records): unknown keys: extra (2 record(s))" in message
+    assert not check_result(result).passed
+    assert state(catalog) is None

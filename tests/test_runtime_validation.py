@@ -2,7 +2,7 @@
 Pandera's pandas API or its polars API; both must give the same verdict and the same message."""
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from types import ModuleType
 
 import dagster as dg
@@ -203,6 +203,53 @@ TEMPERATURE_SCHEMA = Schema(
     *(field for field in SCHEMA.fields if field.name != "note"),
     NestedField(8, "temp", DoubleType(), required=False),
 )
+
+
+@pytest.mark.parametrize("api", APIS, ids=api_id)
+def test_ints_beyond_the_models_own_int_dtype_are_refused(api) -> None:
+    # The table's int column holds 32 bits; the model said 8 (and unsigned 32).
+    narrow = {"pandas": (pandera.pandas.Int8, pandera.pandas.UInt32)}.get(api_id(api))
+    if narrow is None:
+        import polars
+
+        narrow = (polars.Int8, polars.UInt32)
+
+    class Counters(api.DataFrameModel):
+        small: narrow[0] = api.Field(nullable=True)
+        unsigned: narrow[1] = api.Field(nullable=True)
+
+    batch = pa.table(
+        {
+            "small": pa.array([1, 1000, None, -129, 127], pa.int32()),
+            "unsigned": pa.array([0, -1, 2**40, None, 2**32 - 1], pa.int64()),
+        }
+    )
+
+    assert rejection(batch, Counters) == [
+        "small: dtype('int8') failed for 2 row(s): 1000, -129",
+        "unsigned: dtype('uint32') failed for 2 row(s): -1, 1099511627776",
+    ]
+
+
+@pytest.mark.parametrize("api", APIS, ids=api_id)
+def test_a_plain_datetime_field_is_checked_against_naive_bounds(api) -> None:
+    # `datetime` is a UTC timestamp in the table (the seed's rule) and a naive datetime to
+    # Pandera, whose checks compare it with naive bounds.
+    class Events(api.DataFrameModel):
+        at: datetime = api.Field(ge=datetime(2020, 1, 1), nullable=True)
+
+    batch = pa.table(
+        {
+            "at": pa.array(
+                [datetime(2024, 1, 1, tzinfo=UTC), None, datetime(2019, 12, 31, 23, tzinfo=UTC)],
+                pa.timestamp("us", tz="UTC"),
+            )
+        }
+    )
+
+    assert rejection(batch, Events) == [
+        "at: greater_than_or_equal_to(2020-01-01 00:00:00) failed for 1 row(s): 2019-12-31 23:00:00"
+    ]
 
 
 class TemperatureReading(pandera.pandas.DataFrameModel):

@@ -10,5 +10,7 @@ class RawModel(DataFrameModel):
         # Sources add fields over time; a new field is not a reason to reject a load (the
         # generated Iceberg schema decides which columns are kept).
         strict = False
-        # Values arrive as JSON; cast them to the declared dtypes before checking them.
+        # For the model used on its own (a notebook, a test): cast to the declared dtypes.
+        # Loads need no coercion: Cascade's staging gives each column its declared type and
+        # refuses a value that does not fit (README, "Value rules").
         coerce = True
