@@ -43,7 +43,7 @@ from pyiceberg.types import (
     UUIDType,
 )
 
-from cascade.runtime import records
+from cascade.runtime import records, value_rules
 from cascade.runtime.records import RecordConverter
 
 NAMING = DltSchema("t").naming  # dlt's default: snake_case
@@ -1249,15 +1249,15 @@ def test_pandas_ints_with_missing_values_land_as_ints() -> None:
 
 def by_rules(values: list, field_type: IcebergType, storage: pa.DataType) -> pa.Array | None:
     """The values as the per-value converter builds them; None where it refuses one."""
-    convert = records._CONVERTERS[type(field_type)]
+    convert = value_rules.CONVERTERS[type(field_type)]
     try:
         return pa.array([None if v is None else convert(v, field_type) for v in values], storage)
-    except records.Misfit:
+    except value_rules.Misfit:
         return None
 
 
 def edges(field_type: IcebergType, python_type: type, *values: object) -> object:
-    assert python_type in records._EXACT_TYPES[type(field_type)]
+    assert python_type in value_rules.EXACT_TYPES[type(field_type)]
     assert all(type(v) is python_type for v in values)
     return pytest.param(field_type, values, id=f"{field_type} <- {python_type.__name__}")
 
@@ -1382,7 +1382,7 @@ def test_the_arrow_fast_path_builds_what_the_python_rules_build(
 ) -> None:
     storage = records._storage(records._arrow_type(field_type))
     for value in values:
-        fast = records._exactly_by_arrow([value, None], field_type, storage)
+        fast = value_rules.by_arrow([value, None], field_type, storage)
         ruled = by_rules([value, None], field_type, storage)
         if ruled is None:
             assert fast is None, f"the fast path accepts {value!r}, which the rules refuse"
@@ -1390,7 +1390,7 @@ def test_the_arrow_fast_path_builds_what_the_python_rules_build(
             assert fast.type == ruled.type
             assert same(fast.to_pylist(), ruled.to_pylist()), f"{value!r}: {fast} != {ruled}"
     # All at once: Arrow refuses the whole column where one value does not fit.
-    fast = records._exactly_by_arrow(list(values), field_type, storage)
+    fast = value_rules.by_arrow(list(values), field_type, storage)
     if fast is not None:
         ruled = by_rules(list(values), field_type, storage)
         assert ruled is not None and same(fast.to_pylist(), ruled.to_pylist())
@@ -1427,7 +1427,7 @@ def test_text_parsed_by_arrow_is_what_the_python_rules_parse(
 ) -> None:
     storage = records._storage(records._arrow_type(field_type))
 
-    fast = records._exactly_by_arrow([text, None], field_type, storage)
+    fast = value_rules.by_arrow([text, None], field_type, storage)
     ruled = by_rules([text, None], field_type, storage)
 
     if ruled is None:
