@@ -33,13 +33,36 @@ class Diagnostic:
         return text
 
     def format_github(self) -> str:
-        # GitHub Actions workflow command; newlines must be escaped as %0A.
         body = self.message + (f" (hint: {self.hint})" if self.hint else "")
-        body = body.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        return (
-            f"::{self.severity} file={self.span.path},line={self.span.line},"
-            f"col={self.span.column}::{body}"
+        return github_annotation(
+            self.severity,
+            {"file": self.span.path, "line": self.span.line, "col": self.span.column},
+            body,
         )
+
+
+# GitHub Actions workflow commands (`::error file=...,line=...::message`), escaped as GitHub's
+# own toolkit does (actions/toolkit packages/core/src/command.ts, escapeData/escapeProperty):
+# a raw newline in a file name or message would end the command and let the rest of the value
+# be read as a command of its own (`::add-mask::`, a forged `::error`). `%` goes first, so the
+# escapes added after it are not escaped again.
+
+
+def escape_github_data(value: object) -> str:
+    """A workflow command's message: `%`, CR and LF escaped."""
+    return str(value).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_github_property(value: object) -> str:
+    """A workflow command's property value (file=, title=, line=, col=): as data, and `:` and
+    `,` too, which would otherwise end the value."""
+    return escape_github_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(level: str, properties: dict[str, object], message: str) -> str:
+    """One line: `::level key=value,key=value::message`, every value escaped."""
+    listed = ",".join(f"{key}={escape_github_property(value)}" for key, value in properties.items())
+    return f"::{level} {listed}::{escape_github_data(message)}"
 
 
 def did_you_mean(name: str, candidates: Iterable[str], always_list: bool = False) -> str:

@@ -155,7 +155,9 @@ def format_text(diffs: list[TableDiff], against: str) -> str:
 
 def format_github(diffs: list[TableDiff]) -> str:
     """GitHub Actions annotations: errors for refused changes, warnings for allowed breaking
-    ones, notices for safe ones."""
+    ones, notices for safe ones. Every value escaped, one line each."""
+    from cascade.compiler.diagnostics import github_annotation
+
     lines = []
     for diff in diffs:
         for change in diff.changes:
@@ -163,8 +165,9 @@ def format_github(diffs: list[TableDiff]) -> str:
                 "error" if diff.is_refused(change) else "warning" if change.breaking else "notice"
             )
             title = f"{change.code} {change.rule.name} ({diff.identifier})"
-            message = change.reason.replace("%", "%25").replace("\n", "%0A")
-            lines.append(f"::{level} file={diff.path},title={title}::{message}")
+            lines.append(
+                github_annotation(level, {"file": diff.path, "title": title}, change.reason)
+            )
     return "".join(line + "\n" for line in lines)
 
 
