@@ -176,6 +176,8 @@ class GatherModuleFacts:
                     )
                 )
                 return
+            if not self.ingestion_signature(node, python):
+                return
             self.ingestions.append(
                 IngestionFacts(
                     function=node.name.value,
@@ -186,6 +188,42 @@ class GatherModuleFacts:
                     span=self.name_span(python, "def"),
                 )
             )
+
+    def ingestion_signature(self, node: cst.FunctionDef, python: ast.FunctionDef) -> bool:
+        """Whether the function can be called as the generated asset calls it: synchronously,
+        with the partition date as its one positional argument."""
+        span = self.name_span(python, "def")
+        name = node.name.value
+        if node.asynchronous is not None:
+            self.diagnostics.append(
+                Diagnostic(
+                    span,
+                    f"{name}() is async; the generated asset calls it and runs the dlt source "
+                    "it returns synchronously",
+                    f"write def {name}(partition_date: str) and return the dlt source",
+                )
+            )
+            return False
+        arguments = python.args
+        positional = [*arguments.posonlyargs, *arguments.args]
+        required = positional[: len(positional) - len(arguments.defaults)]
+        keyword_only = [
+            a.arg
+            for a, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+            if default is None
+        ]
+        if (not positional and arguments.vararg is None) or len(required) > 1 or keyword_only:
+            self.diagnostics.append(
+                Diagnostic(
+                    span,
+                    f"{name}() must take the partition date as its one positional parameter; "
+                    "the generated asset calls it as "
+                    f"{name}(partition_date)",
+                    f"write def {name}(partition_date: str)",
+                )
+            )
+            return False
+        return True
 
     def read_class(self, node: cst.ClassDef, python: ast.ClassDef) -> ClassFacts:
         span = self.name_span(python, "class")
@@ -236,9 +274,10 @@ class GatherModuleFacts:
     # -- expressions -----------------------------------------------------------------------
 
     def call_arguments(self, call: cst.Call, python: ast.Call, what: str) -> tuple[Argument, ...]:
-        keywords = {k.arg: k for k in python.keywords if k.arg is not None}
+        # The same keyword arguments in the same order in both trees.
+        keywords = iter([k for k in python.keywords if k.arg is not None])
         positional = iter(python.args)
-        arguments = []
+        arguments: list[Argument] = []
         for arg in call.args:
             if arg.keyword is None:
                 python_arg = next(positional, python)
@@ -251,8 +290,17 @@ class GatherModuleFacts:
                 )
                 continue
             name = arg.keyword.value
-            keyword = keywords.get(name)
+            keyword = next(keywords, None)
             span = self.span(keyword) if keyword else self.span(python)
+            if any(argument.name == name for argument in arguments):
+                self.diagnostics.append(
+                    Diagnostic(
+                        span,
+                        f"{what} gives {name}= more than once; Python refuses such a call",
+                        f"keep one {name}=",
+                    )
+                )
+                continue
             value = self.value(keyword.value) if keyword else NotLiteral("", span)
             arguments.append(Argument(name, value, span))
         return tuple(arguments)

@@ -12,7 +12,7 @@ from cascade.compiler.facts import (
     NotLiteral,
     TypeRef,
 )
-from cascade.compiler.ir import Check, Column, TableModel
+from cascade.compiler.ir import METADATA_COLUMN_NAMES, Check, Column, TableModel
 from cascade.compiler.naming import dlt_keeps, dlt_name
 from cascade.compiler.resolve.classes import ProjectIndex
 from cascade.compiler.resolve.report import Reporter
@@ -58,6 +58,8 @@ class ModelReader:
             return None
         fields = self.fields(class_module, facts)
         columns = [c for c in (self.column(m, f) for m, f in fields) if c is not None]
+        if not self.distinct(columns):
+            return None
         return TableModel(
             class_name=facts.name,
             module=class_module.module,
@@ -66,6 +68,19 @@ class ModelReader:
             span=facts.span,
             backend=backend,
         )
+
+    def distinct(self, columns: list[Column]) -> bool:
+        """Whether no two fields name the same column (Pandera refuses the model)."""
+        first: dict[str, Column] = {}
+        for column in columns:
+            if (earlier := first.setdefault(column.name, column)) is not column:
+                self.report.error(
+                    column.span,
+                    f"{column.attribute} and {earlier.attribute} both name the column "
+                    f"{column.name!r}",
+                    "give each field its own column name (alias=)",
+                )
+        return len(first) == len(columns)
 
     def backend(
         self, module: ModuleFacts, facts: ClassFacts, span: Span, seen: set[str]
@@ -162,6 +177,14 @@ class ModelReader:
         if not isinstance(name, str):
             self.report.error(facts.span, f"alias of {facts.attribute} must be a string")
             return None
+        if name in METADATA_COLUMN_NAMES:
+            self.report.error(
+                facts.span,
+                f"column {name!r} is one that dlt or Cascade fills in for every table",
+                f"name {facts.attribute}'s column differently (alias=); {name} is in every "
+                "table already",
+            )
+            return None
         if not dlt_keeps(name):
             self.report.error(
                 facts.span,
@@ -212,5 +235,13 @@ class ModelReader:
         struct_module, facts = found
         if not any(b.qualified_name in TYPED_DICT_BASES for b in facts.bases):
             return None
+        if any(b.qualified_name == "typing.TypedDict" for b in facts.bases):
+            # Pandera reads a typing.TypedDict's fields only on Python 3.12 and later; the
+            # project runs on 3.11 too.
+            raise UnsupportedType(
+                f"{facts.name} derives from typing.TypedDict, which Pandera cannot read on "
+                "Python 3.11",
+                "from typing_extensions import TypedDict",
+            )
         # JSON objects may omit keys, so every struct field is optional in the table.
         return [(f.attribute, f.annotation, False) for f in facts.fields]

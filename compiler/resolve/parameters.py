@@ -17,6 +17,11 @@ TRANSFORM = re.compile(
     r"^(identity|year|month|day|hour|bucket\[[1-9][0-9]*\]|truncate\[[1-9][0-9]*\])$"
 )
 PARTITION_NAME_SUFFIX = {"bucket": "bucket", "truncate": "trunc"}
+# Iceberg stores bucket counts and truncate widths as 32-bit ints (the table spec).
+MAX_TRANSFORM_ARGUMENT = 2**31 - 1
+# Table and group names become module and file names, Dagster asset names and Iceberg
+# identifiers; past this they stop being readable and near file-system limits (255 bytes).
+MAX_NAME_LENGTH = 100
 INTEGER_HINTS = {
     "max_runtime_seconds": "the longest a load may run before it is stopped, e.g. 300",
     "max_retries": "how often Dagster retries a failed load; 0 for never",
@@ -62,11 +67,19 @@ class ArgumentReader:
         value = self.literal(argument, "string")
         if value is None:
             return None
-        if not isinstance(value, str) or not IDENTIFIER.match(value) or keyword.iskeyword(value):
+        if (
+            not isinstance(value, str)
+            or not IDENTIFIER.match(value)
+            or keyword.iskeyword(value)
+            or (value.startswith("__") and value.endswith("__"))
+            or len(value) > MAX_NAME_LENGTH
+        ):
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
             self.report.error(
                 argument.span,
-                f"{argument.name} must be a lowercase identifier (a-z, 0-9, _) and not a Python "
-                f"keyword, got {value!r}",
+                f"{argument.name} must be a lowercase identifier (a-z, 0-9, _) of at most "
+                f"{MAX_NAME_LENGTH} characters, not a Python keyword or a dunder name, got "
+                f"{shown}",
                 "it names the Iceberg table, the Dagster asset and a generated module",
             )
             return None
@@ -156,6 +169,15 @@ class ArgumentReader:
                 argument.span,
                 f"unknown partition transform {transform!r}",
                 "use identity, year, month, day, hour, bucket[N] or truncate[W]",
+            )
+            return None
+        if "[" in transform and int(transform[transform.index("[") + 1 : -1]) > (
+            MAX_TRANSFORM_ARGUMENT
+        ):
+            self.report.error(
+                argument.span,
+                f"partition transform {transform!r} is beyond Iceberg's limit",
+                f"bucket counts and truncate widths are 32-bit: at most {MAX_TRANSFORM_ARGUMENT}",
             )
             return None
         column = by_name.get(source_column)
