@@ -114,6 +114,44 @@ class GatherModuleFacts:
                 self.read_function(node, python)
             else:
                 self.read_constant(node, python)
+        self.refuse_stray_decorators(python_tree)
+
+    def refuse_stray_decorators(self, python_tree: ast.Module) -> None:
+        """@cascade_ingestion anywhere but on a module-level function (a class, a method, a
+        nested function, or applied by hand to a lambda): no asset could call it."""
+        top_level = {
+            id(node)
+            for node in python_tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        for node in ast.walk(python_tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                if id(node) in top_level:
+                    continue
+                stray = [d for d in node.decorator_list if self.is_decorator(d)]
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Call):
+                stray = [node.func] if self.is_decorator(node.func) else []
+            else:
+                continue
+            for decorator in stray:
+                self.diagnostics.append(
+                    Diagnostic(
+                        self.span(decorator),
+                        "@cascade_ingestion decorates module-level functions only; here no "
+                        "generated asset could call what it decorates",
+                        "move it onto a module-level def taking the partition date",
+                    )
+                )
+
+    def is_decorator(self, expression: ast.expr) -> bool:
+        """Whether `expression` (`cascade_ingestion(...)`, `cr.cascade_ingestion`) names the
+        decorator, through the module's imports."""
+        node = expression.func if isinstance(expression, ast.Call) else expression
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        return isinstance(node, ast.Name) and bool(self.resolve(node.id, parts) & DECORATOR_NAMES)
 
     def record_names(self, node: cst.CSTNode) -> None:
         if isinstance(node, cst.Import):
