@@ -12,7 +12,13 @@ from pathlib import Path
 from cascade.compiler.cache import CompileCache, digest
 from cascade.compiler.config import ProjectConfig
 from cascade.compiler.diagnostics import Diagnostic, Span, has_errors
-from cascade.compiler.discover import discover_sources, module_candidates, module_name
+from cascade.compiler.discover import (
+    discover_sources,
+    folders_without_ingestions,
+    module_candidates,
+    module_name,
+    source_folder_problems,
+)
 from cascade.compiler.facts import ModuleFacts
 from cascade.compiler.ir import Ingestion
 from cascade.compiler.previous import existing_generated_files, previous_locks
@@ -22,6 +28,7 @@ from cascade.compiler.render.formatting import format_python
 from cascade.compiler.render.python import header
 from cascade.compiler.render.schema_module import render_schema_module
 from cascade.compiler.resolve import resolve_project
+from cascade.compiler.write import user_files_in_the_way
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,9 @@ def compile_project(
 ) -> Compilation:
     """Compiles the project. `previous` is the last generation's output (path -> text), whose
     schema modules lock the field ids; it defaults to what is on disk."""
+    problems = source_folder_problems(config)
+    if problems:
+        return Compilation({}, problems)
     if previous is None:
         previous = existing_generated_files(config)
     sources = discover_sources(config)
@@ -124,7 +134,8 @@ def compile_project(
             and all(current_digest(config.root, p) == d for p, d in key.inputs)
         ):
             # `outputs` is None when the result equals the previous output: nothing to store.
-            return Compilation(dict(previous) if outputs is None else outputs, diagnostics)
+            cached = Compilation(dict(previous) if outputs is None else outputs, diagnostics)
+            return refuse_user_files(config, cached)
 
     reader = SourceReader(config.root, cache)
     with cyclic_gc_paused():
@@ -135,7 +146,14 @@ def compile_project(
         )
         outputs = None if compilation.files == previous else compilation.files
         cache.result = (key, compilation.diagnostics, outputs)
-    return compilation
+    return refuse_user_files(config, compilation)
+
+
+def refuse_user_files(config: ProjectConfig, compilation: Compilation) -> Compilation:
+    """No output at all when a file `gen` would write is the user's (checked on every run:
+    the cache does not know those files)."""
+    problems = user_files_in_the_way(config, compilation.files)
+    return Compilation({}, sorted(compilation.diagnostics + problems)) if problems else compilation
 
 
 @contextmanager
@@ -179,6 +197,9 @@ def analyze_project(
     config: ProjectConfig, previous: dict[str, str] | None = None
 ) -> tuple[list[Ingestion], list[Diagnostic]]:
     """The resolved ingestions (the IR) and the diagnostics, without rendering anything."""
+    problems = source_folder_problems(config)
+    if problems:
+        return [], problems
     if previous is None:
         previous = existing_generated_files(config)
     reader = SourceReader(config.root, None)
@@ -215,6 +236,8 @@ def analyze_sources(
     ingestions, problems = resolve_project(
         config, modules, reader.load, previous_locks(config, previous)
     )
+    if not has_errors(diagnostics + problems):
+        problems += folders_without_ingestions(config, (i.path for i in ingestions))
     return ingestions, sorted(set(diagnostics + problems))
 
 

@@ -2,9 +2,64 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
 
-from cascade.compiler.config import ProjectConfig
+from cascade.compiler.config import SOURCES_HINT, ProjectConfig, setting_span
+from cascade.compiler.diagnostics import Diagnostic, did_you_mean
+
+
+def source_folder_problems(config: ProjectConfig) -> list[Diagnostic]:
+    """Each `sources` entry that is not a folder (or .py file) inside the project. Checked
+    before anything is discovered: a typo must stop `gen`, not make it remove every table."""
+    problems = []
+    for source in config.sources:
+        path = PurePosixPath(source)
+        if source.startswith(("/", "\\")) or path.is_absolute():
+            reason = "is an absolute path"
+        elif ".." in path.parts:
+            reason = "leads outside the project"
+        elif not (config.root / path).resolve().is_relative_to(config.root):
+            reason = f"leads outside the project (to {(config.root / path).resolve()})"
+        elif not (config.root / path).exists():
+            parent = config.root / path.parent
+            siblings = sorted(p.name for p in parent.iterdir()) if parent.is_dir() else []
+            close = did_you_mean(path.name, siblings) if siblings else ""
+            hint = close if close.startswith("did you mean") else SOURCES_HINT
+            problems.append(
+                Diagnostic(
+                    setting_span(config.root, "sources"),
+                    f"[tool.cascade] sources folder {source!r} does not exist",
+                    hint,
+                )
+            )
+            continue
+        else:
+            continue
+        problems.append(
+            Diagnostic(
+                setting_span(config.root, "sources"),
+                f"[tool.cascade] sources entry {source!r} {reason}: it must be inside the project",
+                SOURCES_HINT,
+            )
+        )
+    return problems
+
+
+def folders_without_ingestions(config: ProjectConfig, paths: Iterable[str]) -> list[Diagnostic]:
+    """Each `sources` entry none of whose files (`paths`, those that hold an ingestion) has a
+    decorated function: most likely a typo, which would remove the generated tables."""
+    found = [PurePosixPath(p) for p in paths]
+    return [
+        Diagnostic(
+            setting_span(config.root, "sources"),
+            f"[tool.cascade] sources folder {source!r} holds no @cascade_ingestion function",
+            "list the folders that hold the decorated functions (gen would otherwise remove "
+            "the generated modules of their tables)",
+        )
+        for source in config.sources
+        if not any(p.is_relative_to(PurePosixPath(source)) for p in found)
+    ]
 
 
 def discover_sources(config: ProjectConfig) -> list[Path]:

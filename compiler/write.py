@@ -4,11 +4,44 @@ from __future__ import annotations
 
 import difflib
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from cascade.compiler.config import ProjectConfig
+from cascade.compiler.config import ProjectConfig, is_generated
+from cascade.compiler.diagnostics import Diagnostic, Span
 
 WRITER_THREADS = 4
+
+
+def user_files_in_the_way(config: ProjectConfig, files: dict[str, str]) -> list[Diagnostic]:
+    """Each file (or folder) at a path `gen` would write that `gen` did not write itself: it
+    only ever replaces files that carry its header."""
+    problems = []
+    for path in sorted(files):
+        target = config.root / path
+        folders = [config.root / f for f in PurePosixPath(path).parents if f.name]
+        blocker = next((f for f in folders if f.exists() and not f.is_dir()), None)
+        if blocker is None and target.is_dir():
+            blocker = target
+        if blocker is not None:
+            relative = blocker.relative_to(config.root).as_posix()
+            problems.append(
+                Diagnostic(
+                    Span(relative),
+                    f"{relative} is in the way of the files cascade gen writes",
+                    f"move it out of {config.out}/: gen writes only files of its own there",
+                )
+            )
+        elif target.exists() and not is_generated(target):
+            problems.append(
+                Diagnostic(
+                    Span(path),
+                    f"{path} was not written by cascade gen (it has no generated header): "
+                    "gen will not overwrite it",
+                    f"move your file out of {config.out}/ (or delete it if it is an old "
+                    "generated file) and run cascade gen again",
+                )
+            )
+    return sorted(set(problems))
 
 
 def write_files(
@@ -16,11 +49,16 @@ def write_files(
 ) -> list[str]:
     """Writes changed files, removes orphaned generated ones (of `existing`, the generated
     files on disk); returns the paths touched."""
+    # Only ever files gen wrote: compile_project refused the others (user_files_in_the_way),
+    # and a file that appeared since is still left alone.
     changed = [
         path
         for path, text in files.items()
-        if not (config.root / path).is_file()
-        or (config.root / path).read_text(encoding="utf-8") != text
+        if not (config.root / path).exists()
+        or (
+            is_generated(config.root / path)
+            and (config.root / path).read_text(encoding="utf-8") != text
+        )
     ]
     for folder in sorted({(config.root / path).parent for path in changed}):
         folder.mkdir(parents=True, exist_ok=True)
@@ -34,6 +72,8 @@ def write_files(
     touched = list(changed)
     for path in sorted(set(existing) - set(files)):
         target = config.root / path
+        if not is_generated(target):
+            continue
         target.unlink()
         touched.append(path)
         remove_empty_parents(target.parent, config.root / config.out)
