@@ -4,6 +4,9 @@ field ids) -> {output path: text}. `gen` and `check` are thin wrappers around it
 from __future__ import annotations
 
 import gc
+import io
+import keyword
+import tokenize
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -74,9 +77,14 @@ class SourceReader:
             if self.modules.get(name) is not None:
                 continue
             path = relative.as_posix()
-            source = (self.root / relative).read_text(encoding="utf-8")
-            key = digest(path, source)
+            data = (self.root / relative).read_bytes()
+            key = digest(path, as_text(data))
             self.inputs[path] = key
+            try:
+                source = python_source(data)
+            except (SyntaxError, UnicodeDecodeError, LookupError) as error:
+                self.modules[name] = ModuleFacts(path, name, diagnostics=(unreadable(path, error),))
+                continue
             facts = self.cache.parsed(key) if self.cache else None
             if facts is None:
                 pending.append((key, (path, name, source)))
@@ -106,7 +114,29 @@ class SourceReader:
 
 def current_digest(root: Path, path: str) -> str | None:
     target = root / path
-    return digest(path, target.read_text(encoding="utf-8")) if target.is_file() else None
+    return digest(path, as_text(target.read_bytes())) if target.is_file() else None
+
+
+def as_text(data: bytes) -> str:
+    """A file's bytes as text for its digest: every byte kept, whatever the encoding."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def python_source(data: bytes) -> str:
+    """A source file decoded as Python decodes it: by its BOM or coding comment, else UTF-8.
+    Raises SyntaxError (a bad coding comment), LookupError or UnicodeDecodeError."""
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding)
+
+
+def unreadable(path: str, error: Exception) -> Diagnostic:
+    reason = error.reason if isinstance(error, UnicodeDecodeError) else str(error)
+    return Diagnostic(
+        Span(path, 1, 1),
+        f"cannot read this file as Python source: {reason}",
+        "save it as UTF-8, Python's default source encoding (or declare its encoding in a "
+        "coding comment)",
+    )
 
 
 def compile_project(
@@ -223,12 +253,13 @@ def analyze_sources(
         reader.parse_many([p for p in wanted if (reader.root / p).is_file()])
     modules = []
     for relative in sources:
-        if not all(part.isidentifier() for part in module_name(relative).split(".")):
+        parts = module_name(relative).split(".")
+        if not all(part.isidentifier() and not keyword.iskeyword(part) for part in parts):
             diagnostics.append(
                 Diagnostic(
                     Span(relative.as_posix()),
                     "cannot import this file as a module",
-                    "folder and file names under sources must be Python identifiers",
+                    "folder and file names under sources must be Python identifiers, not keywords",
                 )
             )
             continue
