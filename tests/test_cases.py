@@ -16,6 +16,7 @@ from pyiceberg.schema import Schema, assign_fresh_schema_ids
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from cascade.compiler import compile_project, load_config
+from cascade.compiler.config import ConfigError
 
 CASES = Path(__file__).parent / "cases"
 UPDATE = "if the change is intended: .venv/bin/pytest tests/test_cases.py --snapshot-update"
@@ -57,7 +58,13 @@ def case_param(root: Path):
 def test_case(case: str, snapshot) -> None:
     root = CASES / case
     previous = read_tree(root / "previous")
-    compilation = compile_project(load_config(root), previous=previous)
+    try:
+        config = load_config(root)
+    except ConfigError as error:  # [tool.cascade] itself is wrong: one diagnostic, no output
+        text = error.diagnostic.format_text() + "\n"
+        assert snapshot(extension_class=TextSnapshot, name="diagnostics") == text, UPDATE
+        return
+    compilation = compile_project(config, previous=previous)
     if compilation.diagnostics:
         text = "".join(d.format_text() + "\n" for d in compilation.diagnostics)
         assert snapshot(extension_class=TextSnapshot, name="diagnostics") == text, UPDATE
