@@ -1,26 +1,28 @@
 """Column names as dlt will write them.
 
-dlt normalises every column name with its snake_case convention (`dateString` becomes
-`date_string`, nested objects are flattened as `parent__child`), so a model column whose name
-dlt would change can never receive data.
+dlt normalises every column name with its naming convention (`dateString` becomes
+`date_string`, each `__`-separated part of a flattened `parent__child` path on its own:
+`address__2` becomes `address___2`), also the names of the Arrow columns Cascade stages, so a
+model column whose name dlt would change can never receive data. The rule is dlt's own
+(`NamingConvention.normalize_path`), not a copy: it is imported when a model is read, which a
+warm `cascade check` (served from the cache) never does.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 
-# The names dlt's snake_case `normalize_path` leaves unchanged: lowercase ASCII letters, digits
-# and underscores, not starting with a digit or a double underscore, not ending with one.
-# (A test checks this against dlt itself.) dlt is imported only to suggest the new name: it
-# costs a second to import, which `cascade check` must not pay on every commit.
-STABLE_NAME = re.compile(r"^(?!__)[a-z_][a-z0-9_]*(?<!_)$")
+
+@functools.cache
+def _naming():  # noqa: ANN202 - dlt's snake_case NamingConvention, imported on first use
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    return NamingConvention()
 
 
 def dlt_keeps(name: str) -> bool:
-    return STABLE_NAME.match(name) is not None
+    return dlt_name(name) == name
 
 
 def dlt_name(name: str) -> str:
-    from dlt.common.normalizers.naming.snake_case import NamingConvention
-
-    return NamingConvention().normalize_path(name)
+    return _naming().normalize_path(name)
