@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cascade.compiler.diagnostics import Span
 from cascade.compiler.facts import ClassFacts, ModuleFacts, NameRef, NotLiteral
 
 ModuleLoader = Callable[[str], ModuleFacts | None]
@@ -67,3 +68,49 @@ class ProjectIndex:
         if isinstance(found.value, NameRef):
             return self.constant(module, found.value, depth + 1)
         return found.value
+
+    def import_cycle(self, module: ModuleFacts) -> list[ModuleFacts] | None:
+        """A chain of project modules, starting and ending at `module`, each importing names
+        from the next (`from models.b import B`): Python's import of such a cycle fails, since
+        one module asks for a name the other has not defined yet. None when there is none."""
+        path: list[ModuleFacts] = []
+        done: set[str] = set()
+
+        def visit(current: ModuleFacts) -> list[ModuleFacts] | None:
+            if path and current.module == module.module:
+                return [*path, current]
+            if current.module in done or any(m.module == current.module for m in path):
+                return None
+            path.append(current)
+            for imported in self.imported_modules(current):
+                cycle = visit(imported)
+                if cycle is not None:
+                    return cycle
+            path.pop()
+            done.add(current.module)
+            return None
+
+        return visit(module)
+
+    def imported_modules(self, module: ModuleFacts) -> list[ModuleFacts]:
+        """The project modules `module` imports names from, in the order of its imports."""
+        found: dict[str, ModuleFacts] = {}
+        for constant in module.constants.values():
+            if not isinstance(constant.value, NameRef):
+                continue
+            name = absolute_name(module, constant.value.qualified_name)
+            for candidate in (name.rsplit(".", 1)[0], name) if "." in name else (name,):
+                target = self.load_module(candidate)
+                if target is not None and target.module != module.module:
+                    found.setdefault(target.module, target)
+                    break
+        return list(found.values())
+
+    def import_span(self, module: ModuleFacts, imported: ModuleFacts) -> Span:
+        """Where `module` imports from `imported` (its first line when that is not found)."""
+        for constant in module.constants.values():
+            if isinstance(constant.value, NameRef) and absolute_name(
+                module, constant.value.qualified_name
+            ).startswith(imported.module):
+                return constant.span
+        return Span(module.path, 1, 1)

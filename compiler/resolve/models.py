@@ -53,6 +53,16 @@ class ModelReader:
             )
             return None
         class_module, facts = found
+        cycle = self.index.import_cycle(class_module)
+        if cycle is not None:
+            chain = " -> ".join(m.module for m in cycle)
+            self.report.error(
+                self.index.import_span(class_module, cycle[1]),
+                f"{class_module.module} imports itself through {chain}: Python cannot import "
+                "these modules (a circular import), so Dagster could not load the asset",
+                "move what the modules share into a module of its own that imports neither",
+            )
+            return None
         backend = self.backend(class_module, facts, ref.span, set())
         if backend is None:
             return None
