@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 from collections import Counter
 from pathlib import Path
@@ -96,10 +98,24 @@ def check(project_dir: Path, output_format: str) -> None:
     config, compilation, _, existing = compile_or_exit(project_dir, output_format)
     diff = stale_diff(config, compilation.files, existing)
     if diff:
-        click.echo(diff, nl=False)
+        echo_untrusted(diff)
         click.echo(f"{config.out}/ is stale; run: cascade gen --project {project_dir}", err=True)
         sys.exit(1)
     click.echo(f"cascade check: {config.out}/ is up to date")
+
+
+def echo_untrusted(text: str) -> None:
+    """Print text that a pull request wrote (a diff of generated code holds the project's
+    strings). In GitHub Actions a line of it such as `::error ...` would be a workflow command:
+    command processing is stopped around it, with a token nobody can guess (GitHub's
+    `::stop-commands::`)."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        click.echo(text, nl=False)
+        return
+    token = secrets.token_hex(16)
+    click.echo(f"::stop-commands::{token}")
+    click.echo(text, nl=False)
+    click.echo(f"\n::{token}::")
 
 
 @main.command()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import io
 import keyword
+import stat
 import tokenize
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from cascade.compiler.discover import (
 )
 from cascade.compiler.facts import ModuleFacts
 from cascade.compiler.ir import Ingestion
-from cascade.compiler.previous import existing_generated_files, previous_locks
+from cascade.compiler.previous import existing_generated_files, out_problems, previous_locks
 from cascade.compiler.render.asset_module import render_asset_module
 from cascade.compiler.render.definitions_module import render_definitions_module
 from cascade.compiler.render.formatting import format_python
@@ -77,12 +78,12 @@ class SourceReader:
             if self.modules.get(name) is not None:
                 continue
             path = relative.as_posix()
-            data = (self.root / relative).read_bytes()
-            key = digest(path, as_text(data))
-            self.inputs[path] = key
             try:
+                data = read_source_file(self.root / relative)
+                key = digest(path, as_text(data))
+                self.inputs[path] = key
                 source = python_source(data)
-            except (SyntaxError, UnicodeDecodeError, LookupError) as error:
+            except (OSError, SyntaxError, UnicodeDecodeError, LookupError) as error:
                 self.modules[name] = ModuleFacts(path, name, diagnostics=(unreadable(path, error),))
                 continue
             facts = self.cache.parsed(key) if self.cache else None
@@ -113,8 +114,25 @@ class SourceReader:
 
 
 def current_digest(root: Path, path: str) -> str | None:
-    target = root / path
-    return digest(path, as_text(target.read_bytes())) if target.is_file() else None
+    try:
+        return digest(path, as_text(read_source_file(root / path)))
+    except OSError:
+        return None
+
+
+# No hand-written module comes near this; a larger one is a mistake (or /dev/zero).
+MAX_SOURCE_BYTES = 16 * 1024 * 1024
+
+
+def read_source_file(path: Path) -> bytes:
+    """A source file's bytes; OSError for what is not a regular file of a sensible size (a
+    FIFO would block, a link to /dev/zero never ends)."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(f"{path.name} is not a regular file")
+    if info.st_size > MAX_SOURCE_BYTES:
+        raise OSError(f"{path.name} is larger than {MAX_SOURCE_BYTES // 2**20} MiB")
+    return path.read_bytes()
 
 
 def as_text(data: bytes) -> str:
@@ -130,7 +148,12 @@ def python_source(data: bytes) -> str:
 
 
 def unreadable(path: str, error: Exception) -> Diagnostic:
-    reason = error.reason if isinstance(error, UnicodeDecodeError) else str(error)
+    if isinstance(error, UnicodeDecodeError):
+        reason = error.reason
+    elif isinstance(error, OSError) and error.strerror:
+        reason = error.strerror.lower()
+    else:
+        reason = str(error)
     return Diagnostic(
         Span(path, 1, 1),
         f"cannot read this file as Python source: {reason}",
@@ -146,9 +169,9 @@ def compile_project(
 ) -> Compilation:
     """Compiles the project. `previous` is the last generation's output (path -> text), whose
     schema modules lock the field ids; it defaults to what is on disk."""
-    problems = source_folder_problems(config)
+    problems = source_folder_problems(config) + out_problems(config)
     if problems:
-        return Compilation({}, problems)
+        return Compilation({}, sorted(problems))
     if previous is None:
         previous = existing_generated_files(config)
     sources = discover_sources(config)

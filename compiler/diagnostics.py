@@ -27,9 +27,11 @@ class Diagnostic:
     severity: str = "error"
 
     def format_text(self) -> str:
-        text = f"{self.span}: {self.severity}: {self.message}"
+        # A file name or a user's string may hold a line break, which would start a line of
+        # its own in a CI log (where a line such as `::error ...` is a command).
+        text = printable(f"{self.span}: {self.severity}: {self.message}")
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {printable(self.hint)}"
         return text
 
     def format_github(self) -> str:
@@ -78,3 +80,10 @@ def did_you_mean(name: str, candidates: Iterable[str], always_list: bool = False
 
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity == "error" for d in diagnostics)
+
+
+def printable(text: str) -> str:
+    """`text` with control characters (line breaks among them) written as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)

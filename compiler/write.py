@@ -81,13 +81,21 @@ def write_files(
 
 
 def remove_empty_parents(folder: Path, stop: Path) -> None:
-    while (
-        folder != stop
-        and folder.is_dir()
-        and not any(p for p in folder.iterdir() if p.name != "__pycache__")
-    ):
-        for cache in folder.glob("__pycache__"):
-            for item in cache.iterdir():
+    """Remove the folders that removing orphaned files left empty, up to `stop`. Python's
+    bytecode cache goes with them when it holds only bytecode; nothing is followed through a
+    symbolic link, and a folder holding anything else stays."""
+    while folder != stop and folder.is_dir() and not folder.is_symlink():
+        entries = list(folder.iterdir())
+        cache = folder / "__pycache__"
+        if any(entry != cache for entry in entries):
+            return
+        if cache in entries:
+            if cache.is_symlink() or not cache.is_dir():
+                return
+            compiled = list(cache.iterdir())
+            if any(p.is_symlink() or not p.is_file() or p.suffix != ".pyc" for p in compiled):
+                return
+            for item in compiled:
                 item.unlink()
             cache.rmdir()
         folder.rmdir()

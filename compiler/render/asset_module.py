@@ -9,6 +9,7 @@ from cascade.compiler.render.python import docstring, header, literal
 RESERVED_NAMES = frozenset(
     {
         "dg",
+        "Iterator",
         "timedelta",
         "table",
         "IcebergResource",
