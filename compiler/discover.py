@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from cascade.compiler.config import SOURCES_HINT, ProjectConfig, setting_span
+from cascade.compiler.config import SOURCES_HINT, ProjectConfig, setting_span, unusable_path
 from cascade.compiler.diagnostics import Diagnostic, did_you_mean
 
 
@@ -15,6 +15,16 @@ def source_folder_problems(config: ProjectConfig) -> list[Diagnostic]:
     problems = []
     for source in config.sources:
         path = PurePosixPath(source)
+        unusable = unusable_path(source)
+        if unusable:  # os calls would raise on it
+            problems.append(
+                Diagnostic(
+                    setting_span(config.root, "sources"),
+                    f"[tool.cascade] sources entry {unusable}",
+                    SOURCES_HINT,
+                )
+            )
+            continue
         if source.startswith(("/", "\\")) or path.is_absolute():
             reason = "is an absolute path"
         elif ".." in path.parts:

@@ -29,10 +29,14 @@ class ProjectIndex:
         self.load_module = load_module
 
     def find_class(
-        self, module: ModuleFacts, qualified_name: str
+        self, module: ModuleFacts, qualified_name: str, seen: frozenset[str] = frozenset()
     ) -> tuple[ModuleFacts, ClassFacts] | str:
-        """The class and its module, or a message saying why it was not found."""
+        """The class and its module, or a message saying why it was not found. `seen`: the
+        names already followed through re-exports (a module importing a name from itself, or
+        two modules importing it from each other, would otherwise be followed forever)."""
         name = absolute_name(module, qualified_name)
+        if name in seen:
+            return f"{name!r} is imported in a cycle and never defined as a class"
         if "." not in name:
             found = module.classes.get(name)
             if found is not None:
@@ -49,7 +53,7 @@ class ProjectIndex:
         # that names the class.
         alias = target.constants.get(class_name)
         if alias is not None and isinstance(alias.value, NameRef):
-            return self.find_class(target, alias.value.qualified_name)
+            return self.find_class(target, alias.value.qualified_name, seen | {name})
         return f"{class_name!r} is not a class defined in {target.path}"
 
     def constant(self, module: ModuleFacts, ref: NameRef, depth: int = 0) -> object:

@@ -40,10 +40,19 @@ def read_iceberg_schema(
         )
         return None
     try:
-        return tuple(_column(field, value) for field in value.args)
+        columns = tuple(_column(field, value) for field in value.args)
+        _distinct_names([c.name for c in columns])
+        return columns
     except InvalidSchema as problem:
         report.error(span, f"cannot read iceberg_schema: {problem}")
         return None
+
+
+def _distinct_names(names: list[str]) -> None:
+    """pyiceberg refuses a schema (or struct) with two fields of one name when it is built."""
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise InvalidSchema(f"two fields are named {twice[0]!r}")
 
 
 def _nested_field(call: object) -> tuple[str, IcebergType, bool, str]:
@@ -90,5 +99,6 @@ def _type(call: object) -> IcebergType:
         for member in call.args:
             name, member_type, required, doc = _nested_field(member)
             fields.append(StructField(name, member_type, required, doc))
+        _distinct_names([f.name for f in fields])
         return StructType(tuple(fields))
     raise InvalidSchema(f"unsupported pyiceberg type {kind}")

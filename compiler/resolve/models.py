@@ -253,5 +253,11 @@ class ModelReader:
                 "Python 3.11",
                 "from typing_extensions import TypedDict",
             )
+        names = [f.attribute for f in facts.fields]
+        twice = next((name for name in names if names.count(name) > 1), None)
+        if twice is not None:  # an Iceberg struct cannot hold two fields of one name
+            raise UnsupportedType(
+                f"{facts.name} declares the field {twice!r} twice", "remove one of them"
+            )
         # JSON objects may omit keys, so every struct field is optional in the table.
         return [(f.attribute, f.annotation, False) for f in facts.fields]

@@ -65,7 +65,7 @@ class ArgumentReader:
         if argument is None:
             return None
         value = self.literal(argument, "string")
-        if value is None:
+        if value is None and argument.value is not None:  # literal() reported it
             return None
         if (
             not isinstance(value, str)
@@ -91,7 +91,7 @@ class ArgumentReader:
         if argument is None:
             return None
         value = self.literal(argument, "column name or tuple of column names")
-        if value is None:
+        if value is None and argument.value is not None:  # literal() reported it
             return None
         keys = (value,) if isinstance(value, str) else value
         if not (
@@ -266,7 +266,7 @@ class ArgumentReader:
         return FreshnessHours(value[0], value[1])
 
     def integer(self, argument: Argument | None, default: int, minimum: int) -> int | None:
-        if argument is None:
+        if argument is None or argument.value is None:  # None is the decorator's default too
             return default
         value = self.literal(argument, "integer")
         if value is None:
