@@ -154,6 +154,7 @@ def canonical(name: str) -> str:
 class TypeMapper:
     def __init__(self, lookup_struct: StructLookup):
         self.lookup_struct = lookup_struct
+        self.expanding: set[str] = set()  # the structs being mapped, outermost first
 
     def map(self, ref: TypeRef, dtype_kwargs: Mapping[str, object] | None = None) -> IcebergType:
         name = canonical(ref.name)
@@ -203,12 +204,22 @@ class TypeMapper:
         return self.map(arg)
 
     def struct(self, ref: TypeRef, fields: list) -> StructType:
+        if ref.name in self.expanding:
+            raise UnsupportedType(
+                f"{ref.name} contains itself, and an Iceberg struct cannot be recursive",
+                f"nest TypedDicts that do not lead back to {ref.name}",
+            )
         members = []
-        for name, annotation, required in fields:
-            if isinstance(annotation, NotLiteral):
-                raise UnsupportedType(f"cannot read the type of {ref.name}.{name}")
-            member_type = self.map(annotation)
-            members.append(StructField(name, member_type, required and not annotation.optional))
+        self.expanding.add(ref.name)
+        try:
+            for name, annotation, required in fields:
+                if isinstance(annotation, NotLiteral):
+                    raise UnsupportedType(f"cannot read the type of {ref.name}.{name}")
+                member_type = self.map(annotation)
+                optional = annotation.optional
+                members.append(StructField(name, member_type, required and not optional))
+        finally:
+            self.expanding.discard(ref.name)
         if not members:
             raise UnsupportedType(f"{ref.name} has no fields")
         return StructType(tuple(members))

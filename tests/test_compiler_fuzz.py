@@ -75,6 +75,7 @@ FOUND: dict[tuple[int, str], str] = {
     (3741, "types_typeddict_struct"): (
         "a TypedDict field declared twice: a schema module that does not import"
     ),
+    (34076, "types_typeddict_struct"): "a TypedDict that contains itself: RecursionError",
     (2832, "iceberg_schema_with_validation_schema"): (
         "two iceberg_schema fields of one name: a schema module that does not import"
     ),
