@@ -154,7 +154,7 @@ def canonical(name: str) -> str:
 class TypeMapper:
     def __init__(self, lookup_struct: StructLookup):
         self.lookup_struct = lookup_struct
-        self.expanding: set[str] = set()  # the structs being mapped, outermost first
+        self.expanding: set[str] = set()  # the structs being mapped (one met again: recursive)
 
     def map(self, ref: TypeRef, dtype_kwargs: Mapping[str, object] | None = None) -> IcebergType:
         name = canonical(ref.name)
