@@ -120,6 +120,11 @@ def current_digest(root: Path, path: str) -> str | None:
         return None
 
 
+# Top-level packages the generated modules (and the runtime they call) import: a project
+# package of the same name would be imported in their place.
+GENERATED_CODE_IMPORTS = frozenset(
+    {"cascade", "collections", "dagster", "datetime", "dlt", "pandera", "pathlib", "pyiceberg"}
+)
 # No hand-written module comes near this; a larger one is a mistake (or /dev/zero).
 MAX_SOURCE_BYTES = 16 * 1024 * 1024
 
@@ -283,6 +288,16 @@ def analyze_sources(
                     Span(relative.as_posix()),
                     "cannot import this file as a module",
                     "folder and file names under sources must be Python identifiers, not keywords",
+                )
+            )
+            continue
+        if parts[0] in GENERATED_CODE_IMPORTS:
+            diagnostics.append(
+                Diagnostic(
+                    Span(relative.as_posix()),
+                    f"the package {parts[0]!r} would hide the library of that name, which the "
+                    "generated code imports",
+                    f"rename the folder {parts[0]!r}",
                 )
             )
             continue
