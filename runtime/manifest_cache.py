@@ -9,10 +9,10 @@ table, three times: the part of a merge that grows with the table's file count.
 A manifest file is never changed once written and its path is never reused, so its entries
 (sequence numbers inherited from its manifest-list entry, which is also fixed) can be kept by
 path. pyiceberg 0.12 caches `ManifestFile` objects but not their entries and has no hook for
-it, so `ManifestFile.fetch_manifest_entry` is wrapped: outside `reading_once()` it reads as
-before; inside, what it reads is kept until the last merge running in the process leaves the
-block. Callers get their own list; the entries are shared, and pyiceberg does not change an
-entry once read.
+it, so `ManifestFile.fetch_manifest_entry` is wrapped while a merge is inside `reading_once()`:
+what it reads is kept until the last merge running in the process leaves the block, and then
+pyiceberg's own method is back. Callers get their own list; the entries are shared, and
+pyiceberg does not change an entry once read.
 """
 
 import threading
@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from pyiceberg.io import FileIO
 from pyiceberg.manifest import ManifestEntry, ManifestFile
 
-_read = ManifestFile.fetch_manifest_entry
+_PYICEBERG_FETCH = ManifestFile.fetch_manifest_entry
+_read = _PYICEBERG_FETCH  # what the wrapper calls to read (tests count the reads here)
 _lock = threading.Lock()
 _entries: dict[tuple[str, bool], list[ManifestEntry]] = {}
 _active = 0  # merges inside `reading_once()`
@@ -30,10 +31,14 @@ _active = 0  # merges inside `reading_once()`
 
 @contextmanager
 def reading_once() -> Iterator[None]:
-    """Keep the manifest entries read inside the block, for as long as a merge is in one."""
+    """Keep the manifest entries read inside the block, for as long as a merge is in one.
+
+    The wrapper is installed when the first merge enters and pyiceberg's own method put back
+    when the last one leaves: importing this module changes nothing."""
     global _active
     with _lock:
         _active += 1
+        ManifestFile.fetch_manifest_entry = _fetch_manifest_entry  # type: ignore[method-assign]
     try:
         yield
     finally:
@@ -41,6 +46,7 @@ def reading_once() -> Iterator[None]:
             _active -= 1
             if not _active:
                 _entries.clear()
+                ManifestFile.fetch_manifest_entry = _PYICEBERG_FETCH  # type: ignore[method-assign]
 
 
 def _fetch_manifest_entry(
@@ -58,6 +64,3 @@ def _fetch_manifest_entry(
                 if _active:
                     _entries[key] = entries
     return list(entries)
-
-
-ManifestFile.fetch_manifest_entry = _fetch_manifest_entry  # type: ignore[method-assign]
