@@ -42,6 +42,7 @@ from pyiceberg.types import (
     StructType,
 )
 
+from cascade.runtime.batch import INGESTED_AT
 from cascade.runtime.value_rules import (
     Misfit,
     by_arrow,
@@ -52,7 +53,7 @@ from cascade.runtime.value_rules import (
 )
 
 # Columns that dlt (`_dlt_load_id`, `_dlt_id`) and Cascade (`_cascade_ingested_at`) fill in.
-LOAD_COLUMNS = ("_dlt_load_id", "_dlt_id", "_cascade_ingested_at")
+LOAD_COLUMNS = ("_dlt_load_id", "_dlt_id", INGESTED_AT)
 
 # How many offending values a refusal shows per column.
 SAMPLE_SIZE = 5

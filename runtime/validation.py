@@ -46,11 +46,8 @@ import pyarrow.compute as pc
 from pandera.api.checks import Check
 from pandera.api.dataframe.model import DataFrameModel
 
-from cascade.runtime.batch import INGESTED_AT
 from cascade.runtime.errors import ValidationFailed
-
-# Columns that dlt and Cascade add; they are not part of what the model describes.
-LOAD_COLUMNS = ("_dlt_load_id", "_dlt_id", INGESTED_AT)
+from cascade.runtime.records import LOAD_COLUMNS  # not part of what the model describes
 
 # How many failing values each failed check shows.
 SAMPLE_SIZE = 5
