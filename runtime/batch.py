@@ -46,9 +46,10 @@ def deduplicate(batch: pa.Table, unique_key: Sequence[str]) -> tuple[pa.Table, i
             raise BatchError(f"Unique key column {name!r} is not in the table schema.")
         if nulls := batch.column(name).null_count:
             raise BatchError(f"Unique key column {name!r} is null in {nulls} row(s).")
-    positions = batch.select(list(unique_key)).append_column(
-        "__position", pa.array(range(batch.num_rows), pa.int64())
-    )
+    keys = batch.select(list(unique_key))
+    # Arrow groups no extension type (a UUID key): group its 16 bytes.
+    keys = keys.cast(pa.schema([f.with_type(_storage(f.type)) for f in keys.schema]))
+    positions = keys.append_column("__position", pa.array(range(batch.num_rows), pa.int64()))
     last = positions.group_by(list(unique_key), use_threads=False).aggregate(
         [("__position", "max")]
     )
@@ -56,6 +57,10 @@ def deduplicate(batch: pa.Table, unique_key: Sequence[str]) -> tuple[pa.Table, i
         return batch, 0
     keep = last["__position_max"].combine_chunks().sort()
     return batch.take(keep), batch.num_rows - last.num_rows
+
+
+def _storage(data_type: pa.DataType) -> pa.DataType:
+    return data_type.storage_type if isinstance(data_type, pa.BaseExtensionType) else data_type
 
 
 def _set_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:

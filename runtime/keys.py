@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.expressions import (
+    AlwaysTrue,
     And,
     BooleanExpression,
     EqualTo,
@@ -57,9 +58,16 @@ def key_range_filter(batch: pa.Table, unique_key: Sequence[str]) -> BooleanExpre
     """
     bounds = []
     for name in unique_key:
-        low, high = pc.min_max(batch.column(name)).values()
+        column = batch.column(name)
+        if pa.types.is_floating(column.type):
+            # NaN has no place in an order: a NaN key is matched by `key_filter`, never by a
+            # range, so the range holds the other keys (all-NaN: no range on this column).
+            column = pc.filter(column, pc.invert(pc.is_nan(column)))
+            if not len(column):
+                continue
+        low, high = pc.min_max(column).values()
         bounds += [GreaterThanOrEqual(name, low.as_py()), LessThanOrEqual(name, high.as_py())]
-    return And(*bounds)
+    return And(*bounds) if len(bounds) > 1 else (bounds[0] if bounds else AlwaysTrue())
 
 
 def key_mask(rows: pa.Table, keys: pa.Table, unique_key: Sequence[str]) -> np.ndarray:

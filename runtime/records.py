@@ -49,6 +49,7 @@ from cascade.runtime.value_rules import (
     convert,
     empty,
     exact_cast,
+    finer_than_microseconds,
     key_from_text,
 )
 
@@ -408,6 +409,7 @@ class RecordConverter(ItemTransform[Any]):
         storage = self._storage(map_type)
         if key_array.null_count:  # refused above: Arrow builds no map with a null key
             return pa.nulls(len(values), storage)
+        self._unique_keys(key_array, offsets, f"{path}.key")
         return pa.MapArray.from_arrays(
             pa.array(offsets, pa.int32()),
             key_array,
@@ -415,6 +417,16 @@ class RecordConverter(ItemTransform[Any]):
             type=storage,
             mask=pa.array(nulls, pa.bool_()),
         )
+
+    def _unique_keys(self, keys: pa.Array, offsets: list[int], path: str) -> None:
+        """Refuse maps holding a key twice once keys are converted (`"1"` and `"01"` both
+        become 1): Iceberg's maps have unique keys, and readers refuse the file otherwise."""
+        converted = keys.to_pylist()
+        for start, end in zip(offsets, offsets[1:], strict=False):
+            own = converted[start:end]
+            if len(set(own)) < len(own):
+                twice = sorted({k for k in own if own.count(k) > 1}, key=repr)
+                self.problems.refuse(path, "map(s) hold a key twice", ", ".join(map(repr, twice)))
 
     def _map_keys(self, keys: list, key_type: IcebergType, path: str) -> pa.Array:
         # JSON object keys are always text: an integer key type takes their digits.
@@ -463,7 +475,13 @@ class RecordConverter(ItemTransform[Any]):
                 or any(name.startswith(prefix) for prefix in flattening)
             ):
                 continue
-            exact = exact_cast(values.combine_chunks(), self._storage(column.field_type))
+            array = values.combine_chunks()
+            exact = exact_cast(array, self._storage(column.field_type))
+            if exact is None and (finer := finer_than_microseconds(array)):
+                # Their Python values would drop the nanoseconds: refused here, as text.
+                for text in finer:
+                    self.problems.misfit(name, column.field_type, text, "finer than microseconds")
+                exact = pa.nulls(rows, self._storage(column.field_type))
             if exact is not None:
                 if column.required and exact.null_count:
                     what = "row(s) are null or absent, but the column is required"

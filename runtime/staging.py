@@ -13,17 +13,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import dlt
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dlt.common.schema import Schema as DltSchema
+from dlt.extract.items_transform import ItemTransform
 from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
 from pyiceberg.schema import Schema
 
 from cascade.runtime.errors import BatchError, SourceError
 from cascade.runtime.records import RecordConverter
+
+# Each staged row's place in what the resource yielded: dlt may split a load into several
+# files, listed in no particular order, and "the last row of a repeated key wins" needs it.
+POSITION = "_cascade_position"
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ def stage(result: object, identifier: str, schema: Schema) -> Staged | None:
         # the resource's column hints are dropped, because the converter decides the types.
         root.apply_hints(table_name=table_name, write_disposition="append", columns={})
         root.add_step(converter)
+        root.add_step(_Numbering())
         with _arrow_lineage(pipeline.pipeline_name):
             pipeline.extract(data, loader_file_format="parquet")
             if converter.problems:
@@ -68,6 +75,8 @@ def stage(result: object, identifier: str, schema: Schema) -> Staged | None:
         files = _root_files(pipeline, load_id, naming.normalize_table_identifier(table_name))
         # Read everything before the folder is removed.
         rows = pa.concat_tables([pq.read_table(path) for path in files])
+    # In the order the resource yielded them (the package lists its files in no such order).
+    rows = rows.sort_by(POSITION).drop_columns([POSITION])
     return Staged(rows, dict(converter.problems.dropped))
 
 
@@ -81,6 +90,21 @@ def _keep_timezones() -> None:
     unset for pyarrow and set for Pandera.
     """
     os.environ["PYARROW_IGNORE_TIMEZONE"] = ""
+
+
+class _Numbering(ItemTransform[Any]):
+    """A pipe step right after the converter: numbers the rows of each table it passes on."""
+
+    placement_affinity: ClassVar[float] = RecordConverter.placement_affinity + 0.1
+
+    def __init__(self) -> None:
+        super().__init__(lambda item: item)
+        self.rows = 0
+
+    def __call__(self, item: pa.Table, meta: Any = None) -> pa.Table:
+        position = pa.array(range(self.rows, self.rows + item.num_rows), pa.int64())
+        self.rows += item.num_rows
+        return item.append_column(POSITION, position)
 
 
 def _refusal(converter: RecordConverter, identifier: str) -> BatchError:

@@ -284,6 +284,8 @@ def _date(value: object, _: IcebergType) -> date:
 
 def _time(value: object, _: IcebergType) -> time:
     if isinstance(value, str):
+        if _SUB_MICROSECOND.search(value):
+            raise Misfit("finer than microseconds")
         try:
             value = time.fromisoformat(value)
         except ValueError:
@@ -393,8 +395,10 @@ def empty(field_type: IcebergType) -> object:
     """A value of the type: what a required field holds under a null struct, never read."""
     if isinstance(field_type, StructType):
         return {f.name: empty(f.field_type) for f in field_type.fields if f.required}
-    if isinstance(field_type, ListType | MapType):
+    if isinstance(field_type, ListType):
         return []
+    if isinstance(field_type, MapType):
+        return {}
     if isinstance(field_type, FixedType):
         return bytes(len(field_type))
     return _EMPTY[type(field_type)]
@@ -420,3 +424,16 @@ _EMPTY: dict[type, object] = {
 def convert(value: object, field_type: IcebergType) -> object:
     """`value` as Arrow builds the primitive `field_type` from it; raises `Misfit`."""
     return CONVERTERS[type(field_type)](_plain(value), field_type)
+
+
+def finer_than_microseconds(array: pa.Array) -> list[str]:
+    """The values (as text) of a nanosecond time or timestamp column that a microsecond column
+    cannot hold exactly; [] for any other column."""
+    data_type = array.type
+    if not (pa.types.is_time64(data_type) or pa.types.is_timestamp(data_type)):
+        return []
+    if data_type.unit != "ns":
+        return []
+    ticks = array.view(pa.int64()) if pa.types.is_time64(data_type) else array.cast(pa.int64())
+    finer = pc.not_equal(pc.multiply(pc.divide(ticks, 1000), 1000), ticks)
+    return pc.cast(array.filter(pc.fill_null(finer, False)), pa.string()).to_pylist()

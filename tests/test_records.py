@@ -1038,7 +1038,7 @@ ARROW = [
     arrow(
         TimestamptzType(),
         pa.array([1704189600000000001], pa.timestamp("ns")),
-        "v: 1 value(s) do not fit timestamptz: Timestamp('2024-01-02 10:00:00.000000001') "
+        "v: 1 value(s) do not fit timestamptz: '2024-01-02 10:00:00.000000001' "
         "(finer than microseconds)",
     ),
     arrow(
@@ -1219,7 +1219,7 @@ def test_pandas_missing_values_are_null_and_polars_keeps_nan_apart() -> None:
         ),
         (
             pd.DataFrame({"at": pd.to_datetime(["2024-01-02 10:00:00.000000001"])}),
-            "at: 1 value(s) do not fit timestamptz: Timestamp('2024-01-02 10:00:00.000000001') "
+            "at: 1 value(s) do not fit timestamptz: '2024-01-02 10:00:00.000000001' "
             "(finer than microseconds)",
         ),
     ],
@@ -1559,3 +1559,44 @@ def test_rows_marked_for_another_table_are_refused() -> None:
         "(records): 1 item(s) are marked for another table than 'things' "
         "(dlt.mark.with_table_name): 'other'"
     ]
+
+
+# A fresh user's second try.
+
+
+def test_a_map_holding_a_key_twice_after_conversion_is_refused() -> None:
+    by_id = NestedField(1, "v", MapType(2, LongType(), 3, StringType(), value_required=False))
+    converting = converter(by_id)
+
+    assert converting([{"v": {"1": "a", "01": "b"}}, {"v": {"7": "c"}}]) is None
+    assert converting.problems.lines() == ["v.key: 1 map(s) hold a key twice: 1"]
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        [{"v": "10:00:00.123456789"}],
+        pa.table({"v": pa.array([36_000_000_000_001], pa.time64("ns"))}),
+    ],
+    ids=["text", "arrow time64[ns]"],
+)
+def test_a_time_finer_than_microseconds_is_refused_not_cut(page: object) -> None:
+    converting = column(TimeType())
+
+    assert converting(page) is None
+    [line] = converting.problems.lines()
+    assert line.startswith("v: 1 value(s) do not fit time: ")
+    assert line.endswith("(finer than microseconds)")
+
+
+def test_a_null_struct_with_a_required_map_and_list_is_null() -> None:
+    holder = StructType(
+        NestedField(2, "m", MapType(3, StringType(), 4, LongType()), required=True),
+        NestedField(5, "l", ListType(6, LongType()), required=True),
+    )
+    converting = converter(NestedField(1, "v", holder))
+
+    table = converting([{"v": None}, {"v": {"m": {"a": 1}, "l": [2]}}])
+
+    assert converting.problems.lines() == []
+    assert table.column("v").to_pylist() == [None, {"m": [("a", 1)], "l": [2]}]

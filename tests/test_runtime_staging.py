@@ -235,3 +235,18 @@ def test_an_aware_datetime_is_staged_as_its_utc_instant(
     staged = stage(things(), IDENTIFIER, schema)
 
     assert staged.rows.column("at").to_pylist() == [datetime(2024, 1, 2, 9, tzinfo=UTC)]
+
+
+def test_rows_keep_the_order_the_resource_yielded_them_across_staged_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # dlt splits the load into files listed in no particular order; "the last row of a
+    # repeated key wins" needs the resource's order back.
+    monkeypatch.setenv("NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", "2500")
+    schema = Schema(NestedField(1, "id", LongType(), required=True), *LOAD_COLUMNS)
+    pages = [[{"id": page * 1000 + i} for i in range(1000)] for page in range(12)]
+
+    staged = stage(dlt.resource(pages, name="things"), IDENTIFIER, schema)
+
+    assert staged.rows.column("id").to_pylist() == list(range(12_000))
+    assert "_cascade_position" not in staged.rows.column_names

@@ -17,6 +17,11 @@ TRANSFORM = re.compile(
     r"^(identity|year|month|day|hour|bucket\[[1-9][0-9]*\]|truncate\[[1-9][0-9]*\])$"
 )
 PARTITION_NAME_SUFFIX = {"bucket": "bucket", "truncate": "trunc"}
+# Column types the merge can compare, sort and range-filter on (Arrow has no order for UUIDs).
+KEY_TYPES = frozenset(
+    {"int", "long", "float", "double", "decimal", "string", "binary", "fixed", "boolean", "date",
+     "time", "timestamp", "timestamptz"}
+)  # fmt: skip
 # Iceberg stores bucket counts and truncate widths as 32-bit ints (the table spec).
 MAX_TRANSFORM_ARGUMENT = 2**31 - 1
 # Table and group names become module and file names, Dagster asset names and Iceberg
@@ -122,6 +127,13 @@ class ArgumentReader:
                         f"unique_key column {key!r} may be null or absent",
                         "declare it without `| None` and with nullable=False: rows are merged "
                         "on it, and a null key matches nothing",
+                    )
+                elif (shown := _type_name(column)) not in KEY_TYPES:
+                    self.report.error(
+                        argument.span,
+                        f"unique_key column {key!r} is a {shown} column; the merge compares keys "
+                        f"of the types {', '.join(sorted(KEY_TYPES))}",
+                        "key on the value's text (str), e.g. a UUID as its canonical text",
                     )
         return tuple(keys)
 
@@ -322,3 +334,10 @@ class ArgumentReader:
                 )
             return default
         return value
+
+
+def _type_name(column: Column) -> str:
+    """A column type's family: `long`, `decimal`, `fixed`, ..., `nested` for struct/list/map."""
+    if hasattr(column.type, "scale"):
+        return "decimal"
+    return str(getattr(column.type, "name", "nested")).split("[")[0]
