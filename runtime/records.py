@@ -456,6 +456,14 @@ class RecordConverter(ItemTransform[Any]):
     def _from_frame(self, frame: object) -> pa.Table | None:
         """An Arrow table or a data frame as a table of the staging schema: a column whose Arrow
         type casts exactly to its column's is cast; the other columns are judged as records."""
+        if objects := _polars_objects(frame):
+            # Arrow sees such a column as the objects' addresses, not their values.
+            self.problems.refuse(
+                "(records)",
+                "frame(s) hold polars Object columns, which Arrow cannot read",
+                ", ".join(objects),
+            )
+            return None
         names, columns, rows = _frame_columns(frame)
         if not rows:
             return None
@@ -553,6 +561,12 @@ def _frame_columns(frame: object) -> tuple[list, list[pa.ChunkedArray | list], i
     typed = pa.Table.from_pandas(frame.drop(columns=objects), preserve_index=None)
     values = [[None if _pandas_missing(v) else v for v in frame[name].tolist()] for name in objects]
     return [*typed.column_names, *objects], [*typed.columns, *values], len(frame)
+
+
+def _polars_objects(frame: object) -> list[str]:
+    if not type(frame).__module__.startswith("polars"):
+        return []
+    return [str(name) for name, dtype in frame.schema.items() if str(dtype) == "Object"]  # type: ignore[attr-defined]
 
 
 def _pandas_missing(value: object) -> bool:

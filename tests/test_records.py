@@ -1600,3 +1600,14 @@ def test_a_null_struct_with_a_required_map_and_list_is_null() -> None:
 
     assert converting.problems.lines() == []
     assert table.column("v").to_pylist() == [None, {"m": [("a", 1)], "l": [2]}]
+
+
+def test_a_polars_object_column_is_refused_not_read_as_addresses() -> None:
+    converting = column(BinaryType())
+
+    frame = pl.DataFrame({"v": pl.Series([b"hello", {"x": 1}], dtype=pl.Object)})
+
+    assert converting(frame) is None
+    assert converting.problems.lines() == [
+        "(records): 1 frame(s) hold polars Object columns, which Arrow cannot read: v"
+    ]
