@@ -10,18 +10,18 @@ from pathlib import Path
 
 import click
 
-from cascade.compiler.cache import CompileCache
-from cascade.compiler.compile import (
+from cascade.compiler.config import ConfigError, ProjectConfig, load_config
+from cascade.compiler.diagnostics import has_errors
+from cascade.compiler.driver.cache import CompileCache
+from cascade.compiler.driver.compile import (
     Compilation,
     analyze_project,
     compile_project,
     remember_written,
     schema_module_path,
 )
-from cascade.compiler.config import ConfigError, ProjectConfig, load_config
-from cascade.compiler.diagnostics import has_errors
-from cascade.compiler.previous import existing_generated_files, previous_locks
-from cascade.compiler.write import stale_diff, write_files
+from cascade.compiler.driver.previous import existing_generated_files, previous_locks
+from cascade.compiler.driver.write import stale_diff, write_files
 
 project_option = click.option(
     "--project",
@@ -137,7 +137,7 @@ def echo_untrusted(text: str) -> None:
 def diff(project_dir: Path, against: str, output_format: str) -> None:
     """Classify every table change against a git revision; exit 2 on a breaking change that
     is not allowed, 1 on an error, 0 otherwise."""
-    from cascade.compiler.diff import (
+    from cascade.compiler.review.diff import (
         DiffError,
         diff_tables,
         files_at_revision,
@@ -176,7 +176,7 @@ def load_or_exit(project_dir: Path) -> ProjectConfig:
 
 def generated_targets(config: ProjectConfig) -> list:
     """The tables the generated schema modules on disk describe: what is deployed."""
-    from cascade.compiler.diff import DiffError, schema_modules
+    from cascade.compiler.review.diff import DiffError, schema_modules
     from cascade.runtime.plan import TableTarget
 
     try:
@@ -206,7 +206,7 @@ branch_option = click.option(
 
 
 def print_plans(plans: list) -> None:
-    from cascade.compiler.diff import change_line
+    from cascade.compiler.review.diff import change_line
 
     for plan in plans:
         suffix = f" ({plan.branch})" if plan.branch else ""

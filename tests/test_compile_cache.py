@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import cascade.compiler.parse as parse
+import cascade.compiler.frontend.parse as parse
 from cascade.compiler import compile_project, load_config
-from cascade.compiler.cache import (
+from cascade.compiler.cli import main
+from cascade.compiler.driver.cache import (
     FORMAT_VERSION,
     PARTS_FILE,
     RESULT_FILE,
@@ -24,7 +25,6 @@ from cascade.compiler.cache import (
     encode_module_facts,
     key_path,
 )
-from cascade.compiler.cli import main
 
 MODEL = "examples/schemas/nightscout.py"
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from cascade.compiler import compile_project, load_config
 from cascade.compiler.cli import main
-from cascade.compiler.previous import existing_generated_files
-from cascade.compiler.write import stale_diff
+from cascade.compiler.driver.previous import existing_generated_files
+from cascade.compiler.driver.write import stale_diff
 from tests.conftest import REPO_ROOT
 
 GLUCOSE = "examples/ingestion/nightscout/glucose.py"

@@ -9,8 +9,8 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from cascade.compiler.cron import cron_problem
-from cascade.compiler.naming import dlt_keeps
+from cascade.compiler.resolve.cron import cron_problem
+from cascade.compiler.resolve.naming import dlt_keeps
 
 CRONS = [
     "0 */1 * * *", "30 6 * * mon-fri", "*/15 * * * *", "0 0 1 1 *", "0 0 * * 7", "5,10 1-3 * * *",

@@ -30,7 +30,7 @@ import pytest
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from cascade.compiler import Compilation, compile_project, load_config
-from cascade.compiler.diff import TableDiff, diff_tables, format_json, format_text
+from cascade.compiler.review.diff import TableDiff, diff_tables, format_json, format_text
 from cascade.runtime.change_rules import RULES
 
 CASES = Path(__file__).parent / "diff_cases"

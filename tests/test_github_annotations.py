@@ -18,7 +18,7 @@ from cascade.compiler.diagnostics import (
     escape_github_property,
     github_annotation,
 )
-from cascade.compiler.diff import TableDiff, format_github
+from cascade.compiler.review.diff import TableDiff, format_github
 from cascade.runtime.change_rules import Change
 
 CASCADE = Path(sys.executable).parent / "cascade"

@@ -246,8 +246,7 @@ def test_nested_values_load_with_the_generated_ids_and_read_back(catalog: Catalo
         ),
         (
             {"origin": {"site_name": "x", "position": "here"}},
-            "origin.position: 1 value(s) are not objects: "
-            "'here'",
+            "origin.position: 1 value(s) are not objects: 'here'",
         ),
         (
             {"origin": "home"},

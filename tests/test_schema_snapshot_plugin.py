@@ -56,7 +56,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def test_plugin_is_registered_as_a_pytest11_entry_point():
     plugins = {e.name: e.value for e in entry_points(group="pytest11")}
-    assert plugins.get("cascade") == "cascade.compiler.pytest_plugin"
+    assert plugins.get("cascade") == "cascade.compiler.review.pytest_plugin"
 
 
 def test_a_schema_change_fails_with_the_field_line_until_snapshot_update(user_project: Path):

@@ -1,4 +1,4 @@
-"""The schema text (cascade.compiler.schema_text) says what the generated schema module says.
+"""The schema text (cascade.compiler.review.schema_text) says what the generated schema module says.
 
 Every table of the case matrix is rendered both ways from one compilation: as text, and as the
 schema module, which is executed to get pyiceberg's Schema and PartitionSpec. The text is then
@@ -19,7 +19,7 @@ from cascade.compiler.config import ConfigError
 from cascade.compiler.diagnostics import has_errors
 from cascade.compiler.ir import Ingestion
 from cascade.compiler.render.schema_module import render_schema_module
-from cascade.compiler.schema_text import render_schema_text, schema_text_diff
+from cascade.compiler.review.schema_text import render_schema_text, schema_text_diff
 from tests.conftest import REPO_ROOT
 
 CASES = REPO_ROOT / "tests" / "cases"

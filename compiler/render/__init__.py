@@ -1,1 +1,1 @@
-"""Stage 5: one renderer per output kind, each a pure function from IR to Python text."""
+"""Stage 3: one renderer per output kind, each a pure function from IR to Python text."""

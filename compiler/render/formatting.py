@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ruff.__main__ import find_ruff_bin
 
-from cascade.compiler.cache import CompileCache, digest
+from cascade.compiler.driver.cache import CompileCache, digest
 
 RUFF_OPTIONS = ("--isolated", "--line-length", "100", "--target-version", "py311", "--quiet")
 

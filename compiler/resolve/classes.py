@@ -5,21 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cascade.compiler.diagnostics import Span
-from cascade.compiler.facts import ClassFacts, ModuleFacts, NameRef, NotLiteral
+from cascade.compiler.frontend.facts import (
+    ClassFacts,
+    ModuleFacts,
+    NameRef,
+    NotLiteral,
+    absolute_name,
+)
 
 ModuleLoader = Callable[[str], ModuleFacts | None]
-
-
-def absolute_name(module: ModuleFacts, name: str) -> str:
-    """`.models.X` seen from `pkg.sub.mod` -> `pkg.sub.models.X`."""
-    if not name.startswith("."):
-        return name
-    package = module.module.split(".")
-    if not module.path.endswith("__init__.py"):
-        package = package[:-1]
-    dots = len(name) - len(name.lstrip("."))
-    package = package[: len(package) - (dots - 1)] if dots > 1 else package
-    return ".".join(package + [name.lstrip(".")])
 
 
 class ProjectIndex:

@@ -3,7 +3,7 @@ columns. Its field ids are not used: Iceberg assigns ids itself, so the lock dec
 
 from __future__ import annotations
 
-from cascade.compiler.facts import CallValue, ModuleFacts, NameRef
+from cascade.compiler.frontend.facts import CallValue, ModuleFacts, NameRef
 from cascade.compiler.ir import (
     PRIMITIVE_CLASSES,
     Column,

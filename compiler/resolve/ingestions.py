@@ -6,8 +6,7 @@ from dataclasses import replace
 
 from cascade.compiler.config import ProjectConfig
 from cascade.compiler.diagnostics import Diagnostic, Span, did_you_mean
-from cascade.compiler.facts import IngestionFacts, ModuleFacts, NameRef
-from cascade.compiler.field_ids import assign_ids
+from cascade.compiler.frontend.facts import IngestionFacts, ModuleFacts, NameRef
 from cascade.compiler.ir import (
     METADATA_COLUMN_NAMES,
     METADATA_COLUMNS,
@@ -15,9 +14,10 @@ from cascade.compiler.ir import (
     Ingestion,
     TableModel,
 )
-from cascade.compiler.lock import TableLock
 from cascade.compiler.resolve.classes import ModuleLoader, ProjectIndex
+from cascade.compiler.resolve.field_ids import assign_ids
 from cascade.compiler.resolve.iceberg_schema import read_iceberg_schema
+from cascade.compiler.resolve.lock import TableLock
 from cascade.compiler.resolve.models import ModelReader
 from cascade.compiler.resolve.parameters import ArgumentReader
 from cascade.compiler.resolve.report import Reporter

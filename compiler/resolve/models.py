@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cascade.compiler.diagnostics import Span, did_you_mean
-from cascade.compiler.facts import (
+from cascade.compiler.frontend.facts import (
     CallValue,
     ClassFacts,
     FieldFacts,
@@ -13,10 +13,10 @@ from cascade.compiler.facts import (
     TypeRef,
 )
 from cascade.compiler.ir import METADATA_COLUMN_NAMES, Check, Column, TableModel
-from cascade.compiler.naming import dlt_keeps, dlt_name
 from cascade.compiler.resolve.classes import ProjectIndex
+from cascade.compiler.resolve.naming import dlt_keeps, dlt_name
 from cascade.compiler.resolve.report import Reporter
-from cascade.compiler.types import TypeMapper, UnsupportedType
+from cascade.compiler.resolve.types import TypeMapper, UnsupportedType
 
 TYPED_DICT_BASES = {"typing.TypedDict", "typing_extensions.TypedDict"}
 # Field(...) keywords that are not checks.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import keyword
 import re
 
-from cascade.compiler.cron import cron_problem
 from cascade.compiler.diagnostics import did_you_mean
-from cascade.compiler.facts import Argument, CallValue, NameRef, NotLiteral
+from cascade.compiler.frontend.facts import Argument, CallValue, NameRef, NotLiteral
 from cascade.compiler.ir import METADATA_COLUMN_NAMES, Column, FreshnessHours, PartitionField
+from cascade.compiler.resolve.cron import cron_problem
 from cascade.compiler.resolve.report import Reporter
 from cascade.runtime.change_rules import RULES
 

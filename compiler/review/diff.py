@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from cascade.compiler.schema_reader import SchemaModule, read_schema_module
+from cascade.compiler.review.schema_reader import SchemaModule, read_schema_module
 from cascade.runtime.change_rules import Change
 
 

@@ -2,7 +2,7 @@
 
 `__snapshots__/<test module>/<namespace>.<table>.txt`, UTF-8, one line per field, so that the
 pull request that changes a schema shows exactly the field lines it changes, under the table's
-name. The `cascade_snapshot` fixture (cascade.compiler.pytest_plugin) is a SchemaSnapshots.
+name. The `cascade_snapshot` fixture (cascade.compiler.review.pytest_plugin) is a SchemaSnapshots.
 Kept apart from the plugin because syrupy is a test dependency: the plugin loads in every
 pytest run of an environment that has Cascade, with or without syrupy.
 """
@@ -17,7 +17,7 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from syrupy.location import PyTestLocation
 from syrupy.types import SnapshotIndex
 
-from cascade.compiler.schema_text import schema_text_diff
+from cascade.compiler.review.schema_text import schema_text_diff
 
 
 class SchemaSnapshotExtension(SingleFileSnapshotExtension):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from cascade.compiler.facts import NotLiteral, TypeRef
+from cascade.compiler.frontend.facts import NotLiteral, TypeRef
 from cascade.compiler.ir import (
     DecimalType,
     IcebergType,

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from cascade.compiler.diagnostics import Diagnostic, Span
-from cascade.compiler.facts import (
+from cascade.compiler.frontend.facts import (
     Argument,
     CallValue,
     ClassFacts,
@@ -598,7 +598,7 @@ def decode_ingestion(value: Any) -> IngestionFacts:
 def encode_result(result: Any) -> dict[str, Any]:
     """The whole compilation `compile_project` keeps: (CompilationKey, diagnostics, outputs),
     outputs None when they equal the previous output."""
-    from cascade.compiler.compile import CompilationKey  # compile imports this module
+    from cascade.compiler.driver.compile import CompilationKey  # compile imports this module
 
     if type(result) is not tuple or len(result) != 3 or type(result[0]) is not CompilationKey:
         raise CacheFormatError("not a compilation")
@@ -611,7 +611,7 @@ def encode_result(result: Any) -> dict[str, Any]:
 
 
 def decode_result(value: Any) -> tuple[Any, list[Diagnostic], dict[str, str] | None]:
-    from cascade.compiler.compile import CompilationKey  # compile imports this module
+    from cascade.compiler.driver.compile import CompilationKey  # compile imports this module
 
     if type(value) is not dict or set(value) != {"key", "diagnostics", "outputs"}:
         raise CacheFormatError("not a compilation")

@@ -21,7 +21,7 @@ from cascade.compiler.ir import (
     StructField,
     StructType,
 )
-from cascade.compiler.lock import Path_, TableLock
+from cascade.compiler.resolve.lock import Path_, TableLock
 
 
 @dataclass(frozen=True)

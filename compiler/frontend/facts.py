@@ -103,3 +103,15 @@ class ModuleFacts:
     constants: dict[str, Argument] = field(default_factory=dict)
     ingestions: tuple[IngestionFacts, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
+
+
+def absolute_name(module: ModuleFacts, name: str) -> str:
+    """`.models.X` seen from `pkg.sub.mod` -> `pkg.sub.models.X`."""
+    if not name.startswith("."):
+        return name
+    package = module.module.split(".")
+    if not module.path.endswith("__init__.py"):
+        package = package[:-1]
+    dots = len(name) - len(name.lstrip("."))
+    package = package[: len(package) - (dots - 1)] if dots > 1 else package
+    return ".".join(package + [name.lstrip(".")])

@@ -9,16 +9,17 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
-from cascade.compiler.discover import module_candidates
-from cascade.compiler.facts import ModuleFacts, NameRef
-from cascade.compiler.resolve.classes import absolute_name
+from cascade.compiler.frontend.discover import module_candidates
+from cascade.compiler.frontend.facts import ModuleFacts, NameRef, absolute_name
 
 # Below this much source text a pool costs more than it saves.
 PARALLEL_MINIMUM_BYTES = 256 * 1024
 
 
 def parse_job(job: tuple[str, str, str]) -> ModuleFacts:
-    from cascade.compiler.parse import parse_module  # libcst: imported on a cache miss only
+    from cascade.compiler.frontend.parse import (
+        parse_module,  # libcst: imported on a cache miss only
+    )
 
     return parse_module(*job)
 
@@ -32,7 +33,7 @@ def parse_all(jobs: list[tuple[str, str, str]]) -> list[ModuleFacts]:
     # Largest first, one module per task: a few big model files must not end up queued
     # behind each other on one worker while the other idles.
     order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][2]))
-    import cascade.compiler.parse  # noqa: F401  (before forking, so workers inherit it)
+    import cascade.compiler.frontend.parse  # noqa: F401  (before forking, so workers inherit it)
 
     # fork: workers start in milliseconds with the compiler and libcst already imported.
     # Frozen, the parent's objects stay out of the workers' garbage collections, which would

@@ -14,7 +14,7 @@ import builtins
 import libcst as cst
 
 from cascade.compiler.diagnostics import Diagnostic, Span
-from cascade.compiler.facts import (
+from cascade.compiler.frontend.facts import (
     Argument,
     CallValue,
     ClassFacts,

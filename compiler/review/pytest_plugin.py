@@ -5,7 +5,7 @@
 
 `cascade_schemas` compiles the project in memory (the same compilation `cascade gen` runs, field
 ids locked by the generated output on disk) and gives each table's schema as text
-(cascade.compiler.schema_text), by table identifier. `cascade_snapshot` compares that with one
+(review/schema_text.py), by table identifier. `cascade_snapshot` compares that with one
 plain text file per table under __snapshots__/, through syrupy. After an intended schema
 change: pytest --snapshot-update.
 
@@ -65,7 +65,7 @@ def cascade_schemas(request: pytest.FixtureRequest, cascade_project: Path | str)
 def cascade_snapshot(request: pytest.FixtureRequest):
     """Table schema snapshots, one file per table: `assert cascade_schemas == cascade_snapshot`."""
     try:
-        from cascade.compiler.schema_snapshot import SchemaSnapshots
+        from cascade.compiler.review.schema_snapshot import SchemaSnapshots
     except ImportError as error:
         pytest.fail(f"cascade_snapshot needs syrupy ({error}): pip install syrupy", pytrace=False)
     return SchemaSnapshots(request.getfixturevalue("snapshot"))
@@ -73,7 +73,7 @@ def cascade_snapshot(request: pytest.FixtureRequest):
 
 def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, right: object):
     # No SchemaSnapshots exists before its module is imported: other assertions pay nothing.
-    module = sys.modules.get("cascade.compiler.schema_snapshot")
+    module = sys.modules.get("cascade.compiler.review.schema_snapshot")
     if module is None or op != "==":
         return None
     for side in (left, right):
@@ -84,10 +84,10 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, righ
 
 def compile_schema_texts(project: Path) -> dict[str, str] | str:
     """The schema texts of the project's tables, or the diagnostics text if it does not compile."""
-    from cascade.compiler.compile import analyze_project
     from cascade.compiler.config import ConfigError, load_config
     from cascade.compiler.diagnostics import has_errors
-    from cascade.compiler.schema_text import render_schema_texts
+    from cascade.compiler.driver.compile import analyze_project
+    from cascade.compiler.review.schema_text import render_schema_texts
 
     try:
         config = load_config(project)

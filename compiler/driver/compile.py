@@ -13,26 +13,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cascade.compiler.cache import CompileCache, digest
 from cascade.compiler.config import ProjectConfig
 from cascade.compiler.diagnostics import Diagnostic, Span, has_errors
-from cascade.compiler.discover import (
+from cascade.compiler.driver.cache import CompileCache, digest
+from cascade.compiler.driver.previous import existing_generated_files, out_problems, previous_locks
+from cascade.compiler.driver.write import user_files_in_the_way
+from cascade.compiler.frontend.discover import (
     discover_sources,
     folders_without_ingestions,
     module_candidates,
     module_name,
     source_folder_problems,
 )
-from cascade.compiler.facts import ModuleFacts
+from cascade.compiler.frontend.facts import ModuleFacts
 from cascade.compiler.ir import Ingestion
-from cascade.compiler.previous import existing_generated_files, out_problems, previous_locks
 from cascade.compiler.render.asset_module import render_asset_module
 from cascade.compiler.render.definitions_module import render_definitions_module
 from cascade.compiler.render.formatting import format_python
 from cascade.compiler.render.python import header
 from cascade.compiler.render.schema_module import render_schema_module
 from cascade.compiler.resolve import resolve_project
-from cascade.compiler.write import user_files_in_the_way
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class SourceReader:
         if not pending:
             return
         # libcst is imported on a cache miss only: a warm `check` never pays for it.
-        from cascade.compiler.parallel_parse import parse_all
+        from cascade.compiler.frontend.parallel_parse import parse_all
 
         parsed = parse_all([job for _, job in pending])
         for (key, (_, name, _)), facts in zip(pending, parsed, strict=True):
@@ -273,7 +273,7 @@ def analyze_sources(
         # Read ahead, in two parallel batches, what resolving would otherwise parse one by
         # one: the ingestion modules, then the model modules they name (the rest, such as base
         # models and constants, is loaded on demand).
-        from cascade.compiler.parallel_parse import referenced_module_files
+        from cascade.compiler.frontend.parallel_parse import referenced_module_files
 
         reader.parse_many(importable)
         ingestion_modules = [reader.modules[module_name(s)] for s in importable]
