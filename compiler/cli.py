@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from collections import Counter
 from pathlib import Path
@@ -20,7 +19,11 @@ from cascade.compiler.driver.compile import (
     remember_written,
     schema_module_path,
 )
-from cascade.compiler.driver.previous import existing_generated_files, previous_locks
+from cascade.compiler.driver.previous import (
+    existing_generated_files,
+    previous_locks,
+    read_out_folder,
+)
 from cascade.compiler.driver.write import stale_diff, write_files
 
 project_option = click.option(
@@ -57,8 +60,9 @@ def compile_or_exit(
         report([error.diagnostic], output_format)
         sys.exit(1)
     cache = CompileCache(config.root / ".cascade" / "cache")
-    existing = existing_generated_files(config)
-    compilation = compile_project(config, previous=existing, cache=cache)
+    out_folder = read_out_folder(config)
+    existing = out_folder.files
+    compilation = compile_project(config, cache=cache, out_folder=out_folder)
     cache.save()
     report(compilation.diagnostics, output_format)
     if not compilation.ok:
@@ -83,7 +87,7 @@ def gen(project_dir: Path, output_format: str) -> None:
     """Generate schema and asset modules from the decorated ingestions."""
     config, compilation, cache, existing = compile_or_exit(project_dir, output_format)
     touched = write_files(config, compilation.files, existing)
-    remember_written(cache, compilation)
+    remember_written(config, cache, compilation)
     cache.save()
     for path in touched:
         click.echo(f"wrote {path}" if path in compilation.files else f"removed {path}")
@@ -112,6 +116,8 @@ def echo_untrusted(text: str) -> None:
     if os.environ.get("GITHUB_ACTIONS") != "true":
         click.echo(text, nl=False)
         return
+    import secrets
+
     token = secrets.token_hex(16)
     click.echo(f"::stop-commands::{token}")
     click.echo(text, nl=False)

@@ -138,6 +138,32 @@ class FreshnessHours:
     fail: float
 
 
+def asset_name(table_name: str) -> str:
+    return f"dlt_{table_name}"
+
+
+@dataclass(frozen=True)
+class TableSummary:
+    """What the project-wide steps need of one ingestion (the definitions module, the check
+    that no two ingestions write one table): all the compile cache keeps of an ingestion whose
+    module did not change, besides its rendered modules."""
+
+    function: str
+    path: str
+    group: str
+    table_name: str
+    namespace: str
+    span: Span
+
+    @property
+    def identifier(self) -> str:
+        return f"{self.namespace}.{self.table_name}"
+
+    @property
+    def asset_name(self) -> str:
+        return asset_name(self.table_name)
+
+
 @dataclass(frozen=True)
 class Ingestion:
     """One @cascade_ingestion function and everything generated from it."""
@@ -174,4 +200,10 @@ class Ingestion:
 
     @property
     def asset_name(self) -> str:
-        return f"dlt_{self.table_name}"
+        return asset_name(self.table_name)
+
+    @property
+    def summary(self) -> TableSummary:
+        return TableSummary(
+            self.function, self.path, self.group, self.table_name, self.namespace, self.span
+        )

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import pickle
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import cascade.compiler.driver.build as build
+import cascade.compiler.driver.cache as cache_module
 import cascade.compiler.frontend.parse as parse
 from cascade.compiler import compile_project, load_config
 from cascade.compiler.cli import main
@@ -20,11 +22,11 @@ from cascade.compiler.driver.cache import (
     PARTS_FILE,
     RESULT_FILE,
     CompileCache,
-    decode_module_facts,
     digest,
-    encode_module_facts,
     key_path,
 )
+from cascade.compiler.driver.codec import decode_module_facts, encode_module_facts
+from cascade.compiler.resolve import naming
 
 MODEL = "examples/schemas/nightscout.py"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +106,277 @@ def test_a_damaged_cache_file_is_a_miss(project_copy: Path):
     for name in (RESULT_FILE, PARTS_FILE):
         (project_copy / ".cascade/cache" / name).write_bytes(b"not a pickle")
     assert compile_with_cache(project_copy).ok
+
+
+# -- incremental: after an edit, exactly what depended on it is compiled again --------------
+# A small shop: two tables read models/orders.py (which imports models/base.py), one reads
+# models/users.py, and ingestion/helpers.py holds no ingestion.
+
+SHOP = {
+    "pyproject.toml": """\
+[tool.cascade]
+sources = ["ingestion"]
+out = "generated"
+namespace = "raw"
+partition_start = "2024-01-01"
+""",
+    "models/__init__.py": "",
+    "models/base.py": """\
+from pandera.pandas import DataFrameModel, Field
+
+
+class Keyed(DataFrameModel):
+    id: str = Field(nullable=False, unique=True, description="Record id")
+""",
+    "models/orders.py": """\
+from pandera.pandas import Field
+
+from models.base import Keyed
+
+
+class Orders(Keyed):
+    amount: int = Field(ge=0, description="Amount")
+""",
+    "models/users.py": """\
+from pandera.pandas import DataFrameModel, Field
+
+
+class Users(DataFrameModel):
+    id: str = Field(nullable=False, description="User id")
+    name: str = Field(description="Name")
+""",
+    "models/unused.py": "NOTHING_IMPORTS_THIS = 1\n",
+    "ingestion/__init__.py": "",
+    "ingestion/helpers.py": "PAGE_SIZE = 100\n",
+}
+INGESTION = """\
+from cascade.runtime import cascade_ingestion
+from models.{module} import {model}
+
+
+@cascade_ingestion(
+    table_name="{table}", unique_key="id", validation_schema={model}, group="shop"
+)
+def {table}(partition_date: str):
+    return None
+"""
+TABLES = {  # table -> (module of models/, model)
+    "orders": ("orders", "Orders"),
+    "refunds": ("orders", "Orders"),
+    "users": ("users", "Users"),
+}
+SOURCE_MODULES = {f"ingestion/{t}.py" for t in TABLES} | {
+    "ingestion/__init__.py",
+    "ingestion/helpers.py",
+}
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    project = tmp_path / "shop"
+    files = dict(SHOP)
+    for table, (module, model) in TABLES.items():
+        files[f"ingestion/{table}.py"] = INGESTION.format(module=module, model=model, table=table)
+    for path, text in files.items():
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text(text)
+    return project
+
+
+@dataclass
+class Work:
+    """What a compilation did rather than take from the cache."""
+
+    resolved: set[str] = field(default_factory=set)  # source modules
+    rendered: set[str] = field(default_factory=set)  # tables
+    parsed: list[str] = field(default_factory=list)  # modules
+
+    def clear(self) -> None:
+        self.resolved.clear()
+        self.rendered.clear()
+        self.parsed.clear()
+
+
+@pytest.fixture
+def work(monkeypatch: pytest.MonkeyPatch, parsed_paths: list[str]) -> Work:
+    done = Work(parsed=parsed_paths)
+    real_resolve, real_render = build.resolve_module, build.render_schema_module
+
+    def resolve(config, module, load_module, locks):
+        done.resolved.add(module.path)
+        return real_resolve(config, module, load_module, locks)
+
+    def render(ingestion):
+        done.rendered.add(ingestion.table_name)
+        return real_render(ingestion)
+
+    monkeypatch.setattr(build, "resolve_module", resolve)
+    monkeypatch.setattr(build, "render_schema_module", render)
+    return done
+
+
+def gen(project: Path) -> None:
+    result = CliRunner().invoke(main, ["gen", "--project", str(project)])
+    assert result.exit_code == 0, result.output
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def assert_as_cold(project: Path, compiled) -> None:
+    """The cached compile gave what compiling without any cache gives."""
+    cold = compile_project(load_config(project))
+    assert compiled.files == cold.files
+    assert compiled.diagnostics == cold.diagnostics
+
+
+def schema(compiled, table: str) -> str:
+    return compiled.files[f"generated/schemas/shop/{table}.py"]
+
+
+def test_an_edited_model_renders_again_exactly_the_tables_that_read_it(shop: Path, work: Work):
+    gen(shop)
+    before = compile_with_cache(shop)
+    work.clear()
+    edit(shop / "models/orders.py", '"Amount"', '"Amount paid"')
+    after = compile_with_cache(shop)
+    assert work.parsed == ["models/orders.py"]
+    assert work.resolved == {"ingestion/orders.py", "ingestion/refunds.py"}
+    assert work.rendered == {"orders", "refunds"}
+    for table in ("orders", "refunds"):
+        assert schema(before, table) != schema(after, table)
+        assert 'doc="Amount paid"' in schema(after, table)
+    assert schema(before, "users") == schema(after, "users")
+    assert_as_cold(shop, after)
+
+
+def test_an_edit_nothing_reads_renders_nothing(shop: Path, work: Work):
+    gen(shop)
+    work.clear()
+    edit(shop / "ingestion/helpers.py", "100", "200")  # a source module, without ingestions
+    compiled = compile_with_cache(shop)
+    assert work.parsed == ["ingestion/helpers.py"]
+    assert work.resolved == {"ingestion/helpers.py"}
+    assert work.rendered == set()
+    assert_as_cold(shop, compiled)
+    work.clear()
+    edit(shop / "models/unused.py", "1", "2")  # outside the sources, imported by nothing
+    compiled = compile_with_cache(shop)
+    assert work == Work()
+    assert_as_cold(shop, compiled)
+
+
+def test_an_edited_base_model_renders_again_the_tables_of_the_models_that_import_it(
+    shop: Path, work: Work
+):
+    gen(shop)
+    work.clear()
+    edit(shop / "models/base.py", '"Record id"', '"Order id"')
+    compiled = compile_with_cache(shop)
+    assert work.parsed == ["models/base.py"]
+    assert work.resolved == {"ingestion/orders.py", "ingestion/refunds.py"}
+    assert work.rendered == {"orders", "refunds"}
+    assert 'doc="Order id"' in schema(compiled, "refunds")
+    assert_as_cold(shop, compiled)
+
+
+def test_a_deleted_module_is_missed_by_what_read_it(shop: Path, work: Work):
+    gen(shop)
+    work.clear()
+    (shop / "models/users.py").unlink()
+    missing = compile_with_cache(shop)
+    assert work.resolved == {"ingestion/users.py"}
+    assert "cannot find module 'models.users'" in missing.diagnostics[0].message
+    assert_as_cold(shop, missing)
+    work.clear()
+    (shop / "models/users.py").write_text(SHOP["models/users.py"])
+    (shop / "ingestion/refunds.py").unlink()
+    compiled = compile_with_cache(shop)
+    assert work.resolved == {"ingestion/users.py"}
+    assert work.rendered == {"users"}
+    assert "generated/schemas/shop/refunds.py" not in compiled.files
+    assert "dlt_refunds" not in compiled.files["generated/definitions.py"]
+    assert_as_cold(shop, compiled)
+
+
+def test_changed_settings_resolve_every_module_again(shop: Path, work: Work):
+    gen(shop)
+    work.clear()
+    edit(shop / "pyproject.toml", 'namespace = "raw"', 'namespace = "shop"')
+    compiled = compile_with_cache(shop)
+    assert work.parsed == []  # the facts of a module do not depend on the settings
+    assert work.resolved == SOURCE_MODULES
+    assert 'IDENTIFIER = "shop.users"' in schema(compiled, "users")
+    assert_as_cold(shop, compiled)
+
+
+def test_a_changed_lock_resolves_its_table_again(shop: Path, work: Work):
+    """The previous schema module is the table's field-id lock: edited (a live table whose
+    ids differ) or gone, its table is resolved again, and only its table."""
+    gen(shop)
+    work.clear()
+    previous = shop / "generated/schemas/shop/orders.py"
+    edit(previous, 'NestedField(1, "id"', 'NestedField(20, "id"')
+    edit(previous, "LAST_COLUMN_ID = ", "LAST_COLUMN_ID = 1")  # 6 -> 16, say
+    compiled = compile_with_cache(shop)
+    assert work.parsed == []
+    assert work.resolved == {"ingestion/orders.py"}
+    assert 'NestedField(20, "id"' in schema(compiled, "orders")
+    assert_as_cold(shop, compiled)
+    work.clear()
+    previous.unlink()
+    compiled = compile_with_cache(shop)
+    assert work.resolved == {"ingestion/orders.py"}
+    assert 'NestedField(1, "id"' in schema(compiled, "orders")
+    assert_as_cold(shop, compiled)
+
+
+def test_another_compiler_reuses_nothing(shop: Path, work: Work, monkeypatch: pytest.MonkeyPatch):
+    gen(shop)
+    work.clear()
+    monkeypatch.setattr(cache_module, "compiler_fingerprint", lambda: "another compiler")
+    compiled = compile_with_cache(shop)
+    models = {"models/base.py", "models/orders.py", "models/users.py"}
+    assert sorted(work.parsed) == sorted(SOURCE_MODULES | models)
+    assert work.resolved == SOURCE_MODULES
+    assert_as_cold(shop, compiled)
+
+
+def test_the_fingerprint_covers_every_stage_of_the_compiler_and_ruff_and_dlt(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    sources = {p.relative_to(REPO_ROOT).parts[:2] for p in cache_module.compiler_sources()}
+    for stage in ("frontend", "resolve", "render", "driver", "review"):
+        assert ("compiler", stage) in sources
+    fingerprint = cache_module.compiler_fingerprint()
+    versions = cache_module.installed_versions("ruff", "dlt")
+    assert any(v.startswith("ruff-") for v in versions)
+    assert any(v.startswith("dlt-") for v in versions)
+    monkeypatch.setattr(
+        cache_module, "installed_versions", lambda *names: ["ruff-0.0.1.dist-info", *versions[1:]]
+    )
+    assert cache_module.compiler_fingerprint() != fingerprint
+
+
+def test_dlt_is_asked_only_about_names_it_was_not_asked_before(
+    shop: Path, monkeypatch: pytest.MonkeyPatch
+):
+    gen(shop)
+    monkeypatch.setattr(naming, "KNOWN", {})
+
+    def no_dlt():
+        raise AssertionError("dlt was imported to name a column it named before")
+
+    monkeypatch.setattr(naming, "_naming", no_dlt)
+    edit(shop / "models/orders.py", '"Amount"', '"Amount paid"')
+    compiled = compile_with_cache(shop)  # the names come from the cache
+    assert compiled.ok
+    edit(shop / "models/orders.py", "amount: int", "paid: int")
+    with pytest.raises(AssertionError, match="dlt was imported"):
+        compile_with_cache(shop)
 
 
 # -- nothing in the cache folder runs, and nothing unsigned is trusted -----------------------

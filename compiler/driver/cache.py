@@ -1,13 +1,19 @@
 """A content-hash cache that lets `cascade gen` and `cascade check` re-read only what changed.
 
-Three levels, each keyed by content, never by timestamps:
+Four levels, each keyed by content, never by timestamps:
 - a whole compilation, reused when every file it read (and every file it looked for and did
   not find) and the previous output are unchanged;
+- each source module's part of it (its tables' rendered modules, its diagnostics), reused
+  while the module, every project module its resolution read or looked for, and the previous
+  schema modules that locked its tables' field ids are unchanged (driver/incremental.py): after
+  one model is edited, only the ingestions that read it are resolved and rendered again;
 - each module's parse facts, by the module's source text;
 - each formatted file, by its rendered text (so ruff runs only on what rendering changed).
-Every key includes a fingerprint of the compiler's own code and the ruff version, so a new
-compiler never reuses an old result. The cache is an accelerator: compiling without it gives
-the same output.
+Beside them: which table each previous generated file locks (by the file's text, so that one
+table's lock is found without parsing every schema module) and dlt's answers for column
+names (resolve/naming.py). Every file carries a fingerprint of the compiler's own code and
+the versions of ruff and dlt, so a new compiler never reuses an old result. The cache is an
+accelerator: compiling without it gives the same output.
 
 The cache folder sits in the project (`.cascade/cache/`), where a pull request can commit files
 and `cascade check` must still never run the project's code nor trust it. So a cache file is
@@ -24,36 +30,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import os
-import secrets
 import stat
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cascade.compiler.diagnostics import Diagnostic, Span
-from cascade.compiler.frontend.facts import (
-    Argument,
-    CallValue,
-    ClassFacts,
-    FieldFacts,
-    IngestionFacts,
-    ModuleFacts,
-    NameRef,
-    NotLiteral,
-    TypeRef,
-)
+
+if TYPE_CHECKING:
+    from cascade.compiler.driver.incremental import ModuleResult
+    from cascade.compiler.frontend.facts import ModuleFacts
 
 RESULT_FILE = "result.cache"  # small: read on every run
-PARTS_FILE = "parts.cache"  # parse facts and formatted files: read only when needed
-FORMAT_VERSION = 1  # of the encoding below; a file of any other version is ignored
+PARTS_FILE = "parts.cache"  # everything else: read only when the result is not reusable
+FORMAT_VERSION = 1  # of the signed file; what is in it changes with the fingerprint
+# The kinds of entries in the parts file. Parse facts are kept in it as compressed JSON text,
+# decoded only when looked up: as plain JSON, reading and writing the facts of 500 modules
+# (4.5 MB) took ~40 ms of every incremental compile, which needs a few of them.
+PARTS = ("parse", "format", "module", "lock", "naming")
+MAX_NAMING_ENTRIES = 200_000  # dlt's answers are kept across runs; past this, this run's only
 MAGIC = b"cascade-compile-cache"
 KEY_FILE = "compile-cache.key"
 MAX_FILE_BYTES = 1 << 30  # a cache file larger than this is not ours (500 ingestions: ~3 MB)
-MAX_DEPTH = 64  # nesting of literal values; deeper ones are simply not cached
-MAX_INT_BITS = 8192  # json refuses ints of more than 4300 digits; such ones are not cached
 
 
 def digest(*parts: str) -> str:
@@ -65,12 +64,51 @@ def digest(*parts: str) -> str:
 
 
 def compiler_fingerprint() -> str:
-    """A digest of the compiler's source files and the formatter version."""
-    from importlib.metadata import version
+    """A digest of the compiler's source files and of the installed ruff (which formats the
+    output) and dlt (whose naming rule the resolve stage asks)."""
+    sources = compiler_sources()
+    return digest(
+        *installed_versions("ruff", "dlt"), *(p.read_text(encoding="utf-8") for p in sources)
+    )
 
-    root = Path(__file__).parent
-    sources = sorted(root.rglob("*.py"))
-    return digest(version("ruff"), *(p.read_text(encoding="utf-8") for p in sources))
+
+def compiler_sources() -> list[Path]:
+    """Every module of the compiler, all stages (this file is in driver/)."""
+    return sorted(Path(__file__).parents[1].rglob("*.py"))
+
+
+def installed_versions(*packages: str) -> list[str]:
+    """`<name>-<version>.dist-info` of each installed package, found next to the package
+    without importing it or importlib.metadata (~25 ms, a tenth of a warm `cascade check`);
+    importlib.metadata when there is no such folder there."""
+    from importlib.util import find_spec
+
+    found = []
+    for package in packages:
+        spec = find_spec(package)
+        origin = spec.origin if spec is not None else None
+        if origin is None:
+            found.append(f"{package}: not installed")
+            continue
+        site = Path(origin).parent.parent
+        prefix = f"{package}-"
+        try:
+            folders = sorted(
+                name
+                for name in os.listdir(site)
+                if name.startswith(prefix) and name.endswith(".dist-info")
+            )
+        except OSError:
+            folders = []
+        if not folders:
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                folders = [f"{package} {version(package)}"]
+            except PackageNotFoundError:
+                folders = [f"{package}: no version"]
+        found.extend(folders)
+    return found
 
 
 class CacheFormatError(ValueError):
@@ -90,8 +128,9 @@ class CompileCache:
         self.saved_result = self.result  # what the result file holds: rewritten only on change
         self.stored: dict[str, dict[str, Any]] | None = None  # parts, loaded on first use
         # Entries are kept encoded: only those looked up are decoded, and saving re-encodes
-        # nothing that was read.
-        self.used: dict[str, dict[str, Any]] = {"parse": {}, "format": {}}
+        # nothing that was read. Saving writes the entries this run used (or kept), so the
+        # cache never grows past one project's size.
+        self.used: dict[str, dict[str, Any]] = {kind: {} for kind in PARTS}
         self.parts_saved = False
 
     def warn(self, message: str) -> None:
@@ -126,27 +165,35 @@ class CompileCache:
             return None
         try:
             return decode(value)
-        except (CacheFormatError, TypeError, RecursionError) as error:
+        except (CacheFormatError, TypeError, ValueError, RecursionError) as error:
             self.warn(f"ignoring the compile cache file {self.folder / name} ({error})")
             return None
+
+    @property
+    def parts_loaded(self) -> bool:
+        return self.stored is not None
 
     def part(self, kind: str) -> dict[str, Any]:
         if self.stored is None:
             loaded = self.load(PARTS_FILE)
-            self.stored = {"parse": {}, "format": {}}
-            if type(loaded.get("parse", {})) is dict and type(loaded.get("format", {})) is dict:
-                self.stored = {k: loaded.get(k, {}) for k in self.stored}
+            self.stored = {k: {} for k in PARTS}
+            if all(type(loaded.get(k, {})) is dict for k in PARTS):
+                self.stored = {k: loaded.get(k, {}) for k in PARTS}
             else:
                 self.warn(f"ignoring the compile cache file {self.folder / PARTS_FILE} (damaged)")
         return self.stored[kind]
 
     def parsed(self, key: str) -> ModuleFacts | None:
-        return self.lookup("parse", key, decode_module_facts)
+        from cascade.compiler.driver.codec import decode_module_facts, unpacked
+
+        return self.lookup("parse", key, lambda v: decode_module_facts(unpacked(v)))
 
     def store_parsed(self, key: str, facts: ModuleFacts) -> None:
+        from cascade.compiler.driver.codec import encode_module_facts, packed
+
         try:
-            self.use("parse", key, encode_module_facts(facts))
-        except (CacheFormatError, RecursionError):
+            self.use("parse", key, packed(encode_module_facts(facts)))
+        except (CacheFormatError, RecursionError, ValueError):
             pass  # facts holding a value too deep or too large are re-parsed next time
 
     def formatted(self, key: str) -> str | None:
@@ -154,6 +201,53 @@ class CompileCache:
 
     def store_formatted(self, key: str, formatted: str) -> None:
         self.use("format", key, formatted)
+
+    def module_result(self, key: str) -> ModuleResult | None:
+        """A source module's cached result, or None. Not kept unless `keep_module_result`
+        says it is still valid."""
+        from cascade.compiler.driver.codec import decode_module_result
+
+        found = self.part("module").get(key)
+        if found is None:
+            return None
+        return self.decoded(PARTS_FILE, decode_module_result, found)
+
+    def keep_module_result(self, key: str) -> None:
+        self.keep("module", key)
+
+    def module_results_in_use(self) -> list[tuple[str, ModuleResult]]:
+        """The module results this run reused or stored, by key."""
+        from cascade.compiler.driver.codec import decode_module_result
+
+        return [(key, decode_module_result(v)) for key, v in self.used["module"].items()]
+
+    def store_module_result(self, key: str, result: ModuleResult) -> None:
+        from cascade.compiler.driver.codec import encode_module_result
+
+        self.use("module", key, encode_module_result(result))
+
+    def lock_identifier(self, key: str) -> str | None:
+        """The table a previous generated file (by its digest) locks: "" for none; None when
+        the file was not seen before."""
+        return self.lookup("lock", key, text)
+
+    def store_lock_identifier(self, key: str, identifier: str) -> None:
+        self.use("lock", key, identifier)
+
+    def naming(self) -> dict[str, str]:
+        """dlt's names for column names, as earlier runs asked it (resolve/naming.py)."""
+        stored = self.part("naming")
+        if not all(type(k) is str and type(v) is str for k, v in stored.items()):
+            self.warn(f"ignoring the compile cache file {self.folder / PARTS_FILE} (damaged)")
+            stored.clear()
+        return stored
+
+    def store_naming(self, known: dict[str, str]) -> None:
+        """Adds dlt's answers; all are kept (names are few), up to MAX_NAMING_ENTRIES."""
+        stored = self.part("naming")
+        for name, normalized in known.items():
+            if stored.get(name) != normalized:
+                self.use("naming", name, normalized)
 
     def lookup(self, kind: str, key: str, decode: Any) -> Any:
         found = self.part(kind).get(key)
@@ -164,9 +258,17 @@ class CompileCache:
             self.use(kind, key, found)
         return value
 
+    def keep(self, kind: str, key: str) -> None:
+        """Keeps a stored entry without decoding it (the parse facts of a module whose cached
+        result is reused: the next edit may need them)."""
+        found = self.part(kind).get(key)
+        if found is not None:
+            self.use(kind, key, found)
+
     def use(self, kind: str, key: str, encoded: Any) -> None:
-        self.used[kind][key] = encoded
-        self.parts_saved = False
+        if self.used[kind].get(key) is not encoded:
+            self.used[kind][key] = encoded
+            self.parts_saved = False
 
     def save(self) -> None:
         """Writes the result, and the parts this run used when it used any (so the cache never
@@ -185,13 +287,19 @@ class CompileCache:
             self.write(RESULT_FILE, {"fingerprint": self.fingerprint, "result": result})
             self.saved_result = self.result
         if self.stored is not None and not self.parts_saved:
-            self.write(PARTS_FILE, {"fingerprint": self.fingerprint, **self.used})
+            parts = dict(self.used)
+            naming = {**self.stored["naming"], **self.used["naming"]}
+            parts["naming"] = naming if len(naming) <= MAX_NAMING_ENTRIES else self.used["naming"]
+            if parts != self.stored:  # a run that only reused entries has nothing to write
+                self.write(PARTS_FILE, {"fingerprint": self.fingerprint, **parts})
             self.parts_saved = True
 
     def write(self, name: str, body: dict[str, Any]) -> None:
         """Writes atomically; a cache that cannot be written (read-only checkout, full disk)
         is only a slower next run."""
         assert self.folder is not None and self.signing_key is not None
+        import tempfile
+
         try:
             data = signed_file(body, self.signing_key)
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -271,6 +379,9 @@ def signing_key(create: bool = False) -> bytes | None:
         except (FileNotFoundError, CacheFormatError):
             if not create:
                 return None
+        import secrets
+        import tempfile
+
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{KEY_FILE}-")
         try:
@@ -387,217 +498,10 @@ def decode_diagnostic(value: Any) -> Diagnostic:
     return Diagnostic(decode_span(span), text(message), text(hint), text(severity))
 
 
-def encode_value(value: object, depth: int = 0) -> Any:
-    if depth > MAX_DEPTH:
-        raise CacheFormatError("value nested too deeply")
-    kind = type(value)
-    if value is None or kind is str or kind is bool:
-        return value
-    if kind is int:
-        if value.bit_length() > MAX_INT_BITS:  # type: ignore[attr-defined]
-            raise CacheFormatError("integer too large")
-        return value
-    if kind is float:
-        return value if math.isfinite(value) else ["float", repr(value)]  # type: ignore[arg-type]
-    deeper = depth + 1
-    if kind is NameRef:
-        return ["name", value.qualified_name, encode_span(value.span)]  # type: ignore[attr-defined]
-    if kind is NotLiteral:
-        return ["code", value.code, encode_span(value.span)]  # type: ignore[attr-defined]
-    if kind is CallValue:
-        call: CallValue = value  # type: ignore[assignment]
-        return [
-            "call",
-            call.function,
-            [encode_value(a, deeper) for a in call.args],
-            [[k, encode_value(v, deeper)] for k, v in call.kwargs],
-            encode_span(call.span),
-        ]
-    if kind is TypeRef:
-        ref: TypeRef = value  # type: ignore[assignment]
-        span = None if ref.span is None else encode_span(ref.span)
-        return ["type", ref.name, [encode_value(a, deeper) for a in ref.args], ref.optional, span]
-    if kind in (tuple, list, set, frozenset):
-        return [kind.__name__, *(encode_value(v, deeper) for v in value)]  # type: ignore[attr-defined]
-    if kind is dict:
-        pairs = value.items()  # type: ignore[attr-defined]
-        return ["dict", *(encode_value(v, deeper) for pair in pairs for v in pair)]
-    if kind is bytes:
-        return ["bytes", value.hex()]  # type: ignore[attr-defined]
-    if kind is complex:
-        return ["complex", repr(value.real), repr(value.imag)]  # type: ignore[attr-defined]
-    if value is Ellipsis:
-        return ["ellipsis"]
-    raise CacheFormatError(f"cannot cache a {kind.__name__}")
-
-
-def decode_float(value: Any) -> float:
-    return float(text(value))  # reads only numbers, inf and nan
-
-
-def decode_value(value: Any, depth: int = 0) -> object:
-    kind = type(value)
-    if value is None or kind is str or kind is bool or kind is int or kind is float:
-        return value
-    if kind is not list or not value or type(value[0]) is not str:
-        raise CacheFormatError("not a value")
-    if depth > MAX_DEPTH:
-        raise CacheFormatError("value nested too deeply")
-    deeper = depth + 1
-    tag, rest = value[0], value[1:]
-    if tag == "name":
-        name, span = fields(rest, 2)
-        return NameRef(text(name), decode_span(span))
-    if tag == "code":
-        code, span = fields(rest, 2)
-        return NotLiteral(text(code), decode_span(span))
-    if tag == "call":
-        function, args, kwargs, span = fields(rest, 4)
-        return CallValue(
-            text(function),
-            tuple(decode_value(a, deeper) for a in items(args)),
-            tuple(
-                (text(k), decode_value(v, deeper)) for k, v in (fields(p, 2) for p in items(kwargs))
-            ),
-            decode_span(span),
-        )
-    if tag == "type":
-        return decode_type_ref(rest, deeper)
-    try:
-        if tag == "tuple":
-            return tuple(decode_value(v, deeper) for v in rest)
-        if tag == "list":
-            return [decode_value(v, deeper) for v in rest]
-        if tag == "set":
-            return {decode_value(v, deeper) for v in rest}
-        if tag == "frozenset":
-            return frozenset(decode_value(v, deeper) for v in rest)
-        if tag == "dict":
-            if len(rest) % 2:
-                raise CacheFormatError("damaged dict")
-            values = [decode_value(v, deeper) for v in rest]
-            return dict(zip(values[::2], values[1::2], strict=True))
-        if tag == "float":
-            return decode_float(fields(rest, 1)[0])
-        if tag == "bytes":
-            return bytes.fromhex(text(fields(rest, 1)[0]))
-        if tag == "complex":
-            real, imag = fields(rest, 2)
-            return complex(decode_float(real), decode_float(imag))
-    except (TypeError, ValueError) as error:  # an unhashable set member or dict key
-        raise CacheFormatError("damaged value") from error
-    if tag == "ellipsis" and not rest:
-        return Ellipsis
-    raise CacheFormatError(f"unknown value tag {tag[:40]!r}")
-
-
-def decode_type_ref(rest: list[Any], depth: int) -> TypeRef:
-    name, args, optional, span = fields(rest, 4)
-    return TypeRef(
-        text(name),
-        tuple(decode_value(a, depth) for a in items(args)),
-        flag(optional),
-        None if span is None else decode_span(span),
-    )
-
-
-def encode_argument(argument: Argument) -> list[Any]:
-    return [argument.name, encode_value(argument.value), encode_span(argument.span)]
-
-
-def decode_argument(value: Any) -> Argument:
-    name, argument, span = fields(value, 3)
-    return Argument(text(name), decode_value(argument), decode_span(span))
-
-
-def encode_module_facts(facts: ModuleFacts) -> list[Any]:
-    return [
-        facts.path,
-        facts.module,
-        [[name, encode_class(c)] for name, c in facts.classes.items()],
-        [[name, encode_argument(a)] for name, a in facts.constants.items()],
-        [encode_ingestion(i) for i in facts.ingestions],
-        [encode_diagnostic(d) for d in facts.diagnostics],
-    ]
-
-
-def decode_module_facts(value: Any) -> ModuleFacts:
-    path, module, classes, constants, ingestions, diagnostics = fields(value, 6)
-    return ModuleFacts(
-        text(path),
-        text(module),
-        {text(k): decode_class(c) for k, c in (fields(p, 2) for p in items(classes))},
-        {text(k): decode_argument(a) for k, a in (fields(p, 2) for p in items(constants))},
-        tuple(decode_ingestion(i) for i in items(ingestions)),
-        tuple(decode_diagnostic(d) for d in items(diagnostics)),
-    )
-
-
-def encode_class(facts: ClassFacts) -> list[Any]:
-    return [
-        facts.name,
-        [encode_value(b) for b in facts.bases],
-        [
-            [
-                f.attribute,
-                encode_value(f.annotation),
-                [encode_argument(a) for a in f.arguments],
-                encode_span(f.span),
-            ]
-            for f in facts.fields
-        ],
-        [encode_argument(a) for a in facts.config],
-        facts.docstring,
-        encode_span(facts.span),
-    ]
-
-
-def decode_class(value: Any) -> ClassFacts:
-    name, bases, class_fields, config, docstring, span = fields(value, 6)
-    decoded_bases = tuple(decode_value(b) for b in items(bases))
-    if not all(type(b) is NameRef for b in decoded_bases):
-        raise CacheFormatError("a base that is not a name")
-    return ClassFacts(
-        text(name),
-        decoded_bases,  # type: ignore[arg-type]
-        tuple(decode_field(f) for f in items(class_fields)),
-        tuple(decode_argument(a) for a in items(config)),
-        optional_text(docstring),
-        decode_span(span),
-    )
-
-
-def decode_field(value: Any) -> FieldFacts:
-    attribute, annotation, arguments, span = fields(value, 4)
-    decoded = decode_value(annotation)
-    if type(decoded) not in (TypeRef, NotLiteral):
-        raise CacheFormatError("an annotation that is not a type")
-    return FieldFacts(
-        text(attribute),
-        decoded,  # type: ignore[arg-type]
-        tuple(decode_argument(a) for a in items(arguments)),
-        decode_span(span),
-    )
-
-
-def encode_ingestion(facts: IngestionFacts) -> list[Any]:
-    arguments = [encode_argument(a) for a in facts.arguments]
-    return [facts.function, arguments, facts.docstring, encode_span(facts.span)]
-
-
-def decode_ingestion(value: Any) -> IngestionFacts:
-    function, arguments, docstring, span = fields(value, 4)
-    return IngestionFacts(
-        text(function),
-        tuple(decode_argument(a) for a in items(arguments)),
-        optional_text(docstring),
-        decode_span(span),
-    )
-
-
 def encode_result(result: Any) -> dict[str, Any]:
     """The whole compilation `compile_project` keeps: (CompilationKey, diagnostics, outputs),
-    outputs None when they equal the previous output."""
+    outputs None when they equal the previous output, and an output None when that file
+    equals its previous version (after one edit, the result holds one file's text)."""
     from cascade.compiler.driver.compile import CompilationKey  # compile imports this module
 
     if type(result) is not tuple or len(result) != 3 or type(result[0]) is not CompilationKey:
@@ -610,7 +514,7 @@ def encode_result(result: Any) -> dict[str, Any]:
     }
 
 
-def decode_result(value: Any) -> tuple[Any, list[Diagnostic], dict[str, str] | None]:
+def decode_result(value: Any) -> tuple[Any, list[Diagnostic], dict[str, str | None] | None]:
     from cascade.compiler.driver.compile import CompilationKey  # compile imports this module
 
     if type(value) is not dict or set(value) != {"key", "diagnostics", "outputs"}:
@@ -627,5 +531,5 @@ def decode_result(value: Any) -> tuple[Any, list[Diagnostic], dict[str, str] | N
     if outputs is not None:
         if type(outputs) is not dict:
             raise CacheFormatError("damaged outputs")
-        outputs = {text(path): text(content) for path, content in outputs.items()}
+        outputs = {text(path): optional_text(content) for path, content in outputs.items()}
     return key, diagnostics, outputs

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 
 from cascade.compiler.config import ProjectConfig, is_generated
@@ -12,14 +12,26 @@ from cascade.compiler.diagnostics import Diagnostic, Span
 WRITER_THREADS = 4
 
 
-def user_files_in_the_way(config: ProjectConfig, files: dict[str, str]) -> list[Diagnostic]:
+def user_files_in_the_way(
+    config: ProjectConfig, files: dict[str, str], generated: Collection[str] = ()
+) -> list[Diagnostic]:
     """Each file (or folder) at a path `gen` would write that `gen` did not write itself: it
-    only ever replaces files that carry its header."""
+    only ever replaces files that carry its header. `generated`: paths just found to hold a
+    file gen wrote (read_out_folder), which need no second look."""
     problems = []
+    not_folders: dict[Path, bool] = {}  # a folder path -> whether something else is there
+
+    def in_the_way(folder: Path) -> bool:
+        if folder not in not_folders:
+            not_folders[folder] = folder.exists() and not folder.is_dir()
+        return not_folders[folder]
+
     for path in sorted(files):
+        if path in generated:
+            continue
         target = config.root / path
         folders = [config.root / f for f in PurePosixPath(path).parents if f.name]
-        blocker = next((f for f in folders if f.exists() and not f.is_dir()), None)
+        blocker = next((f for f in folders if in_the_way(f)), None)
         if blocker is None and target.is_dir():
             blocker = target
         if blocker is not None:
@@ -64,6 +76,8 @@ def write_files(
         folder.mkdir(parents=True, exist_ok=True)
     # Creating a file costs the file system far more time than Python spends on it, so a
     # few threads write at once (a cold gen of 500 ingestions writes over a thousand files).
+    from concurrent.futures import ThreadPoolExecutor  # imports logging: for gen only
+
     with ThreadPoolExecutor(WRITER_THREADS) as pool:
         for _ in pool.map(
             lambda p: (config.root / p).write_text(files[p], encoding="utf-8"), changed

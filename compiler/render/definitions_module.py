@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from cascade.compiler.ir import Ingestion
+from collections.abc import Sequence
+
+from cascade.compiler.ir import TableSummary
 from cascade.compiler.render.python import header
 
 
 def render_definitions_module(
-    ingestions: list[Ingestion], out_package: str, sources: tuple[str, ...]
+    tables: Sequence[TableSummary], out_package: str, sources: tuple[str, ...]
 ) -> str:
     depth = len(out_package.split("."))
     imports = sorted(
-        f"from {out_package}.assets.{i.group}.{i.table_name} import {i.asset_name}"
-        for i in ingestions
+        f"from {out_package}.assets.{i.group}.{i.table_name} import {i.asset_name}" for i in tables
     )
-    assets = sorted(i.asset_name for i in ingestions)
+    assets = sorted(i.asset_name for i in tables)
     lines = [
         header(", ".join(sources)),
         '"""Dagster definitions of every Cascade ingestion in this project."""',

@@ -17,7 +17,7 @@ RUFF_OPTIONS = ("--isolated", "--line-length", "100", "--target-version", "py311
 def format_python(files: dict[str, str], cache: CompileCache | None = None) -> dict[str, str]:
     """Formats every `.py` text in one ruff run (one process for the whole project is what
     keeps `cascade gen` fast); texts formatted before come from the cache."""
-    keys = {path: digest(text) for path, text in files.items()}
+    keys = {path: format_key(text) for path, text in files.items()}
     done = {}
     if cache is not None:
         for path, key in keys.items():
@@ -30,6 +30,11 @@ def format_python(files: dict[str, str], cache: CompileCache | None = None) -> d
         for path, text in formatted.items():
             cache.store_formatted(keys[path], text)
     return {path: done[path] if path in done else formatted[path] for path in files}
+
+
+def format_key(text: str) -> str:
+    """The cache key of a rendered text's formatted version."""
+    return digest(text)
 
 
 # ruff formats files, not strings: the scratch copies go to memory where the system has it.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
+from typing import Protocol
 
 from cascade.compiler.config import ProjectConfig
 from cascade.compiler.diagnostics import Diagnostic, Span, did_you_mean
@@ -13,6 +15,7 @@ from cascade.compiler.ir import (
     Column,
     Ingestion,
     TableModel,
+    TableSummary,
 )
 from cascade.compiler.resolve.classes import ModuleLoader, ProjectIndex
 from cascade.compiler.resolve.field_ids import assign_ids
@@ -49,10 +52,15 @@ DEFAULT_MAX_RETRIES = 3
 DEFAULT_RETRY_DELAY_SECONDS = 30
 
 
+class Locks(Protocol):
+    """The previous output's field-id locks, by table identifier (a dict will do; the driver
+    reads each on first use and records which tables asked)."""
+
+    def get(self, identifier: str) -> TableLock | None: ...
+
+
 class IngestionResolver:
-    def __init__(
-        self, config: ProjectConfig, load_module: ModuleLoader, locks: dict[str, TableLock]
-    ):
+    def __init__(self, config: ProjectConfig, load_module: ModuleLoader, locks: Locks):
         self.config = config
         self.locks = locks
         self.report = Reporter()
@@ -61,15 +69,19 @@ class IngestionResolver:
         self.arguments = ArgumentReader(self.report)
 
     def resolve_all(self, modules: list[ModuleFacts]) -> list[Ingestion]:
-        ingestions = []
-        for module in modules:
-            self.report.diagnostics.extend(module.diagnostics)
-            for facts in module.ingestions:
-                ingestion = self.resolve(module, facts)
-                if ingestion is not None:
-                    ingestions.append(ingestion)
-        self.check_unique_tables(ingestions)
+        ingestions = [i for module in modules for i in self.resolve_module(module)]
+        self.report.diagnostics.extend(duplicate_tables(i.summary for i in ingestions))
         return sorted(ingestions, key=lambda i: (i.group, i.table_name))
+
+    def resolve_module(self, module: ModuleFacts) -> list[Ingestion]:
+        """The module's ingestions; its diagnostics (parse and resolve) go to the report."""
+        self.report.diagnostics.extend(module.diagnostics)
+        ingestions = []
+        for facts in module.ingestions:
+            ingestion = self.resolve(module, facts)
+            if ingestion is not None:
+                ingestions.append(ingestion)
+        return ingestions
 
     def resolve(self, module: ModuleFacts, facts: IngestionFacts) -> Ingestion | None:
         errors_before = self.report.count()
@@ -212,25 +224,40 @@ class IngestionResolver:
         )
         return tuple(columns) + extra
 
-    def check_unique_tables(self, ingestions: list[Ingestion]) -> None:
-        seen: dict[str, Ingestion] = {}
-        for ingestion in sorted(ingestions, key=lambda i: i.span):
-            first = seen.setdefault(ingestion.table_name, ingestion)
-            if first is not ingestion:
-                self.report.error(
-                    ingestion.span,
-                    f"table {ingestion.identifier!r} is already written by {first.function}() "
+
+def duplicate_tables(tables: Iterable[TableSummary]) -> list[Diagnostic]:
+    """An error for each ingestion that writes a table an earlier one (by place) writes."""
+    problems = []
+    seen: dict[str, TableSummary] = {}
+    for table in sorted(tables, key=lambda t: t.span):
+        first = seen.setdefault(table.table_name, table)
+        if first is not table:
+            problems.append(
+                Diagnostic(
+                    table.span,
+                    f"table {table.identifier!r} is already written by {first.function}() "
                     f"at {first.span}",
                     "give each ingestion its own table_name",
                 )
+            )
+    return problems
 
 
 def resolve_project(
     config: ProjectConfig,
     modules: list[ModuleFacts],
     load_module: ModuleLoader,
-    locks: dict[str, TableLock] | None = None,
+    locks: Locks | None = None,
 ) -> tuple[list[Ingestion], list[Diagnostic]]:
     resolver = IngestionResolver(config, load_module, locks or {})
     ingestions = resolver.resolve_all(modules)
     return ingestions, sorted(set(resolver.report.diagnostics))
+
+
+def resolve_module(
+    config: ProjectConfig, module: ModuleFacts, load_module: ModuleLoader, locks: Locks
+) -> tuple[list[Ingestion], list[Diagnostic]]:
+    """One source module's ingestions and diagnostics, on their own: the unit the compile
+    cache keeps. The project-wide check (`duplicate_tables`) is the caller's."""
+    resolver = IngestionResolver(config, load_module, locks)
+    return resolver.resolve_module(module), resolver.report.diagnostics
