@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections import Counter
@@ -54,6 +55,9 @@ def compile_or_exit(
 ) -> tuple[ProjectConfig, Compilation, CompileCache, dict[str, str]]:
     """Compiles the project, or prints the diagnostics and exits 1. Also returns the cache and
     the generated files found on disk (read once: they are the lock, and what gets compared)."""
+    # A compiling command ends soon after, and what it builds is freed by reference counting:
+    # the cyclic collector would only walk it, ~15 ms of a 0.4 s `check` after one edit.
+    gc.disable()
     try:
         config = load_config(project_dir)
     except ConfigError as error:

@@ -334,6 +334,23 @@ def test_a_changed_lock_resolves_its_table_again(shop: Path, work: Work):
     assert_as_cold(shop, compiled)
 
 
+def test_a_generated_file_edited_by_hand_is_not_taken_for_the_cached_text(shop: Path, work: Work):
+    """The cache keeps a formatted text that gen wrote as its digest and reads it back from
+    the file: a file changed since is not that text, and check still sees the change."""
+    gen(shop)
+    work.clear()
+    asset = shop / "generated/assets/shop/orders.py"
+    written = asset.read_text()
+    edit(asset, "def dlt_orders(", "def dlt_orders_changed(")
+    result = CliRunner().invoke(main, ["check", "--project", str(shop)])
+    assert result.exit_code == 1
+    assert "-def dlt_orders_changed(" in result.output and "+def dlt_orders(" in result.output
+    assert work.resolved == {"ingestion/orders.py"}  # its cached result had lost its text
+    compiled = compile_with_cache(shop)
+    assert compiled.files["generated/assets/shop/orders.py"] == written
+    assert_as_cold(shop, compiled)
+
+
 def test_another_compiler_reuses_nothing(shop: Path, work: Work, monkeypatch: pytest.MonkeyPatch):
     gen(shop)
     work.clear()

@@ -100,6 +100,9 @@ def compile_project(
     # The stages, imported on a cache miss only: a warm `check` never loads them.
     from cascade.compiler.driver.build import SourceReader, compile_sources
 
+    if cache is not None:
+        cache.know_on_disk(previous)
+
     with cyclic_gc_paused():
         reader = SourceReader(config.root, cache, states)
         compilation, inputs = compile_sources(config, sources, reader, previous, cache)
@@ -162,6 +165,7 @@ def remember_written(config: ProjectConfig, cache: CompileCache, compilation: Co
         key, diagnostics, _ = cache.result
         previous = digest(*(f"{p}\n{t}" for p, t in sorted(compilation.files.items())))
         cache.result = (replace(key, previous=previous), diagnostics, None)
+    cache.know_on_disk(compilation.files)
     if cache.parts_loaded:
         from cascade.compiler.driver.incremental import relock_module_results
 

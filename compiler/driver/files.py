@@ -3,6 +3,7 @@ cache entries) and why one cannot be read."""
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -19,12 +20,13 @@ MAX_SOURCE_BYTES = 16 * 1024 * 1024
 def read_source_file(path: Path) -> bytes:
     """A source file's bytes; OSError for what is not a regular file of a sensible size (a
     FIFO would block, a link to /dev/zero never ends)."""
-    info = path.stat()
+    info = os.stat(path)
     if not stat.S_ISREG(info.st_mode):
         raise OSError(f"{path.name} is not a regular file")
     if info.st_size > MAX_SOURCE_BYTES:
         raise OSError(f"{path.name} is larger than {MAX_SOURCE_BYTES // 2**20} MiB")
-    return path.read_bytes()
+    with open(path, "rb", buffering=0) as stream:  # unbuffered: one read of the whole file
+        return stream.readall()
 
 
 def as_text(data: bytes) -> str:

@@ -119,6 +119,8 @@ class GatherModuleFacts:
     def refuse_stray_decorators(self, python_tree: ast.Module) -> None:
         """@cascade_ingestion anywhere but on a module-level function (a class, a method, a
         nested function, or applied by hand to a lambda): no asset could call it."""
+        if not self.may_name_the_decorator():
+            return  # a model module: walking all its nodes was a fifth of parsing it
         top_level = {
             id(node)
             for node in python_tree.body
@@ -142,6 +144,13 @@ class GatherModuleFacts:
                         "move it onto a module-level def taking the partition date",
                     )
                 )
+
+    def may_name_the_decorator(self) -> bool:
+        """Whether any name of the module can resolve to the decorator (`is_decorator`): one
+        imported from the `cascade` package, or a module-level `cascade`."""
+        return "cascade" in self.defined or any(
+            target.split(".")[0] == "cascade" for target in self.imports.values()
+        )
 
     def is_decorator(self, expression: ast.expr) -> bool:
         """Whether `expression` (`cascade_ingestion(...)`, `cr.cascade_ingestion`) names the
