@@ -112,7 +112,6 @@ class TableModel:
     docstring: str
     columns: tuple[Column, ...]
     span: Span
-    backend: str = "pandas"  # or "polars": which Pandera API validates it
 
 
 @dataclass(frozen=True)

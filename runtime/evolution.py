@@ -8,6 +8,8 @@ and changes its name is a rename, and one that loses its id is dropped, whatever
 Every change has a stable rule code (change_rules.py).
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -28,6 +30,7 @@ from pyiceberg.types import (
 )
 
 from cascade.runtime.change_rules import Change
+from cascade.runtime.contract import TableContract
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,15 @@ class TableShape:
     retired_field_ids: Mapping[int, str] = field(default_factory=dict)
     format_version: int = 2
     has_rows: bool = True  # a table without rows can take required columns
+
+    @classmethod
+    def of(cls, contract: TableContract) -> TableShape:
+        return cls(
+            contract.schema,
+            contract.partition_spec,
+            contract.unique_key,
+            contract.retired_field_ids,
+        )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.types import IcebergType, PrimitiveType
 
 from cascade.runtime import field_ids
+from cascade.runtime.contract import TableContract
 from cascade.runtime.errors import TableMismatchError
 from cascade.runtime.evolution import Change, TableShape, classify
 
@@ -29,53 +30,43 @@ MANAGED_PROPERTY = "cascade.managed"
 class PreparedTable:
     table: Table
     created: bool
-    added_columns: tuple[str, ...]
     changes: tuple[Change, ...] = ()  # what evolving the existing table applied
 
 
 def prepare_table(
-    catalog: Catalog,
-    identifier: str,
-    schema: Schema,
-    partition_spec: PartitionSpec,
-    *,
-    retired_field_ids: Mapping[int, str] | None = None,
-    last_column_id: int | None = None,
-    last_partition_id: int | None = None,
-    allowed_breaking: Collection[str] = (),
+    catalog: Catalog, contract: TableContract, allowed_breaking: Collection[str] | None = None
 ) -> PreparedTable:
-    """Load or create the table; evolve it to the generated schema when that is safe.
+    """Load or create the table `contract` declares; evolve it to the contract when that is
+    safe. Raises `TableMismatchError` (nothing changed) when it cannot.
 
-    A new table gets exactly the generated ids, and `last_column_id`/`last_partition_id` (the
-    generated LAST_COLUMN_ID/LAST_PARTITION_ID) at least, so that later additions get the ids
-    the compiler will give them. An existing table is evolved by field id (`_evolve`): safe
-    changes are applied, breaking ones refused unless `allowed_breaking` (the generated
-    ALLOWED_BREAKING) lists them and Iceberg can apply them. The result is checked against
-    the generated schema before it is committed; any difference raises `TableMismatchError`.
+    A new table gets exactly the generated ids, reserves ids up to the contract's
+    `last_column_id`/`last_partition_id` (so that later additions get the ids the compiler will
+    give them), and the unique key as its identifier fields. An existing table is evolved by
+    field id (`_evolve`): safe changes are applied, breaking ones refused unless the contract's
+    `allowed_breaking` lists them (or `allowed_breaking`, when given, in its place) and Iceberg
+    can apply them. The result is checked against the contract before it is committed.
     """
-    retired = retired_field_ids or {}
-    namespace = tuple(identifier.split("."))[:-1]
-    catalog.create_namespace_if_not_exists(namespace)
+    identifier = contract.identifier
+    allowed = contract.allowed_breaking if allowed_breaking is None else allowed_breaking
+    catalog.create_namespace_if_not_exists(contract.namespace)
     try:
         table = catalog.load_table(identifier)
     except NoSuchTableError:
         try:
-            table = _create(
-                catalog, identifier, schema, partition_spec, last_column_id, last_partition_id
-            )
+            table = _create(catalog, contract)
         except (TableAlreadyExistsError, CommitFailedException):
             # Another partition of a backfill created it a moment ago.
             if not catalog.table_exists(identifier):
                 raise
             table = catalog.load_table(identifier)
         else:
-            return PreparedTable(table, created=True, added_columns=())
+            return PreparedTable(table, created=True)
 
     # Evolve in a transaction so that the result can be checked before it is committed. The
     # commit is separate from the merge's: adding optional columns changes no data, and the
     # generated code that declares them needs them on every later run anyway.
     transaction = table.transaction()
-    if foreign := foreign_ids(table, schema):
+    if foreign := foreign_ids(table, contract.schema):
         raise TableMismatchError(
             f"Table {identifier} was not created by Cascade, and its field ids differ from the "
             "generated ones:\n  "
@@ -83,47 +74,42 @@ def prepare_table(
             + f"\nRun `cascade adopt {identifier}` so that the next `cascade gen` generates the "
             "table's own ids; nothing was changed."
         )
-    changes, refused = plan_evolution(table, TableShape(schema, partition_spec), allowed_breaking)
+    changes, refused = plan_evolution(table, contract, allowed)
     if refused:
-        raise refusal(identifier, refused, allowed_breaking)
-    added, changed, problems = _evolve(transaction, table, schema, partition_spec, changes)
-    check_table(transaction.table_metadata, identifier, schema, partition_spec, retired, problems)
+        raise refusal(identifier, refused, allowed)
+    changed, problems = _evolve(transaction, table, contract, changes)
+    check_table(transaction.table_metadata, contract, problems)
     if changed:
         transaction.commit_transaction()
-    return PreparedTable(table, created=False, added_columns=added, changes=tuple(changes))
+    return PreparedTable(table, created=False, changes=tuple(changes))
 
 
 def check_table(
-    metadata: TableMetadata,
-    identifier: str,
-    schema: Schema,
-    partition_spec: PartitionSpec,
-    retired_field_ids: Mapping[int, str] | None = None,
-    problems: tuple[str, ...] = (),
+    metadata: TableMetadata, contract: TableContract, problems: tuple[str, ...] = ()
 ) -> None:
-    problems += tuple(_schema_differences(metadata.schema(), schema, retired_field_ids or {}))
-    problems += tuple(_spec_differences(metadata.spec(), partition_spec))
+    """Raises `TableMismatchError` listing every difference between the table's current
+    schema and spec and the contract's (ids, types, required flags, identifier fields)."""
+    problems += tuple(
+        _schema_differences(metadata.schema(), contract.schema, contract.retired_field_ids)
+    )
+    problems += tuple(_identifier_differences(metadata.schema(), contract))
+    problems += tuple(_spec_differences(metadata.spec(), contract.partition_spec))
     if problems:
         raise TableMismatchError(
-            f"Table {identifier} does not match its generated schema:\n  "
+            f"Table {contract.identifier} does not match its generated schema:\n  "
             + "\n  ".join(problems)
             + "\nThe generated schema module must carry the table's field ids: check that it is "
             "up to date (`cascade check`) and that the table was created from it."
         )
 
 
-def _create(
-    catalog: Catalog,
-    identifier: str,
-    schema: Schema,
-    partition_spec: PartitionSpec,
-    last_column_id: int | None,
-    last_partition_id: int | None,
-) -> Table:
+def _create(catalog: Catalog, contract: TableContract) -> Table:
     """Create the table with the generated ids in one commit (see `field_ids`)."""
+    identifier, schema = contract.identifier, contract.schema
+    partition_spec = contract.partition_spec
     try:
-        initial, layout = field_ids.initial_schema(schema, last_column_id or 0)
-        spec = field_ids.initial_spec(partition_spec, last_partition_id or 0, initial)
+        initial, layout = field_ids.initial_schema(schema, contract.last_column_id or 0)
+        spec = field_ids.initial_spec(partition_spec, contract.last_partition_id or 0, initial)
         transaction = catalog.create_table_transaction(
             identifier,
             schema=initial,
@@ -135,26 +121,44 @@ def _create(
         field_ids.steer(transaction, schema, layout, creating=True)
         if not spec:
             field_ids.add_spec(transaction, partition_spec)
+        _set_identifier_fields(transaction, contract)
     except field_ids.Unplaceable as error:
         raise TableMismatchError(
             f"Cannot create table {identifier} with the generated field ids: {error}. pyiceberg "
             "numbers a new table level by level and each added column right before its nested "
             "fields; the generated ids follow neither."
         ) from None
-    check_table(transaction.table_metadata, identifier, schema, partition_spec)
+    check_table(transaction.table_metadata, contract)
     transaction.commit_transaction()
     # What the commit returns is the staged table, which cannot be scanned or written.
     return catalog.load_table(identifier)
 
 
+def _set_identifier_fields(transaction: Transaction, contract: TableContract) -> None:
+    """Record the unique key as the table's identifier fields (`identifier-field-ids`), where
+    Spark, Flink, Trino and pyiceberg's `Table.upsert` look for the key."""
+    with transaction.update_schema() as update:
+        update.set_identifier_fields(*contract.unique_key)
+
+
 def plan_evolution(
-    table: Table, generated: TableShape, allowed_breaking: Collection[str] = ()
+    table: Table, contract: TableContract, allowed_breaking: Collection[str] = ()
 ) -> tuple[list[Change], list[Change]]:
-    """The changes a load would make to `table`, and those it refuses."""
+    """The changes a load would make to `table`, and those it refuses. The live table's
+    identifier fields are its unique key: other ones are a changed key (CAS206), none at all
+    (a table made before Cascade recorded them, or adopted) are set (CAS109)."""
+    schema = table.schema()
     live = TableShape(
-        table.schema(), table.spec(), format_version=table.format_version, has_rows=_has_rows(table)
+        schema,
+        table.spec(),
+        unique_key=tuple(sorted(schema.identifier_field_names())),
+        format_version=table.format_version,
+        has_rows=_has_rows(table),
     )
-    changes = classify(live, generated, compare_unique_key=False)
+    changes = classify(live, TableShape.of(contract))
+    if not live.unique_key and contract.unique_key:
+        key = ", ".join(contract.unique_key)
+        changes.append(Change("CAS109", "unique_key", f"identifier fields set to {key}"))
     refused = []
     for index, change in enumerate(changes):
         if not change.breaking:
@@ -210,24 +214,26 @@ def refusal(
 
 
 def _evolve(
-    transaction: Transaction,
-    table: Table,
-    schema: Schema,
-    partition_spec: PartitionSpec,
-    changes: list[Change],
-) -> tuple[tuple[str, ...], bool, tuple[str, ...]]:
-    """Evolve the table to the generated schema with explicit operations keyed by field id:
-    renames, widened types, optional flags, descriptions, allowed drops, new fields with their
-    generated ids, field order and partitioning.
+    transaction: Transaction, table: Table, contract: TableContract, changes: list[Change]
+) -> tuple[bool, tuple[str, ...]]:
+    """Evolve the table to the contract with explicit operations keyed by field id: renames,
+    widened types, optional flags, descriptions, allowed drops, new fields with their
+    generated ids, field order, partitioning and identifier fields.
 
-    `changes` are the table's classified changes, none of them refused. Returns the added
-    fields, whether anything changed, and why the generated ids cannot be given if they cannot.
+    `changes` are the table's classified changes, none of them refused. Returns whether
+    anything changed, and why the generated ids cannot be given if they cannot.
     """
+    schema, partition_spec = contract.schema, contract.partition_spec
     live = table.schema()
     by_code: dict[str, list[Change]] = {}
     for change in changes:
         by_code.setdefault(change.code, []).append(change)
     generated_fields = index_by_id(schema)
+    if "CAS206" in by_code:
+        # The old key's columns may be dropped or renamed below: Iceberg refuses that for
+        # identifier fields. The new key is set once its columns are in place.
+        with transaction.update_schema() as update:
+            update.set_identifier_fields()
 
     def live_name(change: Change) -> str:
         return live.find_column_name(change.field_id)
@@ -283,14 +289,16 @@ def _evolve(
         required_added = any(slot.nested.required for slot in new)
         moved = field_ids.steer(transaction, schema, layout, creating=required_added)
     except field_ids.Unplaceable as error:
-        return (), False, (f"cannot add the new fields with the generated ids: {error}",)
+        return False, (f"cannot add the new fields with the generated ids: {error}",)
+    if "CAS206" in by_code or "CAS109" in by_code:
+        _set_identifier_fields(transaction, contract)
     # A table adopted (or made before Cascade marked its tables) whose ids agree with the
     # generated ones is from now on evolved by id like the tables Cascade creates.
     marked = table.properties.get(MANAGED_PROPERTY) != "true"
     if marked:
         transaction.set_properties({MANAGED_PROPERTY: "true"})
     changed = marked or moved or any(c.code not in ("CAS101", "CAS107") for c in changes)
-    return tuple(".".join(slot.path) for slot in new), changed, ()
+    return changed, ()
 
 
 def _has_rows(table: Table) -> bool:
@@ -364,6 +372,15 @@ def _schema_differences(
         if name not in generated_ids
     )
     return problems
+
+
+def _identifier_differences(live: Schema, contract: TableContract) -> list[str]:
+    have = sorted(live.identifier_field_names())
+    want = sorted(contract.unique_key)
+    if have == want:
+        return []
+    have_text, want_text = ", ".join(have) or "none", ", ".join(want) or "none"
+    return [f"identifier fields: {have_text} in the table, {want_text} generated"]
 
 
 def _spec_differences(live: PartitionSpec, generated: PartitionSpec) -> list[str]:

@@ -1,10 +1,10 @@
 """Cascade's value rules: which Python values each Iceberg type takes, and exactly as what.
 
-The rules (DESIGN.md section 4; README "Value rules"): None is null; NaN and the infinities
-stay IEEE values; ints and decimals are exact or refused, never rounded or wrapped; text
-columns take text only; timestamps have one timezone rule (an offset is converted to UTC, no
-offset means UTC, sub-microsecond precision is refused); dates, times, timestamps, decimals and
-UUIDs also take their ISO or canonical text.
+The rules (README "Value rules"; ARCHITECTURE.md, load step 3): None is null; NaN and the
+infinities stay IEEE values; ints and decimals are exact or refused, never rounded or wrapped;
+text columns take text only; timestamps have one timezone rule (an offset is converted to UTC,
+no offset means UTC, sub-microsecond precision is refused); dates, times, timestamps, decimals
+and UUIDs also take their ISO or canonical text.
 
 `convert` applies them to one value (`Misfit` says why a value does not fit); `by_arrow`
 builds a whole column with Arrow where Arrow's conversion of the values' Python types is

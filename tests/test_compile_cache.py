@@ -307,3 +307,14 @@ def load(partition_date): ...
     facts = parse.parse_module("m.py", "m", source)
     decoded = decode_module_facts(encode_module_facts(facts))
     assert repr(decoded) == repr(facts)  # repr: nan is not equal to itself
+
+
+def test_the_fingerprint_covers_every_stage_of_the_compiler() -> None:
+    # A change to a renderer must invalidate cached results like a change to the driver.
+    import cascade.compiler
+    from cascade.compiler.driver.cache import compiler_sources
+
+    root = Path(cascade.compiler.__file__).parent
+    covered = {p.relative_to(root).as_posix() for p in compiler_sources()}
+    assert {"render/schema_module.py", "frontend/parse.py", "resolve/models.py"} <= covered
+    assert covered == {p.relative_to(root).as_posix() for p in root.rglob("*.py")}

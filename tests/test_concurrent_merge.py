@@ -31,6 +31,7 @@ from pyiceberg.transforms import IdentityTransform
 from pyiceberg.types import DateType, LongType, NestedField, StringType
 
 from cascade.runtime import IcebergResource, merge_batch
+from cascade.runtime.contract import TableContract
 from cascade.runtime.table import prepare_table
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ def load_table(project_dir: str) -> Table:
 
 def create_table_with_partition_zero(project_dir: str) -> Table:
     catalog = IcebergResource(project_dir=project_dir).load_catalog()
-    table = prepare_table(catalog, IDENTIFIER, SCHEMA, SPEC).table
+    table = prepare_table(catalog, TableContract(IDENTIFIER, SCHEMA, SPEC)).table
     merge_batch(table, partition_batch(0, ROUNDS - 1), KEY)
     return table
 

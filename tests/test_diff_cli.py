@@ -151,7 +151,7 @@ def test_breaking_change_exit_2_until_allowed(repo: Path) -> None:
     # `cascade gen` records the allowance in the schema module, for the load to apply.
     assert cascade(repo, "gen").returncode == 0
     schema = (repo / SCHEMA_MODULE).read_text(encoding="utf-8")
-    assert '\nALLOWED_BREAKING = ("CAS201:email",)\n' in schema
+    assert '\n    allowed_breaking=("CAS201:email",),\n' in schema
     commit(repo, "drop email, allowed")
 
     # Against the new HEAD nothing changes; the allowance is left over and said to be.

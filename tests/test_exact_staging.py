@@ -33,6 +33,7 @@ from pyiceberg.types import (
 from typing_extensions import TypedDict  # Pandera needs it for TypedDict on Python < 3.12
 
 from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
+from cascade.runtime.contract import TableContract
 from cascade.runtime.pyiceberg_compat import keeping_null_lists
 from tests.duckdb_reader import query_iceberg
 
@@ -72,15 +73,17 @@ def asset(
             iceberg=iceberg,
             source=produce,
             validation_schema=model,
-            identifier=IDENTIFIER,
-            schema=schema,
-            partition_spec=PartitionSpec(),
-            unique_key=("id",),
+            table=TableContract(
+                identifier=IDENTIFIER,
+                schema=schema,
+                partition_spec=PartitionSpec(),
+                unique_key=("id",),
+                retired_field_ids={},
+                last_column_id=max(schema.field_ids),
+                last_partition_id=999,
+            ),
             validate=model is not None,
             max_runtime_seconds=None,
-            retired_field_ids={},
-            last_column_id=max(schema.field_ids),
-            last_partition_id=999,
         )
 
     return dlt_things

@@ -302,8 +302,8 @@ def test_generated_asset_carries_the_decorator_parameters(asset, module, table, 
     assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
         warn_window=timedelta(hours=warn), fail_window=timedelta(hours=fail)
     )
-    assert spec.metadata["cascade/table"] == table.IDENTIFIER
-    assert table.UNIQUE_KEY == expected["unique_key"]
+    assert spec.metadata["cascade/table"] == table.TABLE.identifier
+    assert table.TABLE.unique_key == expected["unique_key"]
     ids = {field.field_id: field.name for field in table.SCHEMA.fields}
     assert [
         (ids[field.source_id], str(field.transform)) for field in table.PARTITION_SPEC.fields

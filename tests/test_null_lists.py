@@ -25,6 +25,7 @@ from pyiceberg.types import (
 )
 
 from cascade.runtime import merge_batch
+from cascade.runtime.contract import TableContract
 from cascade.runtime.pyiceberg_compat import (
     CHECKED_PYICEBERG_VERSIONS,
     keeping_null_lists,
@@ -101,7 +102,9 @@ def catalog(tmp_path: Path) -> Catalog:
 
 
 def merge(catalog: Catalog, rows: list[dict[str, Any]]) -> Table:
-    table = prepare_table(catalog, IDENTIFIER, SCHEMA, UNPARTITIONED_PARTITION_SPEC).table
+    table = prepare_table(
+        catalog, TableContract(IDENTIFIER, SCHEMA, UNPARTITIONED_PARTITION_SPEC)
+    ).table
     merge_batch(table, pa.Table.from_pylist(rows, schema=SCHEMA.as_arrow()), ["id"])
     return catalog.load_table(IDENTIFIER)
 

@@ -1,9 +1,9 @@
 """`RecordConverter` on its own: what a resource yields -> Arrow data of the generated schema.
 
-Every value rule of DESIGN.md section 4 ("typed staging") for every Iceberg type: the values
-each type takes and the exact Arrow value they become, the values it refuses and the exact
-problem line; nested structs, lists and maps; key names and collisions; dropped keys; Arrow,
-pandas and polars inputs; and the promise in records.py that its Arrow fast path builds
+Every value rule (README "Value rules"; ARCHITECTURE.md, load step 3) for every Iceberg type:
+the values each type takes and the exact Arrow value they become, the values it refuses and the
+exact problem line; nested structs, lists and maps; key names and collisions; dropped keys;
+Arrow, pandas and polars inputs; and the promise in records.py that its Arrow fast path builds
 exactly what the per-value Python rules build.
 """
 

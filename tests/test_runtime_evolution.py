@@ -23,6 +23,7 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
+from cascade.runtime.contract import TableContract
 from cascade.runtime.errors import TableMismatchError
 from cascade.runtime.evolution import TableShape, classify
 from cascade.runtime.table import prepare_table
@@ -85,10 +86,12 @@ def rows(schema: Schema, values: dict) -> pa.Table:
 
 
 def test_safe_changes_are_applied_by_id_and_old_rows_stay_readable(catalog: Catalog) -> None:
-    table = prepare_table(catalog, IDENTIFIER, BEFORE, BEFORE_SPEC).table
+    table = prepare_table(catalog, TableContract(IDENTIFIER, BEFORE, BEFORE_SPEC)).table
     table.append(rows(BEFORE, ROW))
 
-    prepared = prepare_table(catalog, IDENTIFIER, AFTER, AFTER_SPEC, last_column_id=9)
+    prepared = prepare_table(
+        catalog, TableContract(IDENTIFIER, AFTER, AFTER_SPEC, last_column_id=9)
+    )
 
     live = catalog.load_table(IDENTIFIER)
     assert live.schema() == AFTER  # ids, names, types, required flags, docs and order
@@ -96,7 +99,7 @@ def test_safe_changes_are_applied_by_id_and_old_rows_stay_readable(catalog: Cata
         (1000, "at_day", "day"),
         (1001, "id", "identity"),
     ]
-    assert set(prepared.added_columns) == {"origin.region", "note"}
+    assert {c.subject for c in prepared.changes if c.code == "CAS101"} == {"origin.region", "note"}
     read = live.scan().to_arrow().to_pylist()
     assert read == [
         {
@@ -133,23 +136,23 @@ def test_safe_changes_are_applied_by_id_and_old_rows_stay_readable(catalog: Cata
 def test_a_breaking_change_is_refused_and_the_table_is_unchanged(
     catalog: Catalog, generated: Schema, code: str
 ) -> None:
-    table = prepare_table(catalog, IDENTIFIER, BEFORE, BEFORE_SPEC).table
+    table = prepare_table(catalog, TableContract(IDENTIFIER, BEFORE, BEFORE_SPEC)).table
     table.append(rows(BEFORE, ROW))
     before = catalog.load_table(IDENTIFIER).metadata_location
 
     with pytest.raises(TableMismatchError, match=f"{code} "):
-        prepare_table(catalog, IDENTIFIER, generated, BEFORE_SPEC)
+        prepare_table(catalog, TableContract(IDENTIFIER, generated, BEFORE_SPEC))
 
     assert catalog.load_table(IDENTIFIER).metadata_location == before
 
 
 def test_a_table_without_rows_takes_a_required_column(catalog: Catalog) -> None:
-    prepare_table(catalog, IDENTIFIER, BEFORE, BEFORE_SPEC)
+    prepare_table(catalog, TableContract(IDENTIFIER, BEFORE, BEFORE_SPEC))
     grown = Schema(*BEFORE.fields, NestedField(8, "must", StringType(), required=True))
 
-    prepared = prepare_table(catalog, IDENTIFIER, grown, BEFORE_SPEC)
+    prepared = prepare_table(catalog, TableContract(IDENTIFIER, grown, BEFORE_SPEC))
 
-    assert prepared.added_columns == ("must",)
+    assert [c.subject for c in prepared.changes if c.code == "CAS101"] == ["must"]
     assert catalog.load_table(IDENTIFIER).schema() == grown
 
 
@@ -171,7 +174,7 @@ def test_the_classifier_sees_each_safe_change_of_the_evolution_above() -> None:
 def test_an_allowed_made_required_change_needs_a_column_without_nulls(
     catalog: Catalog, score: float | None
 ) -> None:
-    table = prepare_table(catalog, IDENTIFIER, BEFORE, BEFORE_SPEC).table
+    table = prepare_table(catalog, TableContract(IDENTIFIER, BEFORE, BEFORE_SPEC)).table
     table.append(rows(BEFORE, ROW))
     table.append(rows(BEFORE, {**ROW, "id": "b", "score": score}))
     required = Schema(
@@ -184,7 +187,8 @@ def test_an_allowed_made_required_change_needs_a_column_without_nulls(
 
     def evolve() -> None:
         prepare_table(
-            catalog, IDENTIFIER, required, BEFORE_SPEC, allowed_breaking=("CAS203:score",)
+            catalog,
+            TableContract(IDENTIFIER, required, BEFORE_SPEC, allowed_breaking=("CAS203:score",)),
         )
 
     if score is None:

@@ -33,6 +33,7 @@ from pyiceberg.types import (
 )
 
 from cascade.runtime import TableMismatchError
+from cascade.runtime.contract import TableContract
 from cascade.runtime.table import prepare_table
 from tests.duckdb_reader import query_iceberg
 
@@ -63,12 +64,14 @@ def test_a_new_table_gets_ids_with_gaps_and_out_of_order(catalog: Catalog) -> No
 
     prepared = prepare_table(
         catalog,
-        IDENTIFIER,
-        schema,
-        spec,
-        retired_field_ids={4: "old", 6: "older"},
-        last_column_id=6,
-        last_partition_id=1001,
+        TableContract(
+            IDENTIFIER,
+            schema,
+            spec,
+            retired_field_ids={4: "old", 6: "older"},
+            last_column_id=6,
+            last_partition_id=1001,
+        ),
     )
 
     table = catalog.load_table(IDENTIFIER)
@@ -104,7 +107,9 @@ def test_a_partition_column_that_comes_later_is_partitioned_after_it_is_added(
     )
     spec = PartitionSpec(PartitionField(3, 1000, DayTransform(), "day_day"))
 
-    prepare_table(catalog, IDENTIFIER, schema, spec, last_column_id=3, last_partition_id=1000)
+    prepare_table(
+        catalog, TableContract(IDENTIFIER, schema, spec, last_column_id=3, last_partition_id=1000)
+    )
 
     table = catalog.load_table(IDENTIFIER)
     assert table.schema().as_struct() == schema.as_struct()
@@ -123,7 +128,7 @@ def test_ids_pyiceberg_cannot_give_are_refused_before_anything_is_created(
     with pytest.raises(
         TableMismatchError, match="counts.value: generated with id 4, but pyiceberg"
     ):
-        prepare_table(catalog, IDENTIFIER, schema, PartitionSpec(), last_column_id=4)
+        prepare_table(catalog, TableContract(IDENTIFIER, schema, PartitionSpec(), last_column_id=4))
 
     assert not catalog.table_exists(IDENTIFIER)
 
@@ -140,7 +145,7 @@ BASE = Schema(
 def test_an_existing_table_gains_fields_with_gaps_nested_fields_and_a_new_order(
     catalog: Catalog,
 ) -> None:
-    prepare_table(catalog, IDENTIFIER, BASE, PartitionSpec())
+    prepare_table(catalog, TableContract(IDENTIFIER, BASE, PartitionSpec()))
     # Id 5 went to a column removed before this table saw it; `value` moved first.
     grown = Schema(
         NestedField(3, "value", LongType(), required=False),
@@ -156,17 +161,24 @@ def test_an_existing_table_gains_fields_with_gaps_nested_fields_and_a_new_order(
     )
 
     prepared = prepare_table(
-        catalog, IDENTIFIER, grown, PartitionSpec(), retired_field_ids={5: "gone"}, last_column_id=9
+        catalog,
+        TableContract(
+            IDENTIFIER, grown, PartitionSpec(), retired_field_ids={5: "gone"}, last_column_id=9
+        ),
     )
 
-    assert prepared.added_columns == ("origin.zone", "tags", "note")
+    assert {c.subject for c in prepared.changes if c.code == "CAS101"} == {
+        "origin.zone",
+        "tags",
+        "note",
+    }
     table = catalog.load_table(IDENTIFIER)
     assert table.schema().as_struct() == grown.as_struct()
     assert table.metadata.last_column_id == 9
 
 
 def test_new_fields_numbered_level_by_level_cannot_be_added(catalog: Catalog) -> None:
-    prepare_table(catalog, IDENTIFIER, BASE, PartitionSpec())
+    prepare_table(catalog, TableContract(IDENTIFIER, BASE, PartitionSpec()))
     before = catalog.load_table(IDENTIFIER).metadata_location
     # add_column numbers a list's element right after the list (6), before `note`.
     grown = Schema(
@@ -176,7 +188,7 @@ def test_new_fields_numbered_level_by_level_cannot_be_added(catalog: Catalog) ->
     )
 
     with pytest.raises(TableMismatchError) as raised:
-        prepare_table(catalog, IDENTIFIER, grown, PartitionSpec())
+        prepare_table(catalog, TableContract(IDENTIFIER, grown, PartitionSpec()))
 
     message = str(raised.value)
     assert (
@@ -188,23 +200,28 @@ def test_new_fields_numbered_level_by_level_cannot_be_added(catalog: Catalog) ->
 
 
 def test_a_retired_column_is_dropped_only_when_the_decorator_allows_it(catalog: Catalog) -> None:
-    prepare_table(catalog, IDENTIFIER, BASE, PartitionSpec())
+    prepare_table(catalog, TableContract(IDENTIFIER, BASE, PartitionSpec()))
     before = catalog.load_table(IDENTIFIER).metadata_location
     shrunk = Schema(*BASE.fields[:2])
 
     with pytest.raises(TableMismatchError) as refused:
-        prepare_table(catalog, IDENTIFIER, shrunk, PartitionSpec(), retired_field_ids={3: "value"})
+        prepare_table(
+            catalog,
+            TableContract(IDENTIFIER, shrunk, PartitionSpec(), retired_field_ids={3: "value"}),
+        )
     assert "CAS201 column-dropped: value (id 3) is dropped" in str(refused.value)
     assert "allow_breaking=('CAS201:value',)" in str(refused.value)
     assert catalog.load_table(IDENTIFIER).metadata_location == before
 
     prepare_table(
         catalog,
-        IDENTIFIER,
-        shrunk,
-        PartitionSpec(),
-        retired_field_ids={3: "value"},
-        allowed_breaking=("CAS201:value",),
+        TableContract(
+            IDENTIFIER,
+            shrunk,
+            PartitionSpec(),
+            retired_field_ids={3: "value"},
+            allowed_breaking=("CAS201:value",),
+        ),
     )
     assert catalog.load_table(IDENTIFIER).schema() == shrunk
 
@@ -316,7 +333,8 @@ def test_any_schema_history_is_recreated_with_its_ids(first: list, history: list
         catalog = sql_catalog(Path(folder) / "b", ":memory:")
 
         prepare_table(
-            catalog, IDENTIFIER, generated, PartitionSpec(), last_column_id=last_column_id
+            catalog,
+            TableContract(IDENTIFIER, generated, PartitionSpec(), last_column_id=last_column_id),
         )
 
         table = catalog.load_table(IDENTIFIER)
@@ -341,7 +359,9 @@ def test_a_table_created_from_any_history_follows_later_additions(
         generated, last_column_id = replay(source, first, history)
         catalog = sql_catalog(Path(folder) / "b", ":memory:")
         spec = PartitionSpec()
-        prepare_table(catalog, IDENTIFIER, generated, spec, last_column_id=last_column_id)
+        prepare_table(
+            catalog, TableContract(IDENTIFIER, generated, spec, last_column_id=last_column_id)
+        )
         # Later generations add optional fields (anywhere) and move fields.
         evolving = source.load_table(IDENTIFIER)
         ids, names = itertools.count(5000), itertools.count(500)
@@ -357,7 +377,7 @@ def test_a_table_created_from_any_history_follows_later_additions(
                     paths = field_paths(schema)
                     update.move_first(paths[pick % len(paths)])
 
-            prepare_table(catalog, IDENTIFIER, evolving.schema(), PartitionSpec())
+            prepare_table(catalog, TableContract(IDENTIFIER, evolving.schema(), PartitionSpec()))
 
             table = catalog.load_table(IDENTIFIER)
             assert table.schema().as_struct() == evolving.schema().as_struct()

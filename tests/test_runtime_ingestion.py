@@ -25,6 +25,7 @@ from pyiceberg.transforms import DayTransform
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
 from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
+from cascade.runtime.contract import TableContract
 
 IDENTIFIER = "raw.readings"
 PARTITION = "2024-01-02"
@@ -91,10 +92,12 @@ def ingestion_asset(
             iceberg=iceberg,
             source=source,
             validation_schema=model,
-            identifier=identifier,
-            schema=schema,
-            partition_spec=partition_spec,
-            unique_key=unique_key,
+            table=TableContract(
+                identifier=identifier,
+                schema=schema,
+                partition_spec=partition_spec,
+                unique_key=unique_key,
+            ),
             validate=validate,
             max_runtime_seconds=max_runtime_seconds,
         )

@@ -38,6 +38,7 @@ from typing_extensions import TypedDict  # Pandera needs it for TypedDict on Pyt
 
 from cascade.runtime import BatchError, IcebergResource, IngestionConfig, run_ingestion
 from cascade.runtime.batch import conform
+from cascade.runtime.contract import TableContract
 from cascade.runtime.records import RecordConverter
 from tests.duckdb_reader import query_iceberg
 
@@ -155,15 +156,17 @@ def asset(rows: list[dict]) -> dg.AssetsDefinition:
             iceberg=iceberg,
             source=visits_source(rows),
             validation_schema=Visit,
-            identifier=IDENTIFIER,
-            schema=SCHEMA,
-            partition_spec=PartitionSpec(),
-            unique_key=("_id",),
+            table=TableContract(
+                identifier=IDENTIFIER,
+                schema=SCHEMA,
+                partition_spec=PartitionSpec(),
+                unique_key=("_id",),
+                retired_field_ids={},
+                last_column_id=15,
+                last_partition_id=999,
+            ),
             validate=True,
             max_runtime_seconds=None,
-            retired_field_ids={},
-            last_column_id=15,
-            last_partition_id=999,
         )
 
     return dlt_visits

@@ -15,6 +15,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.types import DoubleType, NestedField
 
 from cascade.runtime import IcebergResource, IngestionConfig, ValidationFailed, run_ingestion
+from cascade.runtime.contract import TableContract
 from cascade.runtime.validation import validate_batch
 from tests.test_runtime_ingestion import (
     IDENTIFIER,
@@ -273,10 +274,12 @@ def test_a_materialization_refuses_nan_under_ge_and_names_it(catalog: Catalog) -
             iceberg=iceberg,
             source=rows_source(rows),
             validation_schema=TemperatureReading,
-            identifier=IDENTIFIER,
-            schema=TEMPERATURE_SCHEMA,
-            partition_spec=PARTITION_SPEC,
-            unique_key=("_id",),
+            table=TableContract(
+                identifier=IDENTIFIER,
+                schema=TEMPERATURE_SCHEMA,
+                partition_spec=PARTITION_SPEC,
+                unique_key=("_id",),
+            ),
             validate=True,
             max_runtime_seconds=300,
         )

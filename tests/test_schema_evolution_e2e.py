@@ -370,7 +370,7 @@ def test_a_table_evolves_through_gen_diff_and_materialize(project: Path):
     kept = {name: v1_id for name, v1_id in index_by_name(v1.SCHEMA).items() if name != "label"}
     assert index_by_name(v2.SCHEMA).items() >= kept.items()
     assert v2.SCHEMA.find_field("tag").field_id == v1.SCHEMA.find_field("label").field_id
-    assert v2.SCHEMA.find_field("note").field_id == v1.LAST_COLUMN_ID + 1
+    assert v2.SCHEMA.find_field("note").field_id == v1.TABLE.last_column_id + 1
 
     # 3. Every row, read back by both readers, as the evolved schema says.
     table = live_table(root)
@@ -424,9 +424,9 @@ def test_a_table_evolves_through_gen_diff_and_materialize(project: Path):
     result, v3 = materialize(root, "2024-01-03")
     assert result.success, failure_message(result)
     loaded["2024-01-03"] = DAY3
-    assert v3.ALLOWED_BREAKING == ("CAS201:legacy_code",)
+    assert v3.TABLE.allowed_breaking == ("CAS201:legacy_code",)
     legacy_id = v2.SCHEMA.find_field("legacy_code").field_id
-    assert v3.RETIRED_FIELD_IDS == {legacy_id: "legacy_code"}
+    assert v3.TABLE.retired_field_ids == {legacy_id: "legacy_code"}
     table = live_table(root)
     assert_ids_are_the_generated_ones(table, v3)
     assert "legacy_code" not in table.schema().column_names

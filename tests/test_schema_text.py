@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-from pyiceberg.schema import Schema
 from pyiceberg.types import IcebergType, ListType, MapType, NestedField, StructType
 
 from cascade.compiler import analyze_project, load_config
@@ -20,6 +19,7 @@ from cascade.compiler.diagnostics import has_errors
 from cascade.compiler.ir import Ingestion
 from cascade.compiler.render.schema_module import render_schema_module
 from cascade.compiler.review.schema_text import render_schema_text, schema_text_diff
+from cascade.runtime.contract import TableContract
 from tests.conftest import REPO_ROOT
 
 CASES = REPO_ROOT / "tests" / "cases"
@@ -110,23 +110,24 @@ def walk(fields: tuple[NestedField, ...], depth: int = 1):
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: f"{t.identifier}@{t.path}")
 def test_text_reads_back_as_the_generated_schema(table: Ingestion):
     module: dict[str, object] = {}
-    exec(render_schema_module(table), module)  # a schema module imports pyiceberg only
-    schema = module["SCHEMA"]
-    assert isinstance(schema, Schema)
+    exec(render_schema_module(table), module)  # imports pyiceberg and the contract only
+    contract = module["TABLE"]
+    assert isinstance(contract, TableContract)
+    schema = contract.schema
     text = render_schema_text(table)
     parts = sections(text)
 
-    assert text.startswith(f"table {module['IDENTIFIER']}\n")
+    assert text.startswith(f"table {contract.identifier}\n")
     assert [read_field_line(line) for line in parts["fields:"]] == list(walk(schema.fields))
     partition_lines = [
         f"  {p.field_id} {p.name}: {p.transform} of field {p.source_id} "
         f"{schema.find_column_name(p.source_id)}"
-        for p in module["PARTITION_SPEC"].fields
+        for p in contract.partition_spec.fields
     ]
     assert parts["partition spec:"] == (partition_lines or ["  (unpartitioned)"])
-    key_lines = [f"  {schema.find_field(name).field_id} {name}" for name in module["UNIQUE_KEY"]]
+    key_lines = [f"  {schema.find_field(name).field_id} {name}" for name in contract.unique_key]
     assert parts["unique key (identifier fields):"] == (key_lines or ["  (none)"])
-    retired = sorted(module["RETIRED_FIELD_IDS"].items())
+    retired = sorted(contract.retired_field_ids.items())
     retired_lines = [f"  {field_id} {name}" for field_id, name in retired]
     assert parts["retired field ids:"] == (retired_lines or ["  (none)"])
 

@@ -5,7 +5,7 @@ required, nested, with the load columns last and field ids as the compiler gives
 one or two loads of records for it as a dlt resource yields them: camelCase and snake_case
 keys, absent keys, unknown keys, None at every depth, and the edge values of each type.
 tests/typed_staging_strategies.py works out what each record must become from the value rules
-(README "Value rules", DESIGN.md section 4) on its own; nothing here uses the runtime's
+(README "Value rules", ARCHITECTURE.md load step 3) on its own; nothing here uses the runtime's
 conversion code.
 
 Each load runs the real way: `dg.materialize` of a daily-partitioned asset calling
@@ -80,6 +80,7 @@ from pyiceberg.types import (
 )
 
 from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
+from cascade.runtime.contract import TableContract
 from tests.duckdb_reader import connect
 from tests.typed_staging_strategies import (
     LOAD_COLUMNS,
@@ -161,14 +162,16 @@ def ingestion_asset(identifier: str, schema: Schema, pages: list[object]) -> dg.
             iceberg=iceberg,
             source=source,
             validation_schema=None,
-            identifier=identifier,
-            schema=schema,
-            partition_spec=PartitionSpec(),
-            unique_key=("id",),
+            table=TableContract(
+                identifier=identifier,
+                schema=schema,
+                partition_spec=PartitionSpec(),
+                unique_key=("id",),
+                last_column_id=schema.highest_field_id,
+                last_partition_id=999,
+            ),
             validate=False,
             max_runtime_seconds=None,
-            last_column_id=schema.highest_field_id,
-            last_partition_id=999,
         )
 
     return dlt_t

@@ -2,7 +2,7 @@
 
 They draw a random table model (a pyiceberg Schema as a generated schema module declares it),
 records for it as a dlt resource would yield them, and what the value rules (README "Value
-rules", DESIGN.md section 4) say each record becomes. The expectations are worked out here,
+rules", ARCHITECTURE.md load step 3) say each record becomes. The expectations are worked out here,
 from the rules, never by the runtime's conversion code.
 
 A drawn value is either `Good`: the raw value a source yields and the typed value the table

@@ -68,9 +68,12 @@ def compiler_fingerprint() -> str:
     """A digest of the compiler's source files and the formatter version."""
     from importlib.metadata import version
 
-    root = Path(__file__).parent
-    sources = sorted(root.rglob("*.py"))
-    return digest(version("ruff"), *(p.read_text(encoding="utf-8") for p in sources))
+    return digest(version("ruff"), *(p.read_text(encoding="utf-8") for p in compiler_sources()))
+
+
+def compiler_sources() -> list[Path]:
+    """Every module of the compiler package, all stages (this file is in driver/)."""
+    return sorted(Path(__file__).parents[1].rglob("*.py"))
 
 
 class CacheFormatError(ValueError):

@@ -8,10 +8,11 @@ import io
 import keyword
 import stat
 import tokenize
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cascade.compiler.config import ProjectConfig
 from cascade.compiler.diagnostics import Diagnostic, Span, has_errors
@@ -33,6 +34,10 @@ from cascade.compiler.render.formatting import format_python
 from cascade.compiler.render.python import header
 from cascade.compiler.render.schema_module import render_schema_module
 from cascade.compiler.resolve import resolve_project
+from cascade.compiler.resolve.lock import lock_of
+
+if TYPE_CHECKING:
+    from cascade.runtime.contract import TableContract
 
 
 @dataclass(frozen=True)
@@ -171,9 +176,16 @@ def compile_project(
     config: ProjectConfig,
     previous: dict[str, str] | None = None,
     cache: CompileCache | None = None,
+    *,
+    adopted: Sequence[TableContract] = (),
 ) -> Compilation:
     """Compiles the project. `previous` is the last generation's output (path -> text), whose
-    schema modules lock the field ids; it defaults to what is on disk."""
+    schema modules lock the field ids; it defaults to what is on disk. `adopted` contracts
+    (`cascade adopt`) lock their tables' ids in place of the previous output's.
+
+    Never raises for a mistake in the project: every problem is a diagnostic of the returned
+    `Compilation` (whose `files` are then empty). `cache` (driver/cache.py) is read and
+    updated, never trusted beyond its signature."""
     problems = source_folder_problems(config) + out_problems(config)
     if problems:
         return Compilation({}, sorted(problems))
@@ -183,6 +195,8 @@ def compile_project(
     config_key = repr((config.sources, config.out, config.namespace, config.partition_start))
     source_names = tuple(p.as_posix() for p in sources)
     previous_key = digest(*(f"{path}\n{text}" for path, text in sorted(previous.items())))
+    if adopted:
+        cache = None  # a one-off compilation against a live table's ids
     if cache is not None and isinstance(cache.result, tuple):
         key, diagnostics, outputs = cache.result
         if (
@@ -197,7 +211,7 @@ def compile_project(
 
     reader = SourceReader(config.root, cache)
     with cyclic_gc_paused():
-        compilation = compile_sources(config, sources, reader, previous, cache)
+        compilation = compile_sources(config, sources, reader, previous, cache, adopted)
     if cache is not None:
         key = CompilationKey(
             config_key, source_names, tuple(sorted(reader.inputs.items())), previous_key
@@ -243,8 +257,9 @@ def compile_sources(
     reader: SourceReader,
     previous: dict[str, str],
     cache: CompileCache | None,
+    adopted: Sequence[TableContract] = (),
 ) -> Compilation:
-    ingestions, diagnostics = analyze_sources(config, sources, reader, previous)
+    ingestions, diagnostics = analyze_sources(config, sources, reader, previous, adopted)
     if has_errors(diagnostics):
         return Compilation({}, diagnostics)
     files = render_project(config, ingestions)
@@ -265,7 +280,11 @@ def analyze_project(
 
 
 def analyze_sources(
-    config: ProjectConfig, sources: list[Path], reader: SourceReader, previous: dict[str, str]
+    config: ProjectConfig,
+    sources: list[Path],
+    reader: SourceReader,
+    previous: dict[str, str],
+    adopted: Sequence[TableContract] = (),
 ) -> tuple[list[Ingestion], list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     importable = [s for s in sources if all(p.isidentifier() for p in module_name(s).split("."))]
@@ -302,9 +321,8 @@ def analyze_sources(
             )
             continue
         modules.append(reader.parse_file(relative))
-    ingestions, problems = resolve_project(
-        config, modules, reader.load, previous_locks(config, previous)
-    )
+    locks = previous_locks(config, previous) | {c.identifier: lock_of(c) for c in adopted}
+    ingestions, problems = resolve_project(config, modules, reader.load, locks)
     if not has_errors(diagnostics + problems):
         problems += folders_without_ingestions(config, (i.path for i in ingestions))
     return ingestions, sorted(set(diagnostics + problems))

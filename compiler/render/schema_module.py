@@ -1,4 +1,5 @@
-"""Renders `<out>/schemas/<group>/<table>.py`: the table's Iceberg schema and partition spec."""
+"""Renders `<out>/schemas/<group>/<table>.py`: the table's contract (runtime/contract.py): its
+Iceberg schema with one field per line, partition spec, unique key and field-id bookkeeping."""
 
 from __future__ import annotations
 
@@ -116,18 +117,15 @@ def render_schema_module(ingestion: Ingestion) -> str:
     lines += [
         f"from pyiceberg.types import {', '.join(type_names)}",
         "",
-        f"IDENTIFIER = {literal(ingestion.identifier)}",
-        f"TABLE_NAME = {literal(ingestion.table_name)}",
-        f"UNIQUE_KEY = {literal(ingestion.unique_key)}",
+        "from cascade.runtime.contract import TableContract",
         "",
-        "# One field per line (a struct's fields too), so that a schema change is a one-line",
-        "# diff in review.",
         "# fmt: off",
         "SCHEMA = Schema(",
         *(
             f"    {nested_field(c.field_id, c.name, c.type, c.required, c.doc, '    ')},"
             for c in columns
         ),
+        f"    identifier_field_ids={literal(sorted(ids[name] for name in ingestion.unique_key))},",
         ")",
         "# fmt: on",
         "",
@@ -138,19 +136,19 @@ def render_schema_module(ingestion: Ingestion) -> str:
             f"    PartitionField(source_id={ids[field.source]}, field_id={field.field_id}, "
             f"transform={expression}, name={literal(field.name)}),"
         )
+    retired = [f"        {r.field_id}: {literal(r.name)}," for r in ingestion.retired_fields]
     lines += [
         ")",
         "",
-        "# Ids that earlier generations gave columns since removed: Iceberg never reuses an id,",
-        "# because data files written before still carry it. New columns count on from here.",
-        "RETIRED_FIELD_IDS = {",
-        *(f"    {r.field_id}: {literal(r.name)}," for r in ingestion.retired_fields),
-        "}",
-        f"LAST_COLUMN_ID = {ingestion.last_column_id}",
-        f"LAST_PARTITION_ID = {ingestion.last_partition_id}",
-        "",
-        "# Breaking changes a review accepted (`allow_breaking` in the decorator; see",
-        "# `cascade diff`): loads apply them to the table, where Iceberg can.",
-        f"ALLOWED_BREAKING = {literal(ingestion.allowed_breaking)}",
+        "TABLE = TableContract(",
+        f"    identifier={literal(ingestion.identifier)},",
+        "    schema=SCHEMA,",
+        "    partition_spec=PARTITION_SPEC,",
+        f"    unique_key={literal(ingestion.unique_key)},",
+        *(["    retired_field_ids={", *retired, "    },"] if retired else []),
+        f"    last_column_id={ingestion.last_column_id},",
+        f"    last_partition_id={ingestion.last_partition_id},",
+        f"    allowed_breaking={literal(ingestion.allowed_breaking)},",
+        ")",
     ]
     return "\n".join(lines) + "\n"

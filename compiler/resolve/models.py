@@ -63,8 +63,7 @@ class ModelReader:
                 "move what the modules share into a module of its own that imports neither",
             )
             return None
-        backend = self.backend(class_module, facts, ref.span, set())
-        if backend is None:
+        if not self.is_pandera_model(class_module, facts, ref.span, set()):
             return None
         fields = self.fields(class_module, facts)
         columns = [c for c in (self.column(m, f) for m, f in fields) if c is not None]
@@ -76,7 +75,6 @@ class ModelReader:
             docstring=facts.docstring or "",
             columns=tuple(columns),
             span=facts.span,
-            backend=backend,
         )
 
     def distinct(self, columns: list[Column]) -> bool:
@@ -92,30 +90,30 @@ class ModelReader:
                 )
         return len(first) == len(columns)
 
-    def backend(
+    def is_pandera_model(
         self, module: ModuleFacts, facts: ClassFacts, span: Span, seen: set[str]
-    ) -> str | None:
-        """ "pandas" or "polars" when the class derives from a Pandera DataFrameModel."""
+    ) -> bool:
+        """Whether the class derives from a Pandera DataFrameModel (pandas' or polars')."""
         key = f"{module.module}.{facts.name}"
         if key in seen:
             self.report.error(facts.span, f"class {facts.name} inherits from itself")
-            return None
+            return False
         for base in facts.bases:
             name = base.qualified_name
             if is_pandera_model_base(name):
-                return "polars" if name.startswith("pandera.polars") else "pandas"
+                return True
             found = self.index.find_class(module, name)
-            if not isinstance(found, str):
-                backend = self.backend(found[0], found[1], span, seen | {key})
-                if backend is not None:
-                    return backend
+            if not isinstance(found, str) and self.is_pandera_model(
+                found[0], found[1], span, seen | {key}
+            ):
+                return True
         if not seen:
             self.report.error(
                 span,
                 f"{facts.name} is not a Pandera DataFrameModel",
                 "derive it from pandera.pandas.DataFrameModel (or pandera.polars.DataFrameModel)",
             )
-        return None
+        return False
 
     def fields(
         self, module: ModuleFacts, facts: ClassFacts

@@ -18,9 +18,11 @@ TRANSFORM = re.compile(
 )
 PARTITION_NAME_SUFFIX = {"bucket": "bucket", "truncate": "trunc"}
 # Column types the merge can compare, sort and range-filter on (Arrow has no order for UUIDs).
+# The unique key is written to the table as its identifier fields, which the Iceberg spec
+# ("Identifier Field IDs") allows only on required primitive fields that are not float or double.
 KEY_TYPES = frozenset(
-    {"int", "long", "float", "double", "decimal", "string", "binary", "fixed", "boolean", "date",
-     "time", "timestamp", "timestamptz"}
+    {"int", "long", "decimal", "string", "binary", "fixed", "boolean", "date", "time",
+     "timestamp", "timestamptz"}
 )  # fmt: skip
 # Iceberg stores bucket counts and truncate widths as 32-bit ints (the table spec).
 MAX_TRANSFORM_ARGUMENT = 2**31 - 1
@@ -128,7 +130,15 @@ class ArgumentReader:
                         "declare it without `| None` and with nullable=False: rows are merged "
                         "on it, and a null key matches nothing",
                     )
-                elif (shown := _type_name(column)) not in KEY_TYPES:
+                elif (shown := _type_name(column)) in ("float", "double"):
+                    self.report.error(
+                        argument.span,
+                        f"unique_key column {key!r} is a {shown} column; Iceberg identifier "
+                        "fields, where the key is recorded, cannot be float or double",
+                        "key on an int, decimal or str column: a float that prints the same "
+                        "may differ in its last bit, and NaN equals nothing",
+                    )
+                elif shown not in KEY_TYPES:
                     self.report.error(
                         argument.span,
                         f"unique_key column {key!r} is a {shown} column; the merge compares keys "

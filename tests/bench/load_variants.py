@@ -132,6 +132,7 @@ def asset(source, model, schema, spec, identifier: str):  # noqa: ANN001, ANN201
     import dagster as dg
 
     from cascade.runtime import IcebergResource, IngestionConfig
+    from cascade.runtime.contract import TableContract
 
     @dg.asset(
         name="dlt_events",
@@ -150,13 +151,15 @@ def asset(source, model, schema, spec, identifier: str):  # noqa: ANN001, ANN201
             iceberg=iceberg,
             source=source,
             validation_schema=model,
-            identifier=identifier,
-            schema=schema,
-            partition_spec=spec,
-            unique_key=("id",),
-            retired_field_ids={},
-            last_column_id=8,
-            last_partition_id=1000,
+            table=TableContract(
+                identifier=identifier,
+                schema=schema,
+                partition_spec=spec,
+                unique_key=("id",),
+                retired_field_ids={},
+                last_column_id=8,
+                last_partition_id=1000,
+            ),
             validate=True,
             max_runtime_seconds=3600,
         )

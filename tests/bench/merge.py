@@ -553,10 +553,10 @@ def cascade_merge(table, batch: pa.Table) -> None:  # noqa: ANN001
 
 
 def delete_append(table, batch: pa.Table) -> None:  # noqa: ANN001
-    from cascade.runtime.keys import key_filter
+    from pyiceberg.expressions import In
 
     with table.transaction() as transaction:
-        transaction.delete(key_filter(batch, ["id"]))
+        transaction.delete(In("id", set(batch.column("id").to_pylist())))
         transaction.append(batch)
 
 

@@ -30,7 +30,7 @@ def dlt_orders(
     # Imported here, when the asset runs, not when Dagster loads the definitions: dlt,
     # Pandera, PyIceberg and the user's modules load only in the runs that need them.
     from cascade.runtime import run_ingestion
-    from generated.schemas.shop import orders as table
+    from generated.schemas.shop.orders import TABLE
     from ingestion.orders import orders
 
     yield from run_ingestion(
@@ -39,14 +39,7 @@ def dlt_orders(
         iceberg=iceberg,
         source=orders,
         validation_schema=None,
-        identifier=table.IDENTIFIER,
-        schema=table.SCHEMA,
-        partition_spec=table.PARTITION_SPEC,
-        unique_key=table.UNIQUE_KEY,
-        retired_field_ids=table.RETIRED_FIELD_IDS,
-        last_column_id=table.LAST_COLUMN_ID,
-        last_partition_id=table.LAST_PARTITION_ID,
-        allowed_breaking=table.ALLOWED_BREAKING,
+        table=TABLE,
         validate=False,
         max_runtime_seconds=300,
     )

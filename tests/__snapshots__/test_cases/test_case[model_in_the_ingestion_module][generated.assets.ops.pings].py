@@ -36,7 +36,7 @@ def dlt_pings(
     # Imported here, when the asset runs, not when Dagster loads the definitions: dlt,
     # Pandera, PyIceberg and the user's modules load only in the runs that need them.
     from cascade.runtime import run_ingestion
-    from generated.schemas.ops import pings as table
+    from generated.schemas.ops.pings import TABLE
     from ingestion.ping import Pings
     from ingestion.ping import pings
 
@@ -46,14 +46,7 @@ def dlt_pings(
         iceberg=iceberg,
         source=pings,
         validation_schema=Pings,
-        identifier=table.IDENTIFIER,
-        schema=table.SCHEMA,
-        partition_spec=table.PARTITION_SPEC,
-        unique_key=table.UNIQUE_KEY,
-        retired_field_ids=table.RETIRED_FIELD_IDS,
-        last_column_id=table.LAST_COLUMN_ID,
-        last_partition_id=table.LAST_PARTITION_ID,
-        allowed_breaking=table.ALLOWED_BREAKING,
+        table=TABLE,
         validate=True,
         max_runtime_seconds=300,
     )

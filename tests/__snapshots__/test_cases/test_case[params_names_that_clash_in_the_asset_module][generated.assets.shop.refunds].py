@@ -36,24 +36,17 @@ def dlt_refunds(
     # Imported here, when the asset runs, not when Dagster loads the definitions: dlt,
     # Pandera, PyIceberg and the user's modules load only in the runs that need them.
     from cascade.runtime import run_ingestion
-    from generated.schemas.shop import refunds as table
+    from generated.schemas.shop.refunds import TABLE
     from ingestion.clash import IngestionConfig as IngestionConfig_
-    from ingestion.clash import table as table_
+    from ingestion.clash import table
 
     yield from run_ingestion(
         context,
         config=config,
         iceberg=iceberg,
-        source=table_,
+        source=table,
         validation_schema=IngestionConfig_,
-        identifier=table.IDENTIFIER,
-        schema=table.SCHEMA,
-        partition_spec=table.PARTITION_SPEC,
-        unique_key=table.UNIQUE_KEY,
-        retired_field_ids=table.RETIRED_FIELD_IDS,
-        last_column_id=table.LAST_COLUMN_ID,
-        last_partition_id=table.LAST_PARTITION_ID,
-        allowed_breaking=table.ALLOWED_BREAKING,
+        table=TABLE,
         validate=True,
         max_runtime_seconds=300,
     )

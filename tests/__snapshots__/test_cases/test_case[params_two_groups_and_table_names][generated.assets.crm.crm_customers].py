@@ -38,7 +38,7 @@ def dlt_crm_customers(
     # Imported here, when the asset runs, not when Dagster loads the definitions: dlt,
     # Pandera, PyIceberg and the user's modules load only in the runs that need them.
     from cascade.runtime import run_ingestion
-    from generated.schemas.crm import crm_customers as table
+    from generated.schemas.crm.crm_customers import TABLE
     from ingestion.crm.customers import load_customers
     from models.shop import Customers
 
@@ -48,14 +48,7 @@ def dlt_crm_customers(
         iceberg=iceberg,
         source=load_customers,
         validation_schema=Customers,
-        identifier=table.IDENTIFIER,
-        schema=table.SCHEMA,
-        partition_spec=table.PARTITION_SPEC,
-        unique_key=table.UNIQUE_KEY,
-        retired_field_ids=table.RETIRED_FIELD_IDS,
-        last_column_id=table.LAST_COLUMN_ID,
-        last_partition_id=table.LAST_PARTITION_ID,
-        allowed_breaking=table.ALLOWED_BREAKING,
+        table=TABLE,
         validate=True,
         max_runtime_seconds=300,
     )

@@ -35,7 +35,7 @@ def dlt_events(
     # Imported here, when the asset runs, not when Dagster loads the definitions: dlt,
     # Pandera, PyIceberg and the user's modules load only in the runs that need them.
     from cascade.runtime import run_ingestion
-    from generated.schemas.app import events as table
+    from generated.schemas.app.events import TABLE
     from ingestion.events import events
     from models.events import Events
 
@@ -45,14 +45,7 @@ def dlt_events(
         iceberg=iceberg,
         source=events,
         validation_schema=Events,
-        identifier=table.IDENTIFIER,
-        schema=table.SCHEMA,
-        partition_spec=table.PARTITION_SPEC,
-        unique_key=table.UNIQUE_KEY,
-        retired_field_ids=table.RETIRED_FIELD_IDS,
-        last_column_id=table.LAST_COLUMN_ID,
-        last_partition_id=table.LAST_PARTITION_ID,
-        allowed_breaking=table.ALLOWED_BREAKING,
+        table=TABLE,
         validate=False,
         max_runtime_seconds=1,
     )

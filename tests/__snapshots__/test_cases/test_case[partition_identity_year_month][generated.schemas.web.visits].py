@@ -6,12 +6,8 @@ from pyiceberg.schema import Schema
 from pyiceberg.transforms import IdentityTransform, MonthTransform, YearTransform
 from pyiceberg.types import DateType, LongType, NestedField, StringType, TimestamptzType
 
-IDENTIFIER = "raw.visits"
-TABLE_NAME = "visits"
-UNIQUE_KEY = ("visit_id",)
+from cascade.runtime.contract import TableContract
 
-# One field per line (a struct's fields too), so that a schema change is a one-line
-# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "visit_id", StringType(), required=True, doc="Visit id"),
@@ -24,6 +20,7 @@ SCHEMA = Schema(
     NestedField(8, "_dlt_load_id", StringType(), required=True, doc="dlt load id"),
     NestedField(9, "_dlt_id", StringType(), required=True, doc="dlt row id"),
     NestedField(10, "_cascade_ingested_at", TimestamptzType(), required=True, doc="When Cascade loaded the row"),
+    identifier_field_ids=[1],
 )
 # fmt: on
 
@@ -33,12 +30,12 @@ PARTITION_SPEC = PartitionSpec(
     PartitionField(source_id=5, field_id=1002, transform=MonthTransform(), name="started_at_month"),
 )
 
-# Ids that earlier generations gave columns since removed: Iceberg never reuses an id,
-# because data files written before still carry it. New columns count on from here.
-RETIRED_FIELD_IDS = {}
-LAST_COLUMN_ID = 10
-LAST_PARTITION_ID = 1002
-
-# Breaking changes a review accepted (`allow_breaking` in the decorator; see
-# `cascade diff`): loads apply them to the table, where Iceberg can.
-ALLOWED_BREAKING = ()
+TABLE = TableContract(
+    identifier="raw.visits",
+    schema=SCHEMA,
+    partition_spec=PARTITION_SPEC,
+    unique_key=("visit_id",),
+    last_column_id=10,
+    last_partition_id=1002,
+    allowed_breaking=(),
+)

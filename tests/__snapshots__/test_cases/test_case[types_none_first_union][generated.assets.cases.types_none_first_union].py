@@ -37,7 +37,7 @@ def dlt_types_none_first_union(
     # Imported here, when the asset runs, not when Dagster loads the definitions: dlt,
     # Pandera, PyIceberg and the user's modules load only in the runs that need them.
     from cascade.runtime import run_ingestion
-    from generated.schemas.cases import types_none_first_union as table
+    from generated.schemas.cases.types_none_first_union import TABLE
     from ingestion.load import load
     from models.table import NoneFirst
 
@@ -47,14 +47,7 @@ def dlt_types_none_first_union(
         iceberg=iceberg,
         source=load,
         validation_schema=NoneFirst,
-        identifier=table.IDENTIFIER,
-        schema=table.SCHEMA,
-        partition_spec=table.PARTITION_SPEC,
-        unique_key=table.UNIQUE_KEY,
-        retired_field_ids=table.RETIRED_FIELD_IDS,
-        last_column_id=table.LAST_COLUMN_ID,
-        last_partition_id=table.LAST_PARTITION_ID,
-        allowed_breaking=table.ALLOWED_BREAKING,
+        table=TABLE,
         validate=True,
         max_runtime_seconds=300,
     )

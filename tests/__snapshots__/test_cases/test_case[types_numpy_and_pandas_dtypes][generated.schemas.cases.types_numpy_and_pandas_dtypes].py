@@ -13,12 +13,8 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
-IDENTIFIER = "raw.types_numpy_and_pandas_dtypes"
-TABLE_NAME = "types_numpy_and_pandas_dtypes"
-UNIQUE_KEY = ("pd_string",)
+from cascade.runtime.contract import TableContract
 
-# One field per line (a struct's fields too), so that a schema change is a one-line
-# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "np_int32", IntegerType(), required=True),
@@ -32,17 +28,18 @@ SCHEMA = Schema(
     NestedField(9, "_dlt_load_id", StringType(), required=True, doc="dlt load id"),
     NestedField(10, "_dlt_id", StringType(), required=True, doc="dlt row id"),
     NestedField(11, "_cascade_ingested_at", TimestamptzType(), required=True, doc="When Cascade loaded the row"),
+    identifier_field_ids=[7],
 )
 # fmt: on
 
 PARTITION_SPEC = PartitionSpec()
 
-# Ids that earlier generations gave columns since removed: Iceberg never reuses an id,
-# because data files written before still carry it. New columns count on from here.
-RETIRED_FIELD_IDS = {}
-LAST_COLUMN_ID = 11
-LAST_PARTITION_ID = 999
-
-# Breaking changes a review accepted (`allow_breaking` in the decorator; see
-# `cascade diff`): loads apply them to the table, where Iceberg can.
-ALLOWED_BREAKING = ()
+TABLE = TableContract(
+    identifier="raw.types_numpy_and_pandas_dtypes",
+    schema=SCHEMA,
+    partition_spec=PARTITION_SPEC,
+    unique_key=("pd_string",),
+    last_column_id=11,
+    last_partition_id=999,
+    allowed_breaking=(),
+)

@@ -12,12 +12,8 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
-IDENTIFIER = "raw.types_optional_spellings"
-TABLE_NAME = "types_optional_spellings"
-UNIQUE_KEY = ("plain",)
+from cascade.runtime.contract import TableContract
 
-# One field per line (a struct's fields too), so that a schema change is a one-line
-# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "plain", StringType(), required=True),
@@ -31,17 +27,18 @@ SCHEMA = Schema(
     NestedField(9, "_dlt_load_id", StringType(), required=True, doc="dlt load id"),
     NestedField(10, "_dlt_id", StringType(), required=True, doc="dlt row id"),
     NestedField(11, "_cascade_ingested_at", TimestamptzType(), required=True, doc="When Cascade loaded the row"),
+    identifier_field_ids=[1],
 )
 # fmt: on
 
 PARTITION_SPEC = PartitionSpec()
 
-# Ids that earlier generations gave columns since removed: Iceberg never reuses an id,
-# because data files written before still carry it. New columns count on from here.
-RETIRED_FIELD_IDS = {}
-LAST_COLUMN_ID = 11
-LAST_PARTITION_ID = 999
-
-# Breaking changes a review accepted (`allow_breaking` in the decorator; see
-# `cascade diff`): loads apply them to the table, where Iceberg can.
-ALLOWED_BREAKING = ()
+TABLE = TableContract(
+    identifier="raw.types_optional_spellings",
+    schema=SCHEMA,
+    partition_spec=PARTITION_SPEC,
+    unique_key=("plain",),
+    last_column_id=11,
+    last_partition_id=999,
+    allowed_breaking=(),
+)
