@@ -1,12 +1,12 @@
 """A null list stays null and `[]` stays `[]` through Cascade's merge, read back by pyiceberg
 and by DuckDB. pyiceberg 0.12 alone turns a null list (or map) of structs into an empty one
-when it writes and when it reads (`cascade.runtime.pyiceberg_compat` says where and why)."""
+when it writes and when it reads (`cascade.runtime.pyiceberg_compat.keeping_null_lists` says
+where and why)."""
 
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyiceberg
 import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
@@ -26,11 +26,7 @@ from pyiceberg.types import (
 
 from cascade.runtime import merge_batch
 from cascade.runtime.contract import TableContract
-from cascade.runtime.pyiceberg_compat import (
-    CHECKED_PYICEBERG_VERSIONS,
-    keeping_null_lists,
-    pyiceberg_version_checked,
-)
+from cascade.runtime.pyiceberg_compat import keeping_null_lists
 from cascade.runtime.table import prepare_table
 from tests.duckdb_reader import query_iceberg
 
@@ -140,14 +136,6 @@ def assert_holds(table: Table, rows: list[dict[str, Any]]) -> None:
     expected = sorted(rows, key=lambda row: row["id"])
     assert read_by_pyiceberg(table) == expected
     assert read_by_duckdb(table) == [as_duckdb(row) for row in expected]
-
-
-def test_pyiceberg_compat_knows_this_version() -> None:
-    assert pyiceberg_version_checked(), (
-        f"pyiceberg {pyiceberg.__version__} is not in CHECKED_PYICEBERG_VERSIONS "
-        f"({sorted(CHECKED_PYICEBERG_VERSIONS)}): read runtime/pyiceberg_compat.py against it, "
-        "check that test_pyiceberg_still_loses_null_lists_of_structs passes, then add it"
-    )
 
 
 def test_pyiceberg_still_loses_null_lists_of_structs() -> None:

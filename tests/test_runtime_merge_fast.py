@@ -135,7 +135,7 @@ def test_a_merge_reads_each_manifest_once_and_the_table_metadata_once_per_change
     assert len(metadata_updates) <= 1  # once the snapshot is staged
     assert not manifest_cache._entries  # nothing kept once no merge runs
     # and pyiceberg's own method is back: importing Cascade patches nothing.
-    assert ManifestFile.fetch_manifest_entry is manifest_cache._PYICEBERG_FETCH
+    assert ManifestFile.fetch_manifest_entry is read
     # The next merge reads the manifests of its own snapshot again.
     manifests = [m.manifest_path for m in table.current_snapshot().manifests(table.io)]
     reads.clear()

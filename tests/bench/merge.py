@@ -276,7 +276,7 @@ def append_files(table, chunks: list[pa.Table]) -> None:  # noqa: ANN001
     import itertools
     from concurrent.futures import ThreadPoolExecutor
 
-    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+    from cascade.runtime.pyiceberg_compat import write_data_files
 
     arrow_schema = table.schema().as_arrow()
     counter = itertools.count()
@@ -287,11 +287,7 @@ def append_files(table, chunks: list[pa.Table]) -> None:  # noqa: ANN001
                 def write(chunk: pa.Table) -> list:
                     data = chunk.select(arrow_schema.names).cast(arrow_schema)
                     metadata = transaction.table_metadata
-                    return list(
-                        _dataframe_to_data_files(
-                            metadata, data, table.io, append.commit_uuid, counter
-                        )
-                    )
+                    return write_data_files(metadata, data, table.io, append.commit_uuid, counter)
 
                 with ThreadPoolExecutor(max_workers=4) as pool:
                     for files in pool.map(write, chunks[start : start + MANIFEST_FILES]):
