@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cascade.compiler.diagnostics import Span
+from cascade.runtime import contract
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,11 @@ class StructType:
 
 IcebergType = PrimitiveType | DecimalType | ListType | MapType | StructType
 
-# Columns every table gets after its own: dlt's lineage columns and the load time.
-METADATA_COLUMNS = (
-    ("_dlt_load_id", PrimitiveType("string"), "dlt load id"),
-    ("_dlt_id", PrimitiveType("string"), "dlt row id"),
-    ("_cascade_ingested_at", PrimitiveType("timestamptz"), "When Cascade loaded the row"),
+# Columns every table gets after its own (runtime/contract.py names them for both sides).
+METADATA_COLUMNS = tuple(
+    (name, PrimitiveType(type_name), doc) for name, type_name, doc in contract.METADATA_COLUMNS
 )
-METADATA_COLUMN_NAMES = frozenset(name for name, _, _ in METADATA_COLUMNS)
+METADATA_COLUMN_NAMES = frozenset(contract.METADATA_COLUMN_NAMES)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ previous generation's contracts as the field-id lock, and `cascade adopt` builds
 live table (runtime/adopt.py). A new table property is added here, in the renderer, and in the
 step that uses it.
 
-This module imports PyIceberg's schema types only (no catalog, Dagster or dlt), so that the
-compiler and the generated schema modules can import it cheaply.
+This module imports nothing but the standard library at import time (PyIceberg's types only
+for annotations and the default spec), so that the compiler and the generated schema modules
+can import it cheaply.
 
 What each generated schema module would otherwise explain in comments:
 
@@ -28,9 +29,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
-from pyiceberg.schema import Schema
+if TYPE_CHECKING:
+    from pyiceberg.partitioning import PartitionSpec
+    from pyiceberg.schema import Schema
+
+# Columns every table gets after its own, as (name, Iceberg type, doc): dlt's lineage columns,
+# which dlt fills in while it stages, and the time Cascade loaded the row.
+METADATA_COLUMNS = (
+    ("_dlt_load_id", "string", "dlt load id"),
+    ("_dlt_id", "string", "dlt row id"),
+    ("_cascade_ingested_at", "timestamptz", "When Cascade loaded the row"),
+)
+METADATA_COLUMN_NAMES = tuple(name for name, _, _ in METADATA_COLUMNS)
+INGESTED_AT = METADATA_COLUMN_NAMES[2]
+
+
+def _unpartitioned() -> PartitionSpec:
+    from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
+
+    return UNPARTITIONED_PARTITION_SPEC
 
 
 @dataclass(frozen=True)
@@ -45,7 +64,7 @@ class TableContract:
 
     identifier: str
     schema: Schema
-    partition_spec: PartitionSpec = UNPARTITIONED_PARTITION_SPEC
+    partition_spec: PartitionSpec = field(default_factory=_unpartitioned)
     unique_key: tuple[str, ...] = ()
     retired_field_ids: Mapping[int, str] = field(default_factory=dict)
     last_column_id: int | None = None

@@ -42,7 +42,8 @@ from pyiceberg.types import (
     StructType,
 )
 
-from cascade.runtime.batch import INGESTED_AT
+from cascade.runtime.contract import METADATA_COLUMN_NAMES
+from cascade.runtime.errors import SAMPLE_SIZE
 from cascade.runtime.value_rules import (
     Misfit,
     by_arrow,
@@ -52,12 +53,6 @@ from cascade.runtime.value_rules import (
     finer_than_microseconds,
     key_from_text,
 )
-
-# Columns that dlt (`_dlt_load_id`, `_dlt_id`) and Cascade (`_cascade_ingested_at`) fill in.
-LOAD_COLUMNS = ("_dlt_load_id", "_dlt_id", INGESTED_AT)
-
-# How many offending values a refusal shows per column.
-SAMPLE_SIZE = 5
 
 
 @dataclass
@@ -121,7 +116,7 @@ class RecordConverter(ItemTransform[Any]):
         self.naming = naming
         self.table_name = table_name
         self._storage_types: dict[int, pa.DataType] = {}
-        self.columns = {f.name: f for f in schema.fields if f.name not in LOAD_COLUMNS}
+        self.columns = {f.name: f for f in schema.fields if f.name not in METADATA_COLUMN_NAMES}
         self.staging_schema = pa.schema(
             [pa.field(f.name, self._storage(f.field_type)) for f in self.columns.values()]
         )
