@@ -78,14 +78,6 @@ METADATA_COLUMN_NAMES = frozenset(contract.METADATA_COLUMN_NAMES)
 
 
 @dataclass(frozen=True)
-class Check:
-    """A Pandera check as declared in `Field(...)`: its keyword and literal argument."""
-
-    name: str
-    value: object
-
-
-@dataclass(frozen=True)
 class Column:
     field_id: int
     name: str
@@ -93,12 +85,7 @@ class Column:
     required: bool
     doc: str
     span: Span
-    # What Pandera makes of the field, kept to compare with `Model.to_schema()`.
-    attribute: str = ""
-    nullable: bool = False
-    optional: bool = False
-    unique: bool = False
-    checks: tuple[Check, ...] = ()
+    attribute: str = ""  # the model's attribute (a column may take another name, alias=)
     renamed_from: str | None = None
 
 

@@ -1,5 +1,7 @@
 """What the compiler reads statically from each example model equals what Pandera itself
-reports when the model is imported (`Model.to_schema()`)."""
+reports when the model is imported (`Model.to_schema()`): the columns, types, descriptions and
+required flags of the IR, and the `Field(...)` options and checks as the front end read them
+(the IR keeps only what the generated code needs)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,12 @@ import re
 import pytest
 
 from cascade.compiler import analyze_project, load_config
+from cascade.compiler.driver.compile import SourceReader
+from cascade.compiler.frontend.facts import FieldFacts, NameRef
 from cascade.compiler.ir import Column, DecimalType, Ingestion, PrimitiveType
+from cascade.compiler.resolve.classes import ProjectIndex
+from cascade.compiler.resolve.models import PANDERA_CHECKS, ModelReader, is_literal
+from cascade.compiler.resolve.report import Reporter
 from tests.conftest import REPO_ROOT
 
 # Field(...) keyword -> the name of the Pandera check it builds.
@@ -35,7 +42,33 @@ DTYPE_TYPES = [
     (r"datetime64\[(ns|us), UTC\]", {"timestamptz"}),
 ]
 
-INGESTIONS, DIAGNOSTICS = analyze_project(load_config(REPO_ROOT))
+CONFIG = load_config(REPO_ROOT)
+INGESTIONS, DIAGNOSTICS = analyze_project(CONFIG)
+
+
+def model_fields(ingestion: Ingestion) -> dict[str, FieldFacts]:
+    """The model's fields (inherited ones too) as the front end read them, by attribute."""
+    assert ingestion.model is not None
+    index = ProjectIndex(SourceReader(CONFIG.root, None).load)
+    module = index.load_module(ingestion.model.module)
+    found = index.find_class(module, ingestion.model.class_name)
+    assert not isinstance(found, str), found
+    reader = ModelReader(index, Reporter())
+    return {facts.attribute: facts for _, facts in reader.fields(*found)}
+
+
+def option(facts: FieldFacts, name: str) -> object:
+    argument = facts.argument(name)
+    return None if argument is None else argument.value
+
+
+def checks(facts: FieldFacts) -> list[tuple[str, object]]:
+    """The Field(...) checks in order, with their argument (None: not a literal)."""
+    return [
+        (a.name, a.value if is_literal(a.value) and not isinstance(a.value, NameRef) else None)
+        for a in facts.arguments
+        if a.name in PANDERA_CHECKS
+    ]
 
 
 def test_the_example_project_compiles_cleanly():
@@ -79,18 +112,21 @@ def test_static_model_equals_pandera_schema(ingestion: Ingestion):
     assert model is not None
     cls = getattr(importlib.import_module(model.module), model.class_name)
     schema = cls.to_schema()
+    fields = model_fields(ingestion)
     assert [c.name for c in model.columns] == list(schema.columns)
     for column in model.columns:
         pandera = schema.columns[column.name]
+        facts = fields[column.attribute]
         where = f"{model.class_name}.{column.attribute} ({column.name})"
-        assert column.nullable == pandera.nullable, where
-        assert (not column.optional) == pandera.required, where
-        assert column.unique == pandera.unique, where
+        assert (option(facts, "nullable") is True) == pandera.nullable, where
+        assert (not facts.annotation.optional) == pandera.required, where
+        assert (option(facts, "unique") is True) == pandera.unique, where
         assert column.doc == (pandera.description or ""), where
         assert iceberg_names(column) <= expected_types(str(pandera.dtype)), where
-        assert len(column.checks) == len(pandera.checks), where
-        for ours, theirs in zip(column.checks, pandera.checks, strict=True):
-            assert check_matches(ours.name, ours.value, theirs), (where, ours, theirs)
+        ours = checks(facts)
+        assert len(ours) == len(pandera.checks), where
+        for (name, value), theirs in zip(ours, pandera.checks, strict=True):
+            assert check_matches(name, value, theirs), (where, name, value, theirs)
         # Iceberg's required flag follows from Pandera's: present and not nullable.
         table_column = next(c for c in ingestion.columns if c.name == column.name)
         assert table_column.required == (pandera.required and not pandera.nullable), where

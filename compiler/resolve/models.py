@@ -12,7 +12,7 @@ from cascade.compiler.frontend.facts import (
     NotLiteral,
     TypeRef,
 )
-from cascade.compiler.ir import METADATA_COLUMN_NAMES, Check, Column, TableModel
+from cascade.compiler.ir import METADATA_COLUMN_NAMES, Column, TableModel
 from cascade.compiler.resolve.classes import ProjectIndex
 from cascade.compiler.resolve.naming import dlt_keeps, dlt_name
 from cascade.compiler.resolve.report import Reporter
@@ -154,7 +154,6 @@ class ModelReader:
         if facts.annotation.name in ("typing.ClassVar", "typing_extensions.ClassVar"):
             return None
         options = {}
-        checks = []
         for argument in facts.arguments:
             value = argument.value
             if isinstance(value, NameRef):
@@ -172,8 +171,8 @@ class ModelReader:
                 options[argument.name] = value
             elif argument.name in PANDERA_CHECKS:
                 # A check's argument matters to Pandera, not to the table: one the compiler
-                # cannot read (a computed list, say) is fine, and recorded as unknown.
-                checks.append(Check(argument.name, value if is_literal(value) else None))
+                # cannot read (a computed list, say) is fine.
+                continue
             else:
                 self.report.error(
                     argument.span,
@@ -218,10 +217,6 @@ class ModelReader:
             doc=str(options.get("description") or ""),
             span=facts.span,
             attribute=facts.attribute,
-            nullable=nullable,
-            optional=annotation.optional,
-            unique=options.get("unique") is True,
-            checks=tuple(checks),
             renamed_from=renamed_from,
         )
 
