@@ -1,4 +1,11 @@
-"""The `cascade` command: thin wrappers around compile_project."""
+"""The `cascade` command: thin wrappers around compile_project, and the dispatcher of the catalog
+operations, which live in the runtime (plan, apply, adopt, publish).
+
+Exit codes, for every command: 0 success; 1 a problem to fix (diagnostics, stale generated code
+for `check`, an unreadable baseline, an unknown table or branch), printed to stderr or as
+diagnostics; 2 a refusal (`diff`: a breaking change not allowed; `plan`/`apply`: a table that a
+load would refuse). A user mistake never ends in a traceback.
+"""
 
 from __future__ import annotations
 
