@@ -33,9 +33,7 @@ class PreparedTable:
     changes: tuple[Change, ...] = ()  # what evolving the existing table applied
 
 
-def prepare_table(
-    catalog: Catalog, contract: TableContract, allowed_breaking: Collection[str] | None = None
-) -> PreparedTable:
+def prepare_table(catalog: Catalog, contract: TableContract) -> PreparedTable:
     """Load or create the table `contract` declares; evolve it to the contract when that is
     safe. Raises `TableMismatchError` (nothing changed) when it cannot.
 
@@ -43,11 +41,10 @@ def prepare_table(
     `last_column_id`/`last_partition_id` (so that later additions get the ids the compiler will
     give them), and the unique key as its identifier fields. An existing table is evolved by
     field id (`_evolve`): safe changes are applied, breaking ones refused unless the contract's
-    `allowed_breaking` lists them (or `allowed_breaking`, when given, in its place) and Iceberg
-    can apply them. The result is checked against the contract before it is committed.
+    `allowed_breaking` lists them and Iceberg can apply them. The result is checked against the
+    contract before it is committed.
     """
-    identifier = contract.identifier
-    allowed = contract.allowed_breaking if allowed_breaking is None else allowed_breaking
+    identifier, allowed = contract.identifier, contract.allowed_breaking
     catalog.create_namespace_if_not_exists(contract.namespace)
     try:
         table = catalog.load_table(identifier)
