@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from cascade.compiler.diagnostics import Span
 from cascade.runtime import contract
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,10 @@ class ListType:
     element_required: bool = False
     element_id: int = 0  # assigned by the field-id stage
 
+    @property
+    def element_field(self) -> StructField:
+        return StructField("element", self.element, self.element_required, field_id=self.element_id)
+
 
 @dataclass(frozen=True)
 class MapType:
@@ -52,6 +61,15 @@ class MapType:
     value_required: bool = False
     key_id: int = 0
     value_id: int = 0
+
+    @property
+    def key_field(self) -> StructField:
+        # Iceberg map keys are always required.
+        return StructField("key", self.key, True, field_id=self.key_id)
+
+    @property
+    def value_field(self) -> StructField:
+        return StructField("value", self.value, self.value_required, field_id=self.value_id)
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,83 @@ class StructType:
 
 
 IcebergType = PrimitiveType | DecimalType | ListType | MapType | StructType
+Path = tuple[str, ...]
+
+
+class TypeVisitor(ABC, Generic[T]):
+    """What to make of each node of a type tree; `visit` is the one walk over it, so a new
+    type is taught there and in each visitor, nowhere else.
+
+    Like pyiceberg's `PreOrderSchemaVisitor`, a node gets its children as calls that visit
+    them, and calls them when it needs them: before its own work, after it, or in between
+    (the field-id stage numbers a struct's fields before their types). `path` says where a
+    node sits below the column, by struct field names and `element`, `key`, `value`: a
+    field's path ends with its own name, a type's is the path of its field.
+    """
+
+    def field(self, field: StructField, path: Path, result: Callable[[], T]) -> T:
+        """A struct field or a list element, map key or map value (`element_field`, ...), with
+        its own id; `result` visits its type."""
+        return result()
+
+    @abstractmethod
+    def struct(self, value: StructType, path: Path, fields: list[Callable[[], T]]) -> T: ...
+
+    @abstractmethod
+    def list(self, value: ListType, path: Path, element: Callable[[], T]) -> T: ...
+
+    @abstractmethod
+    def map(self, value: MapType, path: Path, key: Callable[[], T], item: Callable[[], T]) -> T: ...
+
+    @abstractmethod
+    def primitive(self, value: PrimitiveType | DecimalType, path: Path) -> T: ...
+
+
+def visit(value: IcebergType, visitor: TypeVisitor[T], path: Path = ()) -> T:
+    if isinstance(value, PrimitiveType | DecimalType):  # first: most columns are
+        return visitor.primitive(value, path)
+    if isinstance(value, StructType):
+        return visitor.struct(value, path, [_visit_field(f, path, visitor) for f in value.fields])
+    if isinstance(value, ListType):
+        return visitor.list(value, path, _visit_field(value.element_field, path, visitor))
+    if isinstance(value, MapType):
+        key, item = value.key_field, value.value_field
+        return visitor.map(
+            value, path, _visit_field(key, path, visitor), _visit_field(item, path, visitor)
+        )
+    # A type no visitor knows must not be rendered as something it is not.
+    raise TypeError(f"no visitor method for Iceberg type {value!r}")
+
+
+def _visit_field(field: StructField, path: Path, visitor: TypeVisitor[T]) -> Callable[[], T]:
+    inner = (*path, field.name)
+    return lambda: visitor.field(field, inner, lambda: visit(field.type, visitor, inner))
+
+
+def nested_fields(value: IcebergType) -> list[tuple[Path, StructField]]:
+    """Every field below a type with its path, a field before the fields inside it: struct
+    fields, list elements, map keys and values."""
+    return visit(value, _NestedFields())
+
+
+class _NestedFields(TypeVisitor[list[tuple[Path, StructField]]]):
+    def field(self, field: StructField, path: Path, result: Callable[[], list]) -> list:
+        return [(path, field), *result()]
+
+    def struct(self, value: StructType, path: Path, fields: list[Callable[[], list]]) -> list:
+        return [found for f in fields for found in f()]
+
+    def list(self, value: ListType, path: Path, element: Callable[[], list]) -> list:
+        return element()
+
+    def map(
+        self, value: MapType, path: Path, key: Callable[[], list], item: Callable[[], list]
+    ) -> list:
+        return key() + item()
+
+    def primitive(self, value: PrimitiveType | DecimalType, path: Path) -> list:
+        return []
+
 
 # Columns every table gets after its own (runtime/contract.py names them for both sides).
 METADATA_COLUMNS = tuple(

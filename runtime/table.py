@@ -21,6 +21,7 @@ from cascade.runtime import field_ids
 from cascade.runtime.contract import TableContract
 from cascade.runtime.errors import TableMismatchError
 from cascade.runtime.evolution import Change, TableShape, classify
+from cascade.runtime.schema_slots import ROOT, index_slots
 
 # Set on the tables Cascade creates (and adopts): their ids are the generated ones.
 MANAGED_PROPERTY = "cascade.managed"
@@ -265,10 +266,10 @@ def _evolve(
     # Fields added to the table or to a struct it has; their own nested fields come with them.
     new = [
         slot
-        for field_id, slot in field_ids.slots(schema)
+        for field_id, slot in index_slots(schema).items()
         if field_id not in existing
         and slot.nested is not None
-        and (slot.parent_id == field_ids.ROOT or slot.parent_id in existing)
+        and (slot.parent_id == ROOT or slot.parent_id in existing)
     ]
     layout = field_ids.Layout(
         next_id=table.metadata.last_column_id + 1,

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyiceberg.schema import PreOrderSchemaVisitor, Schema, pre_order_visit
 from pyiceberg.types import (
     BinaryType,
     BooleanType,
@@ -38,6 +39,8 @@ from pyiceberg.types import (
     ListType,
     LongType,
     MapType,
+    NestedField,
+    PrimitiveType,
     StringType,
     StructType,
     TimestampType,
@@ -393,15 +396,39 @@ def _a(noun: str) -> str:
 
 def empty(field_type: IcebergType) -> object:
     """A value of the type: what a required field holds under a null struct, never read."""
-    if isinstance(field_type, StructType):
-        return {f.name: empty(f.field_type) for f in field_type.fields if f.required}
-    if isinstance(field_type, ListType):
+    return pre_order_visit(field_type, _EmptyValue())
+
+
+class _EmptyValue(PreOrderSchemaVisitor[object]):
+    # Pre-order, so that only what the value holds is visited: a struct's required fields.
+    def schema(self, schema: Schema, struct_result: Callable[[], object]) -> object:
+        return struct_result()
+
+    def struct(self, struct: StructType, field_results: list[Callable[[], object]]) -> object:
+        return {
+            f.name: value()
+            for f, value in zip(struct.fields, field_results, strict=True)
+            if f.required
+        }
+
+    def field(self, field: NestedField, field_result: Callable[[], object]) -> object:
+        return field_result()
+
+    def list(self, list_type: ListType, element_result: Callable[[], object]) -> object:
         return []
-    if isinstance(field_type, MapType):
+
+    def map(
+        self,
+        map_type: MapType,
+        key_result: Callable[[], object],
+        value_result: Callable[[], object],
+    ) -> object:
         return {}
-    if isinstance(field_type, FixedType):
-        return bytes(len(field_type))
-    return _EMPTY[type(field_type)]
+
+    def primitive(self, primitive: PrimitiveType) -> object:
+        if isinstance(primitive, FixedType):
+            return bytes(len(primitive))
+        return _EMPTY[type(primitive)]
 
 
 _EMPTY: dict[type, object] = {

@@ -43,6 +43,7 @@ SHARED_RUNTIME_MODULES = {
     "cascade.runtime.change_rules",
     "cascade.runtime.contract",
     "cascade.runtime.evolution",
+    "cascade.runtime.schema_slots",
 }
 
 

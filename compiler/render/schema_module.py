@@ -3,6 +3,8 @@ Iceberg schema with one field per line, partition spec, unique key and field-id 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cascade.compiler.ir import (
     PRIMITIVE_CLASSES,
     DecimalType,
@@ -10,8 +12,11 @@ from cascade.compiler.ir import (
     Ingestion,
     ListType,
     MapType,
+    Path,
     PrimitiveType,
     StructType,
+    TypeVisitor,
+    visit,
 )
 from cascade.compiler.render.python import docstring, header, literal
 
@@ -29,57 +34,80 @@ TRANSFORM_ARGUMENTS = {"bucket": "num_buckets", "truncate": "width"}
 
 def type_classes(value: IcebergType) -> set[str]:
     """The pyiceberg.types names a type's expression uses."""
-    if isinstance(value, PrimitiveType):
+    return visit(value, _TypeClasses())
+
+
+class _TypeClasses(TypeVisitor[set[str]]):
+    def struct(
+        self, value: StructType, path: Path, fields: list[Callable[[], set[str]]]
+    ) -> set[str]:
+        return {"StructType", "NestedField"}.union(*(f() for f in fields))
+
+    def list(self, value: ListType, path: Path, element: Callable[[], set[str]]) -> set[str]:
+        return {"ListType"} | element()
+
+    def map(
+        self, value: MapType, path: Path, key: Callable[[], set[str]], item: Callable[[], set[str]]
+    ) -> set[str]:
+        return {"MapType"} | key() | item()
+
+    def primitive(self, value: PrimitiveType | DecimalType, path: Path) -> set[str]:
+        if isinstance(value, DecimalType):
+            return {"DecimalType"}
         return {PRIMITIVE_CLASSES[value.name]}
-    if isinstance(value, DecimalType):
-        return {"DecimalType"}
-    if isinstance(value, ListType):
-        return {"ListType"} | type_classes(value.element)
-    if isinstance(value, MapType):
-        return {"MapType"} | type_classes(value.key) | type_classes(value.value)
-    if isinstance(value, StructType):
-        return {"StructType", "NestedField"}.union(*(type_classes(f.type) for f in value.fields))
-    raise TypeError(f"no renderer for Iceberg type {value!r}")
 
 
 def type_expression(value: IcebergType, indent: str = "") -> str:
     """A type as pyiceberg code. A struct's fields go one per line, indented under the line
     at `indent`, so that a nested change is a one-line diff too."""
-    if isinstance(value, PrimitiveType):
-        return f"{PRIMITIVE_CLASSES[value.name]}()"
-    if isinstance(value, DecimalType):
-        return f"DecimalType({value.precision}, {value.scale})"
-    if isinstance(value, ListType):
-        return (
-            f"ListType(element_id={value.element_id}, "
-            f"element={type_expression(value.element, indent)}, "
-            f"element_required={value.element_required})"
-        )
-    if isinstance(value, MapType):
-        return (
-            f"MapType(key_id={value.key_id}, key_type={type_expression(value.key, indent)}, "
-            f"value_id={value.value_id}, value_type={type_expression(value.value, indent)}, "
-            f"value_required={value.value_required})"
-        )
-    if isinstance(value, StructType):
+    return visit(value, _TypeExpression(indent))
+
+
+class _TypeExpression(TypeVisitor[str]):
+    def __init__(self, indent: str) -> None:
+        self.indent = indent  # of the line the struct being written opens on
+
+    def struct(self, value: StructType, path: Path, fields: list[Callable[[], str]]) -> str:
         if not value.fields:
             return "StructType()"
-        inner = indent + "    "
-        fields = "".join(
-            f"\n{inner}{nested_field(f.field_id, f.name, f.type, f.required, f.doc, inner)},"
-            for f in value.fields
+        outer = self.indent
+        self.indent = inner = outer + "    "
+        lines = "".join(
+            f"\n{inner}{_nested_field_code(f.field_id, f.name, code(), f.required, f.doc)},"
+            for f, code in zip(value.fields, fields, strict=True)
         )
-        return f"StructType({fields}\n{indent})"
-    raise TypeError(f"no renderer for Iceberg type {value!r}")
+        self.indent = outer
+        return f"StructType({lines}\n{outer})"
+
+    def list(self, value: ListType, path: Path, element: Callable[[], str]) -> str:
+        return (
+            f"ListType(element_id={value.element_id}, element={element()}, "
+            f"element_required={value.element_required})"
+        )
+
+    def map(
+        self, value: MapType, path: Path, key: Callable[[], str], item: Callable[[], str]
+    ) -> str:
+        return (
+            f"MapType(key_id={value.key_id}, key_type={key()}, "
+            f"value_id={value.value_id}, value_type={item()}, "
+            f"value_required={value.value_required})"
+        )
+
+    def primitive(self, value: PrimitiveType | DecimalType, path: Path) -> str:
+        if isinstance(value, DecimalType):
+            return f"DecimalType({value.precision}, {value.scale})"
+        return f"{PRIMITIVE_CLASSES[value.name]}()"
 
 
 def nested_field(
     field_id: int, name: str, value: IcebergType, required: bool, doc: str, indent: str = ""
 ) -> str:
-    text = (
-        f"NestedField({field_id}, {literal(name)}, {type_expression(value, indent)}, "
-        f"required={required}"
-    )
+    return _nested_field_code(field_id, name, type_expression(value, indent), required, doc)
+
+
+def _nested_field_code(field_id: int, name: str, type_code: str, required: bool, doc: str) -> str:
+    text = f"NestedField({field_id}, {literal(name)}, {type_code}, required={required}"
     return text + (f", doc={literal(doc)})" if doc else ")")
 
 
