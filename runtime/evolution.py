@@ -123,7 +123,7 @@ def _added(now: Slot, old: TableShape) -> Change:
 
 def _changed(was: Slot, now: Slot) -> Iterator[Change]:
     path, field_id = now.name, now.field.field_id
-    if was.named and now.named and was.name.rsplit(".", 1)[-1] != path.rsplit(".", 1)[-1]:
+    if was.named and now.named and was.field.name != now.field.name:
         yield Change(
             "CAS105",
             path,

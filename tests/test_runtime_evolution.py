@@ -198,3 +198,11 @@ def test_an_allowed_made_required_change_needs_a_column_without_nulls(
     else:
         evolve()
         assert catalog.load_table(IDENTIFIER).schema().find_field("score").required
+
+
+def test_a_rename_is_seen_by_the_field_name_even_when_names_hold_dots() -> None:
+    # Adopted tables may have dotted names; the dotted path's last part is not the name.
+    before = Schema(NestedField(1, "a.b", StringType(), required=False))
+    after = Schema(NestedField(1, "c.b", StringType(), required=False))
+    changes = classify(TableShape(before, PartitionSpec()), TableShape(after, PartitionSpec()))
+    assert [(c.code, c.reason) for c in changes] == [("CAS105", "a.b is renamed c.b (id 1)")]
