@@ -16,6 +16,21 @@ from examples.fixtures.nightscout_server import NightscoutFixtureServer
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        help="rewrite the expected/ folders of tests/cases and tests/diff_cases from the output",
+    )
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    """--update-goldens, or syrupy's --snapshot-update: one command updates every golden."""
+    options = request.config.option
+    return options.update_goldens or getattr(options, "update_snapshots", False)
+
+
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """The example project (pyproject.toml, examples/, generated/) copied to a temp folder."""

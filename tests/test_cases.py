@@ -1,10 +1,27 @@
-"""The case matrix: each folder under tests/cases is a tiny user project (pyproject.toml,
-ingestion/, models/, and optionally previous/: an earlier generation's output, which locks the
-field ids). Each generated file is pinned by a snapshot file of its own; a project with
-diagnostics is pinned by their text as the CLI prints it. Adding coverage = adding a folder.
+"""The case matrix: each folder under tests/cases is a tiny user project and, beside it, what
+the compiler must make of it (as sqlc keeps its end-to-end cases). Adding coverage = adding a
+folder:
 
-A case folder holding an `xfail.txt` (the known compiler bug it shows) must fail, strictly.
-After an intended change: .venv/bin/pytest tests/test_cases.py --snapshot-update
+    tests/cases/<case>/
+        pyproject.toml, ingestion/, models/   the project; a folder's empty __init__.py may be
+                                              left out (the harness adds it to its copy)
+        previous/ or previous.txt             optional: an earlier generation's output, which
+                                              locks the field ids; previous.txt names a shared
+                                              one, tests/cases/_bases/<name>/
+        xfail.txt                             optional: the known compiler bug the case shows
+                                              (it must fail, strictly)
+        expected/diagnostics.txt              the diagnostics as the CLI prints them, if any
+        expected/<out>/...                    every generated file, byte for byte, except the
+                                              package __init__.py files that are the one-line
+                                              header of tests/cases/_package_init.py
+
+A file in expected/ that is not produced any more fails the case as much as a new output does.
+After an intended change, rewrite the expected/ folders (all, or those picked with -k) and
+review them with git diff:
+
+    .venv/bin/pytest tests/test_cases.py --update-goldens
+
+(`--snapshot-update` does it too, so that one command updates syrupy's snapshots and these.)
 """
 
 from __future__ import annotations
@@ -13,28 +30,22 @@ from pathlib import Path
 
 import pytest
 from pyiceberg.schema import Schema, assign_fresh_schema_ids
-from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from cascade.compiler import compile_project, load_config
 from cascade.compiler.config import ConfigError
+from tests.helpers import (
+    CASES,
+    case_names,
+    case_previous,
+    copy_case,
+    read_tree,
+    tree_diff,
+    write_tree,
+)
 
-CASES = Path(__file__).parent / "cases"
-UPDATE = "if the change is intended: .venv/bin/pytest tests/test_cases.py --snapshot-update"
-
-
-class PythonSnapshot(SingleFileSnapshotExtension):
-    _write_mode = WriteMode.TEXT
-    file_extension = "py"
-
-
-class TextSnapshot(SingleFileSnapshotExtension):
-    _write_mode = WriteMode.TEXT
-    file_extension = "txt"
-
-
-def read_tree(folder: Path) -> dict[str, str]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-    return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8") for p in files}
+UPDATE = "if the change is intended: .venv/bin/pytest tests/test_cases.py --update-goldens"
+# The text of a generated package __init__.py, where a case does not store its own.
+PACKAGE_INIT = (CASES / "_package_init.py").read_text(encoding="utf-8")
 
 
 def exec_schema(code) -> Schema:
@@ -45,49 +56,49 @@ def exec_schema(code) -> Schema:
     return schema
 
 
-def case_param(root: Path):
+def case_param(name: str):
     """A case folder; an `xfail.txt` in it names a known compiler bug that makes it fail."""
-    reason = root / "xfail.txt"
+    reason = CASES / name / "xfail.txt"
     marks = [pytest.mark.xfail(reason=reason.read_text(), strict=True)] if reason.exists() else []
-    return pytest.param(root.name, marks=marks)
+    return pytest.param(name, marks=marks)
 
 
-@pytest.mark.parametrize(
-    "case", [case_param(p.parent) for p in sorted(CASES.glob("*/pyproject.toml"))]
-)
-def test_case(case: str, snapshot) -> None:
-    root = CASES / case
-    previous = read_tree(root / "previous")
+def produced(root: Path, previous: dict[str, str]) -> dict[str, str]:
+    """What the case's expected/ folder must hold, from compiling the project."""
     try:
         config = load_config(root)
     except ConfigError as error:  # [tool.cascade] itself is wrong: one diagnostic, no output
-        text = error.diagnostic.format_text() + "\n"
-        assert snapshot(extension_class=TextSnapshot, name="diagnostics") == text, UPDATE
-        return
+        return {"diagnostics.txt": error.diagnostic.format_text() + "\n"}
     compilation = compile_project(config, previous=previous)
+    output = {}
     if compilation.diagnostics:
-        text = "".join(d.format_text() + "\n" for d in compilation.diagnostics)
-        assert snapshot(extension_class=TextSnapshot, name="diagnostics") == text, UPDATE
+        output["diagnostics.txt"] = "".join(d.format_text() + "\n" for d in compilation.diagnostics)
     if not compilation.ok:
         assert compilation.files == {}, "a project with errors must produce no files"
     for path, text in compilation.files.items():
         code = compile(text, path, "exec")
-        name = path.removesuffix(".py").replace("/", ".")
-        assert snapshot(extension_class=PythonSnapshot, name=name) == text, UPDATE
         if "/schemas/" in path and "\nSCHEMA = " in text:
             schema = exec_schema(code)
             if not previous:
                 # A new table: its ids must be the ones Iceberg's create_table assigns.
                 assert assign_fresh_schema_ids(schema).as_struct() == schema.as_struct(), path
+        if not (path.endswith("/__init__.py") and text == PACKAGE_INIT):
+            output[path] = text
+    return output
 
 
-def test_every_snapshot_belongs_to_a_case() -> None:
-    # syrupy does not notice the snapshots of a case folder that was removed or renamed.
-    cases = {p.parent.name for p in CASES.glob("*/pyproject.toml")}
-    snapshots = Path(__file__).parent / "__snapshots__" / "test_cases"
-    orphans = sorted(
-        p.name
-        for p in snapshots.iterdir()
-        if p.name.partition("[")[2].partition("]")[0] not in cases
-    )
-    assert not orphans, f"delete the snapshots of cases that no longer exist: {orphans}"
+@pytest.mark.parametrize("case", [case_param(name) for name in case_names(CASES)])
+def test_case(case: str, tmp_path: Path, update_goldens: bool) -> None:
+    root = CASES / case
+    output = produced(copy_case(root, tmp_path / case), case_previous(root))
+    if update_goldens:
+        write_tree(root / "expected", output)
+    differences = tree_diff(read_tree(root / "expected"), output, f"tests/cases/{case}/expected")
+    if differences:
+        pytest.fail(f"{differences}\n{UPDATE}", pytrace=False)
+
+
+def test_every_folder_is_a_case() -> None:
+    # A folder without pyproject.toml would be skipped silently: a renamed or half-deleted case.
+    folders = {p.name for p in CASES.iterdir() if p.is_dir() and not p.name.startswith("_")}
+    assert sorted(folders - set(case_names(CASES))) == [], "a case folder needs a pyproject.toml"

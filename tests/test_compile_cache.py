@@ -277,8 +277,14 @@ def test_a_symbolic_link_in_the_cache_folder_is_not_followed(project_copy: Path,
 
 
 def case_modules() -> list[Path]:
+    """The example's modules and the cases' (their sources and previous generations)."""
     roots = [REPO_ROOT / "examples", REPO_ROOT / "tests" / "cases"]
-    return sorted(p for root in roots for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted(
+        p
+        for root in roots
+        for p in root.rglob("*.py")
+        if not {"__pycache__", "expected"} & set(p.relative_to(root).parts)
+    )
 
 
 def test_the_facts_of_every_example_and_case_module_round_trip():

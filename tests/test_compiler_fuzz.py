@@ -51,11 +51,10 @@ from click.testing import CliRunner
 
 from cascade.compiler.cli import main
 from cascade.compiler.config import GENERATED_MARK, ConfigError, load_config
+from tests.helpers import CASES, REPO_ROOT, case_names, copy_case
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CASES = Path(__file__).parent / "cases"
 CASCADE = Path(sys.executable).with_name("cascade")
-BASES = ["example", *sorted(p.parent.name for p in CASES.glob("*/pyproject.toml"))]
+BASES = ["example", *case_names(CASES)]
 # Projects that compile before mutation: a mutant of one of them reaches the writer far more
 # often than a mutant of a case that shows a diagnostic, so they get every other seed.
 VALID_BASES = [b for b in BASES if not b.startswith("diag_")]
@@ -231,11 +230,7 @@ def make_project(base: str, parent: Path) -> Path:
         shutil.copytree(REPO_ROOT / "examples", root / "examples", ignore=ignore)
         shutil.copytree(REPO_ROOT / "generated", root / "generated", ignore=ignore)
     else:
-        shutil.copytree(
-            CASES / base, root, ignore=shutil.ignore_patterns("__pycache__", "previous")
-        )
-        if (CASES / base / "previous").is_dir():
-            shutil.copytree(CASES / base / "previous", root, ignore=ignore, dirs_exist_ok=True)
+        copy_case(CASES / base, root, previous=True)
     (parent / "neighbour.txt").write_text("a file beside the project\n")
     (parent / "neighbour").mkdir()
     (parent / "neighbour" / "__init__.py").write_text("# a package beside the project\n")

@@ -2,7 +2,7 @@
 project. The folder's root is the project after the change (pyproject.toml, ingestion/), and
 `before/` is the generated tree committed before it: the baseline `cascade diff` reads from git,
 and the lock the new compile keeps field ids from. The classified changes are pinned twice, as
-`cascade diff` prints them (text) and as its json, one snapshot file per case and format.
+`cascade diff` prints them (text) and as its json, in the case's expected/ folder.
 
 `before/` is the compiler's own output for `before_project/` (compiled with the output of
 `older_project/` as its lock, where a case has one), never written by hand, except in a case
@@ -13,9 +13,15 @@ compiler). After changing a case's before_project/ or the compiler's output:
 
 `expected_codes.txt` lists what the classification must be, one line per change: the rule code,
 then `refused` or `allowed` for a breaking change; and `unused CODE:subject` for an allowance
-that matches no change. It is checked even with --snapshot-update, so that a wrong
+that matches no change. It is checked even with --update-goldens, so that a wrong
 classification cannot be pinned by accident.
-After an intended change: .venv/bin/pytest tests/test_diff_cases.py --snapshot-update
+
+After an intended change, rewrite expected/diff.txt and expected/diff.json (all, or those
+picked with -k) and review them with git diff:
+
+    .venv/bin/pytest tests/test_diff_cases.py --update-goldens
+
+(`--snapshot-update` does it too.)
 """
 
 from __future__ import annotations
@@ -27,30 +33,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from cascade.compiler import Compilation, compile_project, load_config
 from cascade.compiler.review.diff import TableDiff, diff_tables, format_json, format_text
 from cascade.runtime.change_rules import RULES
+from tests.helpers import DIFF_CASES as CASES
+from tests.helpers import case_names, read_tree, tree_diff, write_tree
 
-CASES = Path(__file__).parent / "diff_cases"
-SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_diff_cases"
-UPDATE = "if the change is intended: .venv/bin/pytest tests/test_diff_cases.py --snapshot-update"
-
-
-class TextSnapshot(SingleFileSnapshotExtension):
-    _write_mode = WriteMode.TEXT
-    file_extension = "txt"
-
-
-class JsonSnapshot(SingleFileSnapshotExtension):
-    _write_mode = WriteMode.TEXT
-    file_extension = "json"
-
-
-def read_tree(folder: Path) -> dict[str, str]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-    return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8") for p in files}
+UPDATE = "if the change is intended: .venv/bin/pytest tests/test_diff_cases.py --update-goldens"
 
 
 def compile_ok(root: Path, previous: dict[str, str]) -> Compilation:
@@ -90,7 +80,7 @@ def write_baselines(names: list[str]) -> None:
         print(f"wrote {case.relative_to(CASES.parent)}/before ({len(files)} files)")
 
 
-CASE_NAMES = sorted(p.parent.name for p in CASES.glob("*/pyproject.toml"))
+CASE_NAMES = case_names(CASES)
 
 
 @functools.cache
@@ -123,13 +113,16 @@ def expected_classification(name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("case", CASE_NAMES)
-def test_diff_case(case: str, snapshot) -> None:
+def test_diff_case(case: str, update_goldens: bool) -> None:
     diffs = run_case(case)
     text = format_text(diffs, "before")
-    assert snapshot(extension_class=TextSnapshot, name="text") == text, UPDATE
-    assert snapshot(extension_class=JsonSnapshot, name="json") == format_json(diffs, "before"), (
-        UPDATE
-    )
+    output = {"diff.txt": text, "diff.json": format_json(diffs, "before")}
+    expected = CASES / case / "expected"
+    if update_goldens:
+        write_tree(expected, output)
+    differences = tree_diff(read_tree(expected), output, f"tests/diff_cases/{case}/expected")
+    if differences:
+        pytest.fail(f"{differences}\n{UPDATE}", pytrace=False)
     # The summary line agrees with the changes, and a refused change is what makes exit 2.
     refused = sum(len(d.refused) for d in diffs)
     assert (
@@ -184,14 +177,10 @@ def test_every_rule_has_a_case() -> None:
                 assert f"{code} allowed" in seen, f"no case where {code} is allowed"
 
 
-def test_every_snapshot_belongs_to_a_case() -> None:
-    # syrupy does not notice the snapshots of a case folder that was removed or renamed.
-    orphans = sorted(
-        p.name
-        for p in SNAPSHOTS.iterdir()
-        if p.name.partition("[")[2].partition("]")[0] not in CASE_NAMES
-    )
-    assert not orphans, f"delete the snapshots of cases that no longer exist: {orphans}"
+def test_every_folder_is_a_case() -> None:
+    # A folder without pyproject.toml would be skipped silently: a renamed or half-deleted case.
+    folders = {p.name for p in CASES.iterdir() if p.is_dir() and not p.name.startswith("_")}
+    assert sorted(folders - set(CASE_NAMES)) == [], "a case folder needs a pyproject.toml"
 
 
 if __name__ == "__main__":

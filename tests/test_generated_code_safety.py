@@ -18,8 +18,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cascade.compiler import compile_project, load_config
+from tests.helpers import CASES, project_files
 
-CASES = Path(__file__).parent / "cases"
 PYPROJECT = (CASES / "params_required_only" / "pyproject.toml").read_text(encoding="utf-8")
 MODEL = """\
 from pandera.pandas import DataFrameModel, Field
@@ -166,12 +166,11 @@ HOSTILE_RUFF = 'line-length = 40\n[format]\nquote-style = "single"\nindent-style
 HOSTILE_PYPROJECT = '\n[tool.ruff]\nline-length = 40\n[tool.ruff.format]\nquote-style = "single"\n'
 
 
-def project_files() -> dict[str, str]:
+def cases_files() -> dict[str, str]:
     files = {}
     for case in PROJECT_CASES:
-        for path in sorted((CASES / case).rglob("*.py")) + [CASES / case / "pyproject.toml"]:
-            if "__pycache__" not in path.parts:
-                files[path.relative_to(CASES / case).as_posix()] = path.read_text(encoding="utf-8")
+        for path in project_files(CASES / case):
+            files[path.relative_to(CASES / case).as_posix()] = path.read_text(encoding="utf-8")
     return files
 
 
@@ -192,7 +191,7 @@ def cascade_gen(root: Path, files: dict[str, str], **env: str) -> dict[str, str]
 
 
 def test_output_does_not_depend_on_file_order_locale_or_formatter_config(tmp_path: Path) -> None:
-    files = project_files()
+    files = cases_files()
     write_project(tmp_path / "forward", files)
     write_project(tmp_path / "backward", dict(reversed(files.items())))
     expected = compile_project(load_config(tmp_path / "forward"), previous={}).files
