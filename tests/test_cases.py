@@ -98,7 +98,16 @@ def test_case(case: str, tmp_path: Path, update_goldens: bool) -> None:
         pytest.fail(f"{differences}\n{UPDATE}", pytrace=False)
 
 
-def test_every_folder_is_a_case() -> None:
+def test_every_folder_is_a_case_and_every_base_is_used() -> None:
     # A folder without pyproject.toml would be skipped silently: a renamed or half-deleted case.
     folders = {p.name for p in CASES.iterdir() if p.is_dir() and not p.name.startswith("_")}
     assert sorted(folders - set(case_names(CASES))) == [], "a case folder needs a pyproject.toml"
+    named = {
+        (CASES / name / "previous.txt").read_text(encoding="utf-8").strip()
+        for name in case_names(CASES)
+        if (CASES / name / "previous.txt").is_file()
+    }
+    unused = sorted(p.name for p in (CASES / "_bases").iterdir() if p.name not in named)
+    assert unused == [], (
+        f"no case's previous.txt names these folders of tests/cases/_bases: {unused}"
+    )

@@ -7,9 +7,11 @@ and the lock the new compile keeps field ids from. The classified changes are pi
 `before/` is the compiler's own output for `before_project/` (compiled with the output of
 `older_project/` as its lock, where a case has one), never written by hand, except in a case
 that says why in `hand_written_before.txt` (a retired id reused cannot come out of the
-compiler). After changing a case's before_project/ or the compiler's output:
+compiler). Cases that start from the same project share it: their `before.txt` names a folder
+tests/diff_cases/_bases/<name>/ that holds the `before_project/` and `before/` they would
+otherwise each copy. After changing a before_project/ or the compiler's output:
 
-    .venv/bin/python tests/test_diff_cases.py [case ...]        # rewrites before/
+    .venv/bin/python -m tests.test_diff_cases [case or base ...]    # rewrites before/
 
 `expected_codes.txt` lists what the classification must be, one line per change: the rule code,
 then `refused` or `allowed` for a breaking change; and `unused CODE:subject` for an allowance
@@ -50,8 +52,21 @@ def compile_ok(root: Path, previous: dict[str, str]) -> Compilation:
     return compilation
 
 
+def before_folder(case: Path) -> Path:
+    """The folder that holds the case's before_project/ and before/: the case's own, or the
+    shared one its before.txt names."""
+    named = case / "before.txt"
+    if not named.is_file():
+        return case
+    base = CASES / "_bases" / named.read_text(encoding="utf-8").strip()
+    assert base.is_dir(), f"{named} names no folder under {CASES / '_bases'}"
+    assert not (case / "before").exists(), f"{case.name}: before/ or before.txt, not both"
+    return base
+
+
+@functools.cache
 def baseline_files(case: Path) -> dict[str, str]:
-    """What `cascade gen` writes for the case's before_project/ (older_project/'s output is
+    """What `cascade gen` writes for the before_project/ in `case` (older_project/'s output is
     its lock): the generated schema modules committed before the change."""
     older = (
         compile_ok(case / "older_project", {}).files if (case / "older_project").is_dir() else {}
@@ -67,9 +82,12 @@ def baseline_files(case: Path) -> dict[str, str]:
 
 
 def write_baselines(names: list[str]) -> None:
-    for case in sorted(CASES.glob("*/pyproject.toml")):
-        case = case.parent
-        if (names and case.name not in names) or not (case / "before_project").is_dir():
+    folders = {
+        before_folder(CASES / name) for name in case_names(CASES) if name in names or not names
+    }
+    folders |= {base for base in (CASES / "_bases").iterdir() if base.name in names}
+    for case in sorted(folders):
+        if not (case / "before_project").is_dir():
             continue
         files = baseline_files(case)
         shutil.rmtree(case / "before", ignore_errors=True)
@@ -87,7 +105,7 @@ CASE_NAMES = case_names(CASES)
 def run_case(name: str) -> list[TableDiff]:
     root = CASES / name
     config = load_config(root)
-    before = read_tree(root / "before")
+    before = read_tree(before_folder(root) / "before")
     assert before, f"{name} has no before/ folder"
     after = compile_ok(root, previous=before)
     return diff_tables(before, after.files, config.out)
@@ -140,14 +158,15 @@ def test_diff_case_classification(case: str) -> None:
 
 @pytest.mark.parametrize("case", CASE_NAMES)
 def test_before_is_the_compilers_output(case: str) -> None:
-    root = CASES / case
+    root = before_folder(CASES / case)
     if not (root / "before_project").is_dir():
         reason = root / "hand_written_before.txt"
         assert reason.is_file(), f"{case}: before/ comes from before_project/, or says why not"
         assert reason.read_text(encoding="utf-8").strip()
         return
     assert read_tree(root / "before") == baseline_files(root), (
-        f"{case}/before is stale: .venv/bin/python tests/test_diff_cases.py {case}"
+        f"{root.relative_to(CASES)}/before is stale: "
+        f".venv/bin/python -m tests.test_diff_cases {root.name}"
     )
 
 
@@ -177,10 +196,13 @@ def test_every_rule_has_a_case() -> None:
                 assert f"{code} allowed" in seen, f"no case where {code} is allowed"
 
 
-def test_every_folder_is_a_case() -> None:
+def test_every_folder_is_a_case_and_every_base_is_used() -> None:
     # A folder without pyproject.toml would be skipped silently: a renamed or half-deleted case.
     folders = {p.name for p in CASES.iterdir() if p.is_dir() and not p.name.startswith("_")}
     assert sorted(folders - set(CASE_NAMES)) == [], "a case folder needs a pyproject.toml"
+    used = {before_folder(CASES / name) for name in CASE_NAMES}
+    unused = sorted(p.name for p in (CASES / "_bases").iterdir() if p not in used)
+    assert unused == [], f"no case names these folders of tests/diff_cases/_bases: {unused}"
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ read back line by line and compared with those objects, walked independently of 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from pyiceberg.schema import Schema
@@ -20,14 +19,7 @@ from cascade.compiler.diagnostics import has_errors
 from cascade.compiler.ir import Ingestion
 from cascade.compiler.render.schema_module import render_schema_module
 from cascade.compiler.review.schema_text import render_schema_text, schema_text_diff
-from tests.conftest import REPO_ROOT
-
-CASES = REPO_ROOT / "tests" / "cases"
-
-
-def read_tree(folder: Path) -> dict[str, str]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-    return {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8") for p in files}
+from tests.helpers import CASES, case_previous
 
 
 def case_tables() -> list[Ingestion]:
@@ -39,7 +31,7 @@ def case_tables() -> list[Ingestion]:
             config = load_config(root)
         except ConfigError:  # a case of a wrong [tool.cascade]: it has no tables
             continue
-        ingestions, diagnostics = analyze_project(config, read_tree(root / "previous"))
+        ingestions, diagnostics = analyze_project(config, case_previous(root))
         if not has_errors(diagnostics):
             tables += ingestions
     return tables
