@@ -72,8 +72,8 @@ def catalog_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
 # database to replay), no deadline (an example may be a Dagster run, whose time depends on the
 # machine), and no health check that such slow examples or a fixture shared by all of a test's
 # examples trip. It leaves example counts alone: a slow test sets its own (see
-# tests/test_typed_staging_differential.py). "explore" draws many more random examples:
-#     HYPOTHESIS_PROFILE=explore .venv/bin/pytest tests/test_typed_staging_differential.py
+# tests/runtime/test_typed_staging_differential.py). "explore" draws many more random examples:
+#     HYPOTHESIS_PROFILE=explore .venv/bin/pytest tests/runtime/test_typed_staging_differential.py
 _SLOW_EXAMPLES = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 settings.register_profile(
     "ci", derandomize=True, database=None, deadline=None, suppress_health_check=_SLOW_EXAMPLES

@@ -40,6 +40,6 @@ def test_readme_commands_work_from_a_fresh_clone(tmp_path: Path):
     assert (clone / ".cascade" / "catalog.db").is_file()  # the embedded default catalog
 
     # The test command, narrowed to one module (the whole suite is what runs this test).
-    tests = run(["make", "test", "PYTEST_ARGS=tests/test_compiler_project.py -q"], clone)
+    tests = run(["make", "test", "PYTEST_ARGS=tests/compiler/test_compiler_project.py -q"], clone)
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-4000:]
     assert re.search(r"\d+ passed", tests.stdout)

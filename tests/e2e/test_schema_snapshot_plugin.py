@@ -18,7 +18,7 @@ USER_TEST = """\
 def test_schemas(cascade_schemas, cascade_snapshot):
     assert cascade_schemas == cascade_snapshot
 """
-COMMITTED_SNAPSHOTS = REPO_ROOT / "tests" / "__snapshots__" / "test_schema_snapshots"
+COMMITTED_SNAPSHOTS = REPO_ROOT / "tests" / "compiler" / "__snapshots__" / "test_schema_snapshots"
 MODEL = "examples/schemas/nightscout.py"
 INGESTION = "examples/ingestion/nightscout/glucose.py"
 DEVICE_FIELD = '    device: str | None = Field(nullable=True, description="Uploading device")\n'

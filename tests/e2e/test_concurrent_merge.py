@@ -36,7 +36,7 @@ from cascade.runtime.table import prepare_table
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Barrier
 
-pytest_plugins = ["tests.postgres"]
+pytest_plugins = ["tests.e2e.postgres"]
 
 IDENTIFIER = "raw.events"
 SCHEMA = Schema(

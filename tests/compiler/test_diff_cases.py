@@ -11,7 +11,7 @@ compiler). Cases that start from the same project share it: their `before.txt` n
 tests/diff_cases/_bases/<name>/ that holds the `before_project/` and `before/` they would
 otherwise each copy. After changing a before_project/ or the compiler's output:
 
-    .venv/bin/python -m tests.test_diff_cases [case or base ...]    # rewrites before/
+    .venv/bin/python -m tests.compiler.test_diff_cases [case or base ...]    # rewrites before/
 
 `expected_codes.txt` lists what the classification must be, one line per change: the rule code,
 then `refused` or `allowed` for a breaking change; and `unused CODE:subject` for an allowance
@@ -21,7 +21,7 @@ classification cannot be pinned by accident.
 After an intended change, rewrite expected/diff.txt and expected/diff.json (all, or those
 picked with -k) and review them with git diff:
 
-    .venv/bin/pytest tests/test_diff_cases.py --update-goldens
+    .venv/bin/pytest tests/compiler/test_diff_cases.py --update-goldens
 
 (`--snapshot-update` does it too.)
 """
@@ -42,7 +42,7 @@ from cascade.runtime.change_rules import RULES
 from tests.helpers import DIFF_CASES as CASES
 from tests.helpers import case_names, read_tree, tree_diff, write_tree
 
-UPDATE = "if the change is intended: .venv/bin/pytest tests/test_diff_cases.py --update-goldens"
+UPDATE = "if intended: .venv/bin/pytest tests/compiler/test_diff_cases.py --update-goldens"
 
 
 def compile_ok(root: Path, previous: dict[str, str]) -> Compilation:
@@ -166,7 +166,7 @@ def test_before_is_the_compilers_output(case: str) -> None:
         return
     assert read_tree(root / "before") == baseline_files(root), (
         f"{root.relative_to(CASES)}/before is stale: "
-        f".venv/bin/python -m tests.test_diff_cases {root.name}"
+        f".venv/bin/python -m tests.compiler.test_diff_cases {root.name}"
     )
 
 

@@ -19,7 +19,7 @@ A file in expected/ that is not produced any more fails the case as much as a ne
 After an intended change, rewrite the expected/ folders (all, or those picked with -k) and
 review them with git diff:
 
-    .venv/bin/pytest tests/test_cases.py --update-goldens
+    .venv/bin/pytest tests/compiler/test_cases.py --update-goldens
 
 (`--snapshot-update` does it too, so that one command updates syrupy's snapshots and these.)
 """
@@ -43,7 +43,7 @@ from tests.helpers import (
     write_tree,
 )
 
-UPDATE = "if the change is intended: .venv/bin/pytest tests/test_cases.py --update-goldens"
+UPDATE = "if the change is intended: .venv/bin/pytest tests/compiler/test_cases.py --update-goldens"
 # The text of a generated package __init__.py, where a case does not store its own.
 PACKAGE_INIT = (CASES / "_package_init.py").read_text(encoding="utf-8")
 

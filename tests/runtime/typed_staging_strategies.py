@@ -1,4 +1,4 @@
-"""Hypothesis strategies for tests/test_typed_staging_differential.py.
+"""Hypothesis strategies for tests/runtime/test_typed_staging_differential.py.
 
 They draw a random table model (a pyiceberg Schema as a generated schema module declares it),
 records for it as a dlt resource would yield them, and what the value rules (README "Value

@@ -25,7 +25,7 @@ click's CliRunner; a handful of mutants also run through the installed console s
 
 CI runs a few hundred seeded mutants (CASCADE_FUZZ_CASES, default 300; about 10 s). A
 longer exploration, with seeds from CASCADE_FUZZ_SEED on (default 0):
-    CASCADE_FUZZ_CASES=5000 .venv/bin/pytest tests/test_compiler_fuzz.py
+    CASCADE_FUZZ_CASES=5000 .venv/bin/pytest tests/compiler/test_compiler_fuzz.py
 A failing mutant is named by its seed and base project (`test_mutant[seed-123-types_seed_table]`;
 which base a seed mutates depends on the list of cases) and the failure message lists the
 mutations that made it; rerun it alone with -k 'seed-123-'. Mutants that found a bug stay in

@@ -16,7 +16,7 @@ from pyiceberg.types import DoubleType, NestedField
 
 from cascade.runtime import IcebergResource, IngestionConfig, ValidationFailed, run_ingestion
 from cascade.runtime.validation import validate_batch
-from tests.test_runtime_ingestion import (
+from tests.runtime.test_runtime_ingestion import (
     IDENTIFIER,
     PARTITION_SPEC,
     SCHEMA,
@@ -25,7 +25,7 @@ from tests.test_runtime_ingestion import (
     reading,
     rows_source,
 )
-from tests.test_runtime_ingestion import catalog as catalog  # the fixture
+from tests.runtime.test_runtime_ingestion import catalog as catalog  # the fixture
 
 NAN = float("nan")
 INF = float("inf")

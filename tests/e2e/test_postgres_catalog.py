@@ -20,7 +20,7 @@ from generated.assets.nightscout.glucose_entries import dlt_glucose_entries
 from tests.conftest import REPO_ROOT
 from tests.duckdb_reader import query_iceberg
 
-pytest_plugins = ["tests.postgres"]
+pytest_plugins = ["tests.e2e.postgres"]
 
 READINGS_PER_DAY = 288
 

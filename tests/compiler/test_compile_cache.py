@@ -27,7 +27,7 @@ from cascade.compiler.driver.cache import (
 )
 
 MODEL = "examples/schemas/nightscout.py"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 GENERATED_SCHEMA = "generated/schemas/nightscout/glucose_entries.py"
 
 

@@ -4,9 +4,9 @@ Hypothesis draws a table model (a pyiceberg Schema of every supported type, opti
 required, nested, with the load columns last and field ids as the compiler gives them), and
 one or two loads of records for it as a dlt resource yields them: camelCase and snake_case
 keys, absent keys, unknown keys, None at every depth, and the edge values of each type.
-tests/typed_staging_strategies.py works out what each record must become from the value rules
-(README "Value rules", DESIGN.md section 4) on its own; nothing here uses the runtime's
-conversion code.
+tests/runtime/typed_staging_strategies.py works out what each record must become from the
+value rules (README "Value rules", DESIGN.md section 4) on its own; nothing here uses the
+runtime's conversion code.
 
 Each load runs the real way: `dg.materialize` of a daily-partitioned asset calling
 `run_ingestion` (no Pandera model: this is about staging values exactly) on a SQLite
@@ -32,7 +32,7 @@ CI runs the "ci" hypothesis profile (tests/conftest.py): the same CI_EXAMPLES ex
 every run, not shrunk (see RUN below), in about 40 s. To explore with many more random
 examples, each failure shrunk to a minimal scenario and kept in .hypothesis/ for the next run:
 
-    HYPOTHESIS_PROFILE=explore .venv/bin/pytest tests/test_typed_staging_differential.py
+    HYPOTHESIS_PROFILE=explore .venv/bin/pytest tests/runtime/test_typed_staging_differential.py
 
 A failure prints the scenario (the model's schema, each load's pages and verdict) and what
 differs, reader by reader.
@@ -81,7 +81,7 @@ from pyiceberg.types import (
 
 from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
 from tests.duckdb_reader import connect
-from tests.typed_staging_strategies import (
+from tests.runtime.typed_staging_strategies import (
     LOAD_COLUMNS,
     Bad,
     Load,

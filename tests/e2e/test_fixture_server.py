@@ -17,7 +17,7 @@ import pytest
 
 from examples.fixtures.nightscout_server import NightscoutFixtureServer, entries_for_day
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DAY = date(2024, 1, 5)
 DIRECTIONS = [
     "DoubleUp",

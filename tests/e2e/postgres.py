@@ -5,7 +5,7 @@ The server comes from the PostgreSQL programs installed on this machine, which
 `scripts/ensure-postgres.sh` installs (`make test` runs it first). It listens on 127.0.0.1 on a
 free port with trust authentication, keeps its files and socket in a temporary folder, and is
 stopped and removed at the end of the session. A test module uses these fixtures with
-`pytest_plugins = ["tests.postgres"]`.
+`pytest_plugins = ["tests.e2e.postgres"]`.
 """
 
 from __future__ import annotations
