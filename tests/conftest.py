@@ -1,5 +1,6 @@
-"""Fixtures shared by the end-to-end tests: a copy of the example project, the Nightscout
-fixture server on 127.0.0.1, and a real pyiceberg catalog in a temporary folder."""
+"""Fixtures shared by the tests: a copy of the example project, the Nightscout fixture server
+on 127.0.0.1, and a real pyiceberg catalog in a temporary folder; the --update-goldens
+option; the hypothesis profiles. Plain helpers are in tests/helpers.py."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from pyiceberg.catalog import Catalog, load_catalog
 
 from examples.fixtures.nightscout_server import NightscoutFixtureServer
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO_ROOT
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,6 +66,23 @@ def catalog_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, st
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+@pytest.fixture
+def catalog(
+    catalog_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Catalog:
+    """The catalog `cascade` that catalog_env configures, loaded: what the generated assets
+    and IcebergResource() load too. For loads run in this process, HOME is an empty folder
+    (no ~/.pyiceberg.yaml or ~/.dlt; DuckDB wants one) and tmp_path the working directory."""
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    # pyiceberg read its environment when it was imported: the properties are passed again.
+    prefix = "PYICEBERG_CATALOG__CASCADE__"
+    return load_catalog(
+        "cascade", **{key.removeprefix(prefix).lower(): value for key, value in catalog_env.items()}
+    )
 
 
 # Hypothesis profiles, chosen with HYPOTHESIS_PROFILE (default "ci").

@@ -1,17 +1,28 @@
-"""Helpers the tests share: the case folders and their expected output.
-
-Imported as `from tests.helpers import ...` (pytest runs with the repo root on sys.path).
+"""Helpers the tests share: the case folders and their expected output, runs of the console
+script and of git, one Dagster run of an asset and what it reports. Fixtures are in
+tests/conftest.py. Imported as `from tests.helpers import ...` (pytest puts the repo root on
+sys.path).
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
+
+import dagster as dg
+
+from cascade.runtime import IcebergResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CASES = REPO_ROOT / "tests" / "cases"
 DIFF_CASES = REPO_ROOT / "tests" / "diff_cases"
+# The console script installed next to the interpreter running the tests.
+CASCADE = Path(sys.executable).with_name("cascade")
 
 # What a tests/cases folder holds besides the user project it is: the expected output, an
 # earlier generation's output (or the name of a shared one, under tests/cases/_bases/), and a
@@ -103,3 +114,85 @@ def copy_case(root: Path, target: Path, *, previous: bool = False) -> Path:
             (target / path).parent.mkdir(parents=True, exist_ok=True)
             (target / path).write_text(text, encoding="utf-8")
     return target
+
+
+# -- processes ------------------------------------------------------------------------------
+
+
+def cascade(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed `cascade` console script on `project`, with `env` added to the
+    environment."""
+    return subprocess.run(
+        [CASCADE, *args, "--project", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+
+
+def git(repo: Path, *args: str) -> str:
+    """Runs git in `repo` as a throwaway user; its output."""
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replaces `old` (which must be there) with `new` in the file."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# -- Iceberg and Dagster ------------------------------------------------------------------------
+
+
+def field_ids(schema) -> dict[str, int]:
+    """A schema's top-level field ids by name."""
+    return {field.name: field.field_id for field in schema.fields}
+
+
+def materialize(
+    asset: dg.AssetsDefinition, partition: str, **kwargs: object
+) -> dg.ExecuteInProcessResult:
+    """One in-process run of `asset` for `partition`, with the `iceberg` resource the generated
+    definitions give it (whose catalog the environment configures). A failed run is returned,
+    not raised: see failure_message()."""
+    return dg.materialize(
+        [asset],
+        partition_key=partition,
+        resources={"iceberg": IcebergResource()},
+        raise_on_error=False,
+        **kwargs,
+    )
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """What the run's failed steps raised: each error's message and its causes', without the
+    stack traces; "" for a run that succeeded."""
+    lines = []
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            while error is not None:
+                lines.append(error.message.strip())
+                error = error.cause or error.context
+    return "\n".join(lines)
+
+
+def metadata_of(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    """The metadata of the run's one materialization, as plain values."""
+    assert result.success, failure_message(result)
+    [event] = result.get_asset_materialization_events()
+    return {key: value.value for key, value in event.materialization.metadata.items()}

@@ -25,9 +25,9 @@ from cascade.compiler.driver.cache import (
     encode_module_facts,
     key_path,
 )
+from tests.helpers import REPO_ROOT
 
 MODEL = "examples/schemas/nightscout.py"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 GENERATED_SCHEMA = "generated/schemas/nightscout/glucose_entries.py"
 
 

@@ -41,7 +41,6 @@ import random
 import re
 import shutil
 import subprocess
-import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,9 +50,8 @@ from click.testing import CliRunner
 
 from cascade.compiler.cli import main
 from cascade.compiler.config import GENERATED_MARK, ConfigError, load_config
-from tests.helpers import CASES, REPO_ROOT, case_names, copy_case
+from tests.helpers import CASCADE, CASES, REPO_ROOT, case_names, copy_case
 
-CASCADE = Path(sys.executable).with_name("cascade")
 BASES = ["example", *case_names(CASES)]
 # Projects that compile before mutation: a mutant of one of them reaches the writer far more
 # often than a mutant of a case that shows a diagnostic, so they get every other seed.

@@ -12,7 +12,7 @@ from cascade.compiler import compile_project, load_config
 from cascade.compiler.cli import main
 from cascade.compiler.driver.previous import existing_generated_files
 from cascade.compiler.driver.write import stale_diff
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 GLUCOSE = "examples/ingestion/nightscout/glucose.py"
 ASSET = "generated/assets/nightscout/glucose_entries.py"

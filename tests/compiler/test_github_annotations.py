@@ -6,7 +6,6 @@ packages/core/src/command.ts): data escapes `%`, CR and LF; property values also
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,7 @@ from cascade.compiler.diagnostics import (
 )
 from cascade.compiler.review.diff import TableDiff, format_github
 from cascade.runtime.change_rules import Change
-
-CASCADE = Path(sys.executable).parent / "cascade"
+from tests.helpers import CASCADE
 
 HOSTILE = [
     "evil\n::add-mask::secret",

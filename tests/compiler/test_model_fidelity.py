@@ -10,7 +10,7 @@ import pytest
 
 from cascade.compiler import analyze_project, load_config
 from cascade.compiler.ir import Column, DecimalType, Ingestion, PrimitiveType
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 # Field(...) keyword -> the name of the Pandera check it builds.
 CHECK_NAMES = {

@@ -14,7 +14,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+
+from tests.helpers import free_port
 
 # The OS user that runs the server when the tests run as root (initdb refuses root), and the
 # database superuser in every case.
@@ -44,12 +45,6 @@ def server_bin() -> Path | None:
             return folder
     initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
     return Path(initdb).parent if initdb and pg_ctl else None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def create_database(uri: str, name: str) -> str:

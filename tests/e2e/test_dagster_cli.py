@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from cascade.runtime import IcebergResource
 from examples.fixtures.nightscout_server import NightscoutFixtureServer
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT, free_port
 
 BIN = Path(sys.executable).parent
 
@@ -57,12 +56,6 @@ def test_dagster_cli_materializes_a_partition(tmp_path: Path, nightscout: Nights
     table = IcebergResource().load_catalog().load_table("raw.glucose_entries")
     assert table.scan().count() == 288
     assert nightscout.request_count == 1
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def graphql(url: str, query: str) -> dict:

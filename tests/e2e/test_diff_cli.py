@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-CASCADE = Path(sys.executable).parent / "cascade"
+from tests.helpers import CASCADE, edit, git
+
 SCHEMA_MODULE = "generated/schemas/app/users.py"
 
 MODEL = """\
@@ -50,26 +50,10 @@ DROP_EMAIL = ("    email: str\n", "")
 ALLOW_DROP = ('    group="app",\n', '    group="app",\n    allow_breaking=("CAS201:email",),\n')
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
 def cascade(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CASCADE), *args], cwd=folder, capture_output=True, text=True, timeout=60
     )
-
-
-def edit(root: Path, path: str, old: str, new: str) -> None:
-    text = (root / path).read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    (root / path).write_text(text.replace(old, new), encoding="utf-8")
 
 
 def commit(repo: Path, message: str) -> None:
@@ -117,12 +101,11 @@ def test_no_change_and_safe_changes_exit_0(repo: Path) -> None:
 
     # Not generated yet: diff compiles the working tree itself.
     edit(
-        repo,
-        "models/users.py",
+        repo / "models/users.py",
         "    age: int | None\n",
         "    age: int | None\n    nickname: str | None\n",
     )
-    edit(repo, "models/users.py", "    email: str\n", "    email: str | None\n")
+    edit(repo / "models/users.py", "    email: str\n", "    email: str | None\n")
     result = cascade(repo, "diff")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -134,7 +117,7 @@ def test_no_change_and_safe_changes_exit_0(repo: Path) -> None:
 
 
 def test_breaking_change_exit_2_until_allowed(repo: Path) -> None:
-    edit(repo, "models/users.py", *DROP_EMAIL)
+    edit(repo / "models/users.py", *DROP_EMAIL)
     refused = cascade(repo, "diff")
     assert refused.returncode == 2, refused.stderr
     assert "CAS201 BREAKING column-dropped" in refused.stdout
@@ -142,7 +125,7 @@ def test_breaking_change_exit_2_until_allowed(repo: Path) -> None:
     assert "allow with allow_breaking=('CAS201:email',) in the decorator" in refused.stdout
     assert refused.stdout.endswith("; 1 breaking change(s) not allowed\n")
 
-    edit(repo, "ingestion/users.py", *ALLOW_DROP)
+    edit(repo / "ingestion/users.py", *ALLOW_DROP)
     allowed = cascade(repo, "diff")
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
     assert "email (id 2) is dropped (allowed)" in allowed.stdout
@@ -167,15 +150,17 @@ def test_breaking_change_exit_2_until_allowed(repo: Path) -> None:
     assert older.stdout.endswith("against HEAD~1\n")
 
     # Without the allowance, the drop is refused against the commit that still had email.
-    edit(repo, "ingestion/users.py", ALLOW_DROP[1], ALLOW_DROP[0])
+    edit(repo / "ingestion/users.py", ALLOW_DROP[1], ALLOW_DROP[0])
     first = git(repo, "rev-list", "--max-parents=0", "HEAD").strip()
     assert cascade(repo, "diff", "--against", first).returncode == 2
 
 
 def test_github_annotations(repo: Path) -> None:
-    edit(repo, "models/users.py", *DROP_EMAIL)
+    edit(repo / "models/users.py", *DROP_EMAIL)
     edit(
-        repo, "models/users.py", "    age: int | None\n", "    age: int | None\n    x: str | None\n"
+        repo / "models/users.py",
+        "    age: int | None\n",
+        "    age: int | None\n    x: str | None\n",
     )
     result = cascade(repo, "diff", "--format", "github")
     assert result.returncode == 2
@@ -187,14 +172,14 @@ def test_github_annotations(repo: Path) -> None:
     # The readable report goes to the log (stderr), next to the annotations.
     assert "1 breaking change(s) not allowed" in result.stderr
 
-    edit(repo, "ingestion/users.py", *ALLOW_DROP)
+    edit(repo / "ingestion/users.py", *ALLOW_DROP)
     allowed = cascade(repo, "diff", "--format", "github")
     assert allowed.returncode == 0
     assert allowed.stdout.splitlines()[0].startswith(f"::warning file={SCHEMA_MODULE},")
 
 
 def test_json(repo: Path) -> None:
-    edit(repo, "models/users.py", *DROP_EMAIL)
+    edit(repo / "models/users.py", *DROP_EMAIL)
     result = cascade(repo, "diff", "--format", "json")
     assert result.returncode == 2
     data = json.loads(result.stdout)
@@ -244,7 +229,7 @@ def test_project_in_a_subfolder_and_tables_not_committed_yet(tmp_path: Path) -> 
     assert cascade(repo, "gen", "--project", lake).returncode == 0
     commit(repo, "generated")
     # The baseline is read from <lake>/generated at HEAD, from the root or from inside.
-    edit(repo / lake, "models/users.py", *DROP_EMAIL)
+    edit(repo / lake / "models/users.py", *DROP_EMAIL)
     for folder, project in ((repo, lake), (repo / lake / "models", "..")):
         result = cascade(folder, "diff", "--project", project)
         assert result.returncode == 2, (folder, result.stderr)
@@ -268,7 +253,7 @@ def test_errors_exit_1(repo: Path, tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
     # A project that does not compile: its diagnostics, and nothing compared.
-    edit(repo, "models/users.py", "    age: int | None\n", "    age: int | str\n")
+    edit(repo / "models/users.py", "    age: int | None\n", "    age: int | str\n")
     broken = cascade(repo, "diff")
     assert broken.returncode == 1
     assert "models/users.py:" in broken.stderr and broken.stdout == ""

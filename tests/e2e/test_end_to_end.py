@@ -3,6 +3,7 @@ read back with pyiceberg and with DuckDB's iceberg extension."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 import dagster as dg
@@ -14,26 +15,13 @@ from examples.fixtures.nightscout_server import NightscoutFixtureServer, entries
 from generated.assets.nightscout.glucose_entries import dlt_glucose_entries
 from generated.schemas.nightscout import glucose_entries as table_module
 from tests.duckdb_reader import query_iceberg
+from tests.helpers import field_ids, metadata_of
+from tests.helpers import materialize as run_asset
 
 READINGS_PER_DAY = 288
 
 
-def materialize(partition: str) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [dlt_glucose_entries],
-        partition_key=partition,
-        resources={"iceberg": IcebergResource()},
-        raise_on_error=False,
-    )
-
-
-def metadata_of(result: dg.ExecuteInProcessResult) -> dict[str, object]:
-    [event] = result.get_asset_materialization_events()
-    return {key: value.value for key, value in event.materialization.metadata.items()}
-
-
-def field_ids(schema) -> dict[str, int]:
-    return {field.name: field.field_id for field in schema.fields}
+materialize = functools.partial(run_asset, dlt_glucose_entries)
 
 
 @pytest.mark.usefixtures("catalog_env")

@@ -10,14 +10,13 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
 from examples.fixtures.nightscout_server import NightscoutFixtureServer, entries_for_day
+from tests.helpers import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DAY = date(2024, 1, 5)
 DIRECTIONS = [
     "DoubleUp",

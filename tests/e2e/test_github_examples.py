@@ -29,6 +29,7 @@ from generated.assets.github.github_repo_stats import dlt_github_repo_stats
 from generated.schemas.github import github_events as events_table
 from generated.schemas.github import github_repo_stats as repos_table
 from tests.duckdb_reader import query_iceberg
+from tests.helpers import failure_message, field_ids, materialize, metadata_of
 
 USER = "octocat"
 LOAD_COLUMNS = {"_dlt_load_id", "_dlt_id", "_cascade_ingested_at"}
@@ -42,30 +43,6 @@ def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubFixtureServer]:
         monkeypatch.setenv("GITHUB_USER", USER)
         monkeypatch.delenv("GITHUB_TOKEN", raising=False)  # never send a real token to it
         yield server
-
-
-def materialize(asset: dg.AssetsDefinition, partition: str) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [asset],
-        partition_key=partition,
-        resources={"iceberg": IcebergResource()},
-        raise_on_error=False,
-    )
-
-
-def metadata_of(result: dg.ExecuteInProcessResult) -> dict[str, object]:
-    assert result.success, failure_message(result)
-    [event] = result.get_asset_materialization_events()
-    return {key: value.value for key, value in event.materialization.metadata.items()}
-
-
-def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    return "\n".join(str(e.step_failure_data.error) for e in failures)
-
-
-def field_ids(schema) -> dict[str, int]:
-    return {field.name: field.field_id for field in schema.fields}
 
 
 def data_rows(table) -> list[dict]:

@@ -19,7 +19,7 @@ from examples.fixtures.github_server import (
     repo_count,
     repos_for_day,
 )
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 USER = "octocat"
 DAY = date(2024, 1, 3)  # 118 events: two pages of 100

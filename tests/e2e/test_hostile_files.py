@@ -7,24 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-CASCADE = Path(sys.executable).with_name("cascade")
+from tests.helpers import cascade
+
 SCHEMA = "generated/schemas/nightscout/glucose_entries.py"
-
-
-def cascade(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CASCADE, *args, "--project", str(project)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
 
 
 def listing(folder: Path) -> dict[str, bytes]:

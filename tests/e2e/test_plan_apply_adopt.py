@@ -1,8 +1,6 @@
 """`cascade plan`, `cascade apply` and `cascade adopt` on the example project's embedded catalog
 (`<project>/.cascade`), through the real console script."""
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,26 +11,14 @@ from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
 from cascade.runtime.catalog import IcebergResource
+from tests.helpers import cascade, edit
 
-CASCADE = Path(sys.executable).with_name("cascade")
 GLUCOSE = "raw.glucose_entries"
 MODEL = Path("examples/schemas/nightscout.py")
 
 
-def cascade(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(CASCADE), *args, "--project", str(project)], capture_output=True, text=True
-    )
-
-
 def catalog_of(project: Path) -> Catalog:
     return IcebergResource(project_dir=str(project)).load_catalog()
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def test_apply_creates_the_tables_then_plan_shows_an_evolution_and_apply_makes_it(

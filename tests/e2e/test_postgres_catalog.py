@@ -4,39 +4,29 @@ generated code unchanged. Also two processes loading different partitions at the
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
 import pyarrow.compute as pc
 import sqlalchemy
 
 from cascade.runtime import IcebergResource
 from examples.fixtures.nightscout_server import NightscoutFixtureServer, entries_for_day
 from generated.assets.nightscout.glucose_entries import dlt_glucose_entries
-from tests.conftest import REPO_ROOT
 from tests.duckdb_reader import query_iceberg
+from tests.helpers import REPO_ROOT, metadata_of
+from tests.helpers import materialize as run_asset
 
 pytest_plugins = ["tests.e2e.postgres"]
 
 READINGS_PER_DAY = 288
 
 
-def materialize(partition: str) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [dlt_glucose_entries],
-        partition_key=partition,
-        resources={"iceberg": IcebergResource()},
-        raise_on_error=False,
-    )
-
-
-def metadata_of(result: dg.ExecuteInProcessResult) -> dict[str, object]:
-    [event] = result.get_asset_materialization_events()
-    return {key: value.value for key, value in event.materialization.metadata.items()}
+materialize = functools.partial(run_asset, dlt_glucose_entries)
 
 
 def catalog_rows(uri: str) -> list[tuple]:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from cascade.compiler.cli import main
 from cascade.runtime import IcebergResource
 from generated.assets.nightscout.glucose_entries import dlt_glucose_entries
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 TABLE = "raw.glucose_entries"
 

@@ -28,8 +28,8 @@ from pyiceberg.types import DoubleType, FloatType, IntegerType, LongType
 
 from cascade.runtime import IcebergResource
 from tests.duckdb_reader import query_iceberg
+from tests.helpers import CASCADE, failure_message, metadata_of
 
-CASCADE = Path(sys.executable).with_name("cascade")
 IDENTIFIER = "raw.readings"
 SCHEMA_MODULE = "generated.schemas.lab.readings"
 PROJECT_PACKAGES = ("generated", "ingestion", "models")
@@ -239,16 +239,6 @@ def materialize(root: Path, partition: str) -> tuple[dg.ExecuteInProcessResult, 
     defs, schema_module = load_generated(root)
     job = defs.resolve_implicit_global_asset_job_def()
     return job.execute_in_process(partition_key=partition, raise_on_error=False), schema_module
-
-
-def metadata_of(result: dg.ExecuteInProcessResult) -> dict[str, object]:
-    [event] = result.get_asset_materialization_events()
-    return {key: value.value for key, value in event.materialization.metadata.items()}
-
-
-def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    return "\n".join(str(e.step_failure_data.error) for e in failures)
 
 
 def live_table(root: Path) -> Table:

@@ -4,20 +4,13 @@ Each test runs the installed console script, as a user would."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-CASCADE = Path(sys.executable).with_name("cascade")
+from tests.helpers import cascade
+
 ASSET = "generated/assets/nightscout/glucose_entries.py"
-
-
-def cascade(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CASCADE, *args, "--project", str(project)], capture_output=True, text=True, timeout=120
-    )
 
 
 def tree(folder: Path) -> dict[str, bytes | None]:

@@ -7,15 +7,15 @@ load must name the column, the values and the row count, and leave the table exa
 was (same metadata file, same snapshot), or absent on a fresh catalog.
 """
 
+import functools
 import math
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import dlt
 import pytest
 from pandera.pandas import DataFrameModel, Field
-from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.catalog import Catalog
 from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
@@ -35,9 +35,13 @@ from typing_extensions import TypedDict  # Pandera needs it for TypedDict on Pyt
 from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
 from cascade.runtime.pyiceberg_compat import keeping_null_lists
 from tests.duckdb_reader import query_iceberg
+from tests.helpers import failure_message, metadata_of
+from tests.helpers import materialize as run_asset
 
 IDENTIFIER = "raw.things"
 PARTITION = "2024-01-02"
+# Every test loads into the catalog `cascade` (tests/conftest.py), as a deployment configures it.
+pytestmark = pytest.mark.usefixtures("catalog")
 LOAD_COLUMNS = (
     NestedField(90, "_dlt_load_id", StringType(), required=True),
     NestedField(91, "_dlt_id", StringType(), required=True),
@@ -99,24 +103,7 @@ def yielding(*pages: list[dict]):  # noqa: ANN201
     return produce
 
 
-def materialize(definition: dg.AssetsDefinition) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [definition],
-        partition_key=PARTITION,
-        resources={"iceberg": IcebergResource()},
-        raise_on_error=False,
-    )
-
-
-def failure(result: dg.ExecuteInProcessResult) -> str:
-    assert not result.success
-    return result.failure_data_for_node("dlt_things").error.message
-
-
-def materialization(result: dg.ExecuteInProcessResult) -> dict:
-    assert result.success, result.failure_data_for_node("dlt_things").error.message
-    [event] = result.asset_materializations_for_node("dlt_things")
-    return {key: value.value for key, value in event.metadata.items()}
+materialize = functools.partial(run_asset, partition=PARTITION)
 
 
 def check_result(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
@@ -126,18 +113,6 @@ def check_result(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
         if event.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
     return evaluation
-
-
-@pytest.fixture(autouse=True)
-def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:
-    (tmp_path / "home").mkdir()  # no ~/.pyiceberg.yaml or ~/.dlt; DuckDB wants a home
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    uri, warehouse = f"sqlite:///{tmp_path / 'catalog.db'}", tmp_path / "warehouse"
-    warehouse.mkdir()
-    monkeypatch.setenv("PYICEBERG_CATALOG__CASCADE__URI", uri)
-    monkeypatch.setenv("PYICEBERG_CATALOG__CASCADE__WAREHOUSE", warehouse.as_uri())
-    return load_catalog("cascade", uri=uri, warehouse=warehouse.as_uri())
 
 
 def state(catalog: Catalog) -> tuple[str, int | None] | None:
@@ -197,7 +172,7 @@ def test_nan_and_infinities_land_as_ieee_values_and_only_none_is_null(catalog: C
         {"id": 6, "temp": -0.0},
     ]
 
-    materialization(materialize(asset(yielding(records), TEMPERATURE)))
+    metadata_of(materialize(asset(yielding(records), TEMPERATURE)))
 
     expected = {1: math.nan, 2: math.inf, 3: -math.inf, 4: None, 5: None, 6: -0.0}
     assert same(read_back(catalog, "temp"), expected)
@@ -206,7 +181,7 @@ def test_nan_and_infinities_land_as_ieee_values_and_only_none_is_null(catalog: C
 def test_a_check_rejects_nan_and_minus_infinity_naming_column_and_values(
     catalog: Catalog,
 ) -> None:
-    materialization(materialize(asset(yielding([{"id": 9, "temp": 1.5}]), TEMPERATURE, Reading)))
+    metadata_of(materialize(asset(yielding([{"id": 9, "temp": 1.5}]), TEMPERATURE, Reading)))
     before = state(catalog)
     records = [
         {"id": 1, "temp": math.nan},
@@ -216,7 +191,7 @@ def test_a_check_rejects_nan_and_minus_infinity_naming_column_and_values(
 
     result = materialize(asset(yielding(records), TEMPERATURE, Reading))
 
-    message = failure(result)
+    message = failure_message(result)
     assert "temp: greater_than_or_equal_to(0) failed for 2 row(s): nan, -inf" in message
     assert not check_result(result).passed
     assert state(catalog) == before
@@ -225,7 +200,7 @@ def test_a_check_rejects_nan_and_minus_infinity_naming_column_and_values(
 def test_a_required_float_holding_nan_is_a_value_not_a_missing_one(catalog: Catalog) -> None:
     schema = table_schema(NestedField(2, "temp", DoubleType(), required=True))
 
-    materialization(materialize(asset(yielding([{"id": 1, "temp": math.nan}]), schema)))
+    metadata_of(materialize(asset(yielding([{"id": 1, "temp": math.nan}]), schema)))
 
     assert same(read_back(catalog, "temp"), {1: math.nan})
 
@@ -235,11 +210,11 @@ def test_a_required_float_holding_nan_is_a_value_not_a_missing_one(catalog: Cata
 
 def test_two_keys_that_become_one_column_are_refused_naming_both(catalog: Catalog) -> None:
     schema = table_schema(NestedField(2, "user_name", StringType(), required=False))
-    materialization(materialize(asset(yielding([{"id": 9, "user_name": "x"}]), schema)))
+    metadata_of(materialize(asset(yielding([{"id": 9, "user_name": "x"}]), schema)))
     before = state(catalog)
     records = [{"id": 1, "userName": "display", "user_name": "login"}]
 
-    message = failure(materialize(asset(yielding(records), schema)))
+    message = failure_message(materialize(asset(yielding(records), schema)))
 
     assert (
         "user_name: 1 record(s) hold both 'userName' and 'user_name', which both become this "
@@ -264,7 +239,7 @@ def test_two_keys_inside_a_struct_or_a_flattened_object_are_refused(catalog: Cat
         {"id": 2, "origin": {"siteName": "x", "site_name": "y"}},
     ]
 
-    message = failure(materialize(asset(yielding(records), schema)))
+    message = failure_message(materialize(asset(yielding(records), schema)))
 
     assert "actor__login: 1 record(s) hold both 'actor.Login' and 'actor.login'" in message
     assert "origin.site_name: 1 record(s) hold both 'origin.siteName' and 'origin.site_name'" in (
@@ -277,7 +252,7 @@ def test_different_records_may_spell_a_key_differently(catalog: Catalog) -> None
     schema = table_schema(NestedField(2, "user_name", StringType(), required=False))
     records = [{"id": 1, "userName": "display"}, {"id": 2, "user_name": "login"}]
 
-    materialization(materialize(asset(yielding(records), schema)))
+    metadata_of(materialize(asset(yielding(records), schema)))
 
     assert read_back(catalog, "user_name") == {1: "display", 2: "login"}
 
@@ -316,7 +291,7 @@ def test_null_and_empty_lists_of_structs_read_back_as_sent(catalog: Catalog) -> 
         {"id": 4, "lines": [{"sku": "a", "qty": 2}], "tags": ["x"]},
     ]
 
-    materialization(materialize(asset(yielding(records), LINES)))
+    metadata_of(materialize(asset(yielding(records), LINES)))
 
     assert read_back(catalog, "lines") == {1: None, 2: None, 3: [], 4: [{"sku": "a", "qty": 2}]}
     assert read_back(catalog, "tags") == {1: None, 2: None, 3: [], 4: ["x"]}
@@ -350,12 +325,12 @@ def test_an_empty_day_succeeds_with_no_data_and_a_passed_check(
     existing: bool,  # noqa: ANN001
 ) -> None:
     if existing:
-        materialization(materialize(asset(yielding([{"id": 1, "temp": 2.0}]), TEMPERATURE)))
+        metadata_of(materialize(asset(yielding([{"id": 1, "temp": 2.0}]), TEMPERATURE)))
     before = state(catalog)
 
     result = materialize(asset(produce, TEMPERATURE, Reading))
 
-    assert materialization(result)["status"] == "no_data"
+    assert metadata_of(result)["status"] == "no_data"
     evaluation = check_result(result)
     assert evaluation.passed
     assert evaluation.metadata["rows"].value == 0
@@ -373,7 +348,7 @@ def test_values_that_do_not_fit_are_refused_naming_column_value_and_count(
         NestedField(3, "h", LongType(), required=False),
         NestedField(4, "note", StringType(), required=False),
     )
-    materialization(materialize(asset(yielding([{"id": 9, "price": "1.50", "h": 1}]), schema)))
+    metadata_of(materialize(asset(yielding([{"id": 9, "price": "1.50", "h": 1}]), schema)))
     before = state(catalog)
     records = [
         {"id": 1, "price": "1.005"},
@@ -383,7 +358,7 @@ def test_values_that_do_not_fit_are_refused_naming_column_value_and_count(
         {"id": 5, "price": 19.99, "h": 7, "note": "fine"},
     ]
 
-    message = failure(materialize(asset(yielding(records), schema)))
+    message = failure_message(materialize(asset(yielding(records), schema)))
 
     assert "nothing was written" in message
     assert (
@@ -410,7 +385,7 @@ def test_exact_decimals_and_integers_land_unchanged(catalog: Catalog) -> None:
         {"id": 3, "price": "-99999999.99", "h": 0},
     ]
 
-    materialization(materialize(asset(yielding(records), schema)))
+    metadata_of(materialize(asset(yielding(records), schema)))
 
     from decimal import Decimal
 
@@ -436,7 +411,7 @@ def test_unique_with_two_nulls_names_column_check_and_values(catalog: Catalog) -
 
     result = materialize(asset(yielding(records), schema, Account))
 
-    message = failure(result)
+    message = failure_message(result)
     assert "email: field_uniqueness failed for 2 row(s): None, None" in message
     evaluation = check_result(result)
     assert not evaluation.passed
@@ -455,7 +430,7 @@ def test_a_boolean_in_a_text_column_is_refused(catalog: Catalog) -> None:
         NestedField(3, "flag", BooleanType(), required=False),
     )
 
-    message = failure(
+    message = failure_message(
         materialize(asset(yielding([{"id": 1, "note": True, "flag": "yes"}]), schema))
     )
 
@@ -481,7 +456,7 @@ def test_unknown_keys_are_dropped_and_counted(catalog: Catalog) -> None:
 
     result = materialize(asset(yielding(records), schema))
 
-    assert materialization(result)["rows_dropped_columns"] == 2  # extra, meta
+    assert metadata_of(result)["rows_dropped_columns"] == 2  # extra, meta
     assert read_back(catalog, "note") == {1: "a", 2: None}
 
 
@@ -491,7 +466,7 @@ def test_a_strict_model_refuses_keys_it_does_not_have(catalog: Catalog) -> None:
 
     result = materialize(asset(yielding(records), schema, StrictThing))
 
-    message = failure(result)
+    message = failure_message(result)
     assert "StrictThing is strict and the records hold key(s) it does not have" in message
     assert "(records): unknown keys: extra (2 record(s))" in message
     assert not check_result(result).passed

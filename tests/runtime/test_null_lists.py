@@ -2,14 +2,11 @@
 and by DuckDB. pyiceberg 0.12 alone turns a null list (or map) of structs into an empty one
 when it writes and when it reads (`cascade.runtime.pyiceberg_compat` says where and why)."""
 
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyiceberg
-import pytest
 from pyiceberg.catalog import Catalog
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.io.pyarrow import _to_requested_schema
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
 from pyiceberg.schema import Schema
@@ -91,13 +88,6 @@ ROWS = [
     {"id": 5, "lines": [{"sku": None, "qty": None}], "tags": None, "order": None,
      "grid": [None], "by_sku": None, "days": [{"day": "tue", "lines": ONE}]},
 ]  # fmt: skip
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    return SqlCatalog(
-        "test", uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=tmp_path.as_uri()
-    )
 
 
 def merge(catalog: Catalog, rows: list[dict[str, Any]]) -> Table:

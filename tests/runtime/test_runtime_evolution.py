@@ -7,7 +7,6 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import DayTransform, IdentityTransform
@@ -71,13 +70,6 @@ ROW = {
     "at": AT,
     "origin": {"site": "x"},
 }
-
-
-@pytest.fixture
-def catalog(tmp_path) -> Catalog:
-    return SqlCatalog(
-        "test", uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=tmp_path.as_uri()
-    )
 
 
 def rows(schema: Schema, values: dict) -> pa.Table:

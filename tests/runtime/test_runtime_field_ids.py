@@ -45,11 +45,6 @@ def sql_catalog(folder: Path, database: str = "catalog.db") -> Catalog:
     return SqlCatalog("test", uri=uri, warehouse=folder.as_uri())
 
 
-@pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    return sql_catalog(tmp_path)
-
-
 def test_a_new_table_gets_ids_with_gaps_and_out_of_order(catalog: Catalog) -> None:
     # Id 4 was retired, 6 too; `at` (5) was added after `value` (3) and moved before it.
     schema = Schema(

@@ -4,6 +4,7 @@ Each test builds an asset the way generated code does (an `@dg.asset` calling `r
 around a handwritten equivalent of a generated schema module.
 """
 
+import functools
 import glob
 import time
 from collections.abc import Iterator
@@ -18,16 +19,20 @@ import duckdb_extension_iceberg
 import pandera.polars
 import pytest
 from pandera.pandas import DataFrameModel, Field
-from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.catalog import Catalog
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema, index_by_name
 from pyiceberg.transforms import DayTransform
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
 from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
+from tests.helpers import failure_message, metadata_of
+from tests.helpers import materialize as run_asset
 
 IDENTIFIER = "raw.readings"
 PARTITION = "2024-01-02"
+# Every test loads into the catalog `cascade` (tests/conftest.py), as a deployment configures it.
+pytestmark = pytest.mark.usefixtures("catalog")
 
 # The equivalent of a generated schema module for the model `Reading` below.
 SCHEMA = Schema(
@@ -102,25 +107,7 @@ def ingestion_asset(
     return dlt_readings
 
 
-def materialize(asset: dg.AssetsDefinition, **kwargs) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [asset],
-        partition_key=PARTITION,
-        resources={"iceberg": IcebergResource()},
-        raise_on_error=False,
-        **kwargs,
-    )
-
-
-def metadata(result: dg.ExecuteInProcessResult) -> dict:
-    assert result.success, failure_message(result)
-    [materialization] = result.asset_materializations_for_node("dlt_readings")
-    return {key: value.value for key, value in materialization.metadata.items()}
-
-
-def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    assert not result.success
-    return result.failure_data_for_node("dlt_readings").error.message
+materialize = functools.partial(run_asset, partition=PARTITION)
 
 
 def table_rows(catalog: Catalog, branch: str = "main", identifier: str = IDENTIFIER) -> list:
@@ -130,26 +117,12 @@ def table_rows(catalog: Catalog, branch: str = "main", identifier: str = IDENTIF
     return sorted(data.select(["_id", "value", "note"]).to_pylist(), key=lambda row: row["_id"])
 
 
-@pytest.fixture(autouse=True)
-def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:
-    """The `cascade` catalog configured the way a deployment does it: pyiceberg variables."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.pyiceberg.yaml or ~/.dlt
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PYICEBERG_CATALOG__CASCADE__URI", f"sqlite:///{tmp_path / 'catalog.db'}")
-    warehouse = tmp_path / "warehouse"
-    warehouse.mkdir()
-    monkeypatch.setenv("PYICEBERG_CATALOG__CASCADE__WAREHOUSE", warehouse.as_uri())
-    return load_catalog(
-        "cascade", uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=warehouse.as_uri()
-    )
-
-
 def test_first_load_creates_the_table_with_the_generated_field_ids(catalog: Catalog) -> None:
     calls: list[str] = []
     rows = [reading("a", 1), reading("b", 2, note="x"), reading("c", 3)]
     result = materialize(ingestion_asset(rows_source(rows, calls)))
 
-    meta = metadata(result)
+    meta = metadata_of(result)
     assert calls == [PARTITION]
     assert ("raw",) in catalog.list_namespaces()
     table = catalog.load_table(IDENTIFIER)
@@ -202,7 +175,7 @@ def test_rerunning_a_partition_leaves_the_same_rows(catalog: Catalog) -> None:
     materialize(asset)
     before = table_rows(catalog)
 
-    meta = metadata(materialize(asset))
+    meta = metadata_of(materialize(asset))
 
     assert table_rows(catalog) == before
     assert meta["rows_inserted"] == 0
@@ -216,7 +189,7 @@ def test_new_keys_insert_and_changed_rows_replace_in_one_commit(catalog: Catalog
 
     result = materialize(ingestion_asset(rows_source([reading("b", 20), reading("d", 4)])))
 
-    meta = metadata(result)
+    meta = metadata_of(result)
     after = catalog.load_table(IDENTIFIER).metadata
     assert table_rows(catalog) == [
         {"_id": "a", "value": 1, "note": None},
@@ -238,7 +211,7 @@ def test_new_keys_insert_and_changed_rows_replace_in_one_commit(catalog: Catalog
 def test_duplicate_keys_in_a_batch_keep_the_last_row(catalog: Catalog) -> None:
     rows = [reading("a", 1), reading("b", 2), reading("a", 3), reading("a", 4, note="last")]
 
-    meta = metadata(materialize(ingestion_asset(rows_source(rows))))
+    meta = metadata_of(materialize(ingestion_asset(rows_source(rows))))
 
     assert table_rows(catalog) == [
         {"_id": "a", "value": 4, "note": "last"},
@@ -276,7 +249,7 @@ def test_composite_unique_key_replaces_exactly_the_matching_rows(catalog: Catalo
 
     materialize(asset([("d1", 1, 10), ("d1", 2, 20), ("d2", 1, 30), ("d2", 2, 40)]))
     # An `In` per key column would match all four existing rows; only two keys are in the batch.
-    meta = metadata(materialize(asset([("d1", 1, 11), ("d2", 2, 41), ("d3", 1, 50)])))
+    meta = metadata_of(materialize(asset([("d1", 1, 11), ("d2", 2, 41), ("d3", 1, 50)])))
 
     table = catalog.load_table("raw.device_readings")
     rows = table.scan(selected_fields=("device", "seq", "value")).to_arrow().to_pylist()
@@ -334,7 +307,9 @@ def test_a_polars_model_validates_the_batch_as_polars(catalog: Catalog) -> None:
     assert not catalog.table_exists(IDENTIFIER)
 
     good = rows_source([reading("a", 1), reading("b", 2, note="x")])
-    assert metadata(materialize(ingestion_asset(good, model=PolarsReading)))["rows_inserted"] == 2
+    assert (
+        metadata_of(materialize(ingestion_asset(good, model=PolarsReading)))["rows_inserted"] == 2
+    )
 
 
 @pytest.mark.parametrize(
@@ -346,7 +321,7 @@ def test_without_validation_rows_the_model_would_reject_load(catalog: Catalog, s
 
     result = materialize(ingestion_asset(rows_source(rows), **skip), instance=instance)
 
-    assert metadata(result)["rows_inserted"] == 2
+    assert metadata_of(result)["rows_inserted"] == 2
     assert [row["value"] for row in table_rows(catalog)] == [1, 5000]
     logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert any(message.startswith("No Pandera validation for this table") for message in logged)
@@ -361,7 +336,7 @@ def test_keys_the_table_does_not_have_are_dropped_counted_and_logged(catalog: Ca
 
     result = materialize(ingestion_asset(rows_source(rows)), instance=instance)
 
-    meta = metadata(result)
+    meta = metadata_of(result)
     assert [row["_id"] for row in table_rows(catalog)] == ["a", "b"]
     assert meta["rows_inserted"] == 2
     # No child tables: a list or object the schema has no column for is a dropped key.
@@ -397,7 +372,7 @@ def test_keys_inside_a_flattened_object_are_reported_by_their_dotted_path(
         {"_id": "a", "meta__device": "g7"},
         {"_id": "b", "meta__device": None},
     ]
-    assert metadata(result)["rows_dropped_columns"] == 1
+    assert metadata_of(result)["rows_dropped_columns"] == 1
     logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert "Dropped 1 key(s) the table schema does not have: meta.source (1 record(s))" in logged
 
@@ -432,7 +407,7 @@ def test_no_data_is_reported_without_touching_the_catalog(catalog: Catalog, retu
     def source(partition_date: str):
         return None if returned == "none" else dlt.resource([], name="readings")
 
-    meta = metadata(materialize(ingestion_asset(source)))
+    meta = metadata_of(materialize(ingestion_asset(source)))
 
     assert meta == {
         "status": "no_data",
@@ -448,7 +423,7 @@ def test_a_branch_run_writes_the_branch_and_main_does_not_move(catalog: Catalog)
     main_before = catalog.load_table(IDENTIFIER).metadata.current_snapshot_id
     changes = ingestion_asset(rows_source([reading("b", 20), reading("c", 3)]))
 
-    meta = metadata(materialize(changes, tags={"branch": "dev"}))
+    meta = metadata_of(materialize(changes, tags={"branch": "dev"}))
 
     table = catalog.load_table(IDENTIFIER)
     assert table.metadata.current_snapshot_id == main_before
@@ -461,9 +436,9 @@ def test_a_branch_run_writes_the_branch_and_main_does_not_move(catalog: Catalog)
 
     # The run config names the branch when no tag does; the tag wins over it.
     config = {"ops": {"dlt_readings": {"config": {"branch_name": "staging"}}}}
-    assert metadata(materialize(changes, run_config=config))["branch"] == "staging"
+    assert metadata_of(materialize(changes, run_config=config))["branch"] == "staging"
     tagged = materialize(changes, run_config=config, tags={"branch": "dev"})
-    assert metadata(tagged)["branch"] == "dev"
+    assert metadata_of(tagged)["branch"] == "dev"
     assert catalog.load_table(IDENTIFIER).metadata.current_snapshot_id == main_before
 
 

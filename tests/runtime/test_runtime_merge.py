@@ -1,12 +1,10 @@
 """The table step and the merge on their own, against a real SqlCatalog in a temp folder."""
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions.visitors import bind
 from pyiceberg.io.pyarrow import expression_to_pyarrow
 from pyiceberg.partitioning import PartitionField, PartitionSpec
@@ -67,13 +65,6 @@ def content(catalog: Catalog, branch: str = "main") -> list[tuple[str, int, int]
     return sorted(
         (row["device"], int((row["at"] - START).total_seconds() // 60), row["value"])
         for row in data.to_pylist()
-    )
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    return SqlCatalog(
-        "test", uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=tmp_path.as_uri()
     )
 
 

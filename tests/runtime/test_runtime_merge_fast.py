@@ -12,7 +12,6 @@ import pyarrow as pa
 import pyiceberg.table
 import pytest
 from pyiceberg.catalog import Catalog
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.manifest import ManifestFile
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
@@ -59,10 +58,8 @@ def data_files(table: Table) -> set[str]:
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    catalog = SqlCatalog(
-        "test", uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=tmp_path.as_uri()
-    )
+def catalog(catalog: Catalog) -> Catalog:
+    """tests/conftest.py's catalog, with the namespace the tables below are created in."""
     catalog.create_namespace("raw")
     return catalog
 

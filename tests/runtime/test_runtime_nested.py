@@ -7,7 +7,6 @@ import re
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import dagster as dg
 import dlt
@@ -15,7 +14,7 @@ import pyarrow as pa
 import pytest
 from dlt.common.schema import Schema as DltSchema
 from pandera.pandas import DataFrameModel, Field
-from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.catalog import Catalog
 from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema, index_by_name
 from pyiceberg.types import (
@@ -40,6 +39,7 @@ from cascade.runtime import BatchError, IcebergResource, IngestionConfig, run_in
 from cascade.runtime.batch import conform
 from cascade.runtime.records import RecordConverter
 from tests.duckdb_reader import query_iceberg
+from tests.helpers import materialize
 
 IDENTIFIER = "raw.visits"
 PARTITION = "2024-01-02"
@@ -169,35 +169,10 @@ def asset(rows: list[dict]) -> dg.AssetsDefinition:
     return dlt_visits
 
 
-def materialize(
-    rows: list[dict], instance: dg.DagsterInstance | None = None
-) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [asset(rows)],
-        partition_key=PARTITION,
-        resources={"iceberg": IcebergResource()},
-        raise_on_error=False,
-        instance=instance,
-    )
-
-
-@pytest.fixture(autouse=True)
-def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Catalog:
-    # No ~/.pyiceberg.yaml or ~/.dlt; DuckDB wants the home folder to exist.
-    (tmp_path / "home").mkdir()
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    uri, warehouse = f"sqlite:///{tmp_path / 'catalog.db'}", tmp_path / "warehouse"
-    warehouse.mkdir()
-    monkeypatch.setenv("PYICEBERG_CATALOG__CASCADE__URI", uri)
-    monkeypatch.setenv("PYICEBERG_CATALOG__CASCADE__WAREHOUSE", warehouse.as_uri())
-    return load_catalog("cascade", uri=uri, warehouse=warehouse.as_uri())
-
-
 def test_nested_values_load_with_the_generated_ids_and_read_back(catalog: Catalog) -> None:
     instance = dg.DagsterInstance.ephemeral()
 
-    result = materialize(ROWS, instance)
+    result = materialize(asset(ROWS), PARTITION, instance=instance)
 
     assert result.success, result.failure_data_for_node("dlt_visits").error.message
     [materialization] = result.asset_materializations_for_node("dlt_visits")
@@ -257,7 +232,7 @@ def test_nested_values_load_with_the_generated_ids_and_read_back(catalog: Catalo
 def test_a_nested_value_that_does_not_fit_names_column_and_value(
     catalog: Catalog, bad: dict, problem: str
 ) -> None:
-    result = materialize([visit("a", tags=["ok"]), visit("b", **bad)])
+    result = materialize(asset([visit("a", tags=["ok"]), visit("b", **bad)]), PARTITION)
 
     assert not result.success
     failure = result.failure_data_for_node("dlt_visits").user_failure_data

@@ -16,16 +16,17 @@ from pyiceberg.types import DoubleType, NestedField
 
 from cascade.runtime import IcebergResource, IngestionConfig, ValidationFailed, run_ingestion
 from cascade.runtime.validation import validate_batch
+from tests.helpers import failure_message
 from tests.runtime.test_runtime_ingestion import (
     IDENTIFIER,
     PARTITION_SPEC,
     SCHEMA,
-    failure_message,
     materialize,
     reading,
     rows_source,
 )
-from tests.runtime.test_runtime_ingestion import catalog as catalog  # the fixture
+
+pytestmark = pytest.mark.usefixtures("catalog")
 
 NAN = float("nan")
 INF = float("inf")

@@ -54,7 +54,7 @@ import dlt
 import duckdb
 import pytest
 from hypothesis import Phase, example, given, settings
-from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.catalog import Catalog
 from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
@@ -81,6 +81,7 @@ from pyiceberg.types import (
 
 from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
 from tests.duckdb_reader import connect
+from tests.helpers import materialize
 from tests.runtime.typed_staging_strategies import (
     LOAD_COLUMNS,
     Bad,
@@ -121,17 +122,8 @@ class Lakehouse:
 
 
 @pytest.fixture
-def lakehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lakehouse]:
-    # No ~/.pyiceberg.yaml or ~/.dlt; DuckDB wants the home folder to exist.
-    (tmp_path / "home").mkdir()
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    uri, warehouse = f"sqlite:///{tmp_path / 'catalog.db'}", tmp_path / "warehouse"
-    warehouse.mkdir()
-    monkeypatch.setenv("PYICEBERG_CATALOG__CASCADE__TYPE", "sql")
-    monkeypatch.setenv("PYICEBERG_CATALOG__CASCADE__URI", uri)
-    monkeypatch.setenv("PYICEBERG_CATALOG__CASCADE__WAREHOUSE", warehouse.as_uri())
-    catalog = load_catalog("cascade", type="sql", uri=uri, warehouse=warehouse.as_uri())
+def lakehouse(catalog: Catalog, catalog_env: dict[str, str]) -> Iterator[Lakehouse]:
+    warehouse = Path(catalog_env["PYICEBERG_CATALOG__CASCADE__WAREHOUSE"].removeprefix("file://"))
     with connect() as connection:
         yield Lakehouse(catalog, warehouse, connection, itertools.count())
 
@@ -172,15 +164,6 @@ def ingestion_asset(identifier: str, schema: Schema, pages: list[object]) -> dg.
         )
 
     return dlt_t
-
-
-def materialize(identifier: str, schema: Schema, load: Load) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [ingestion_asset(identifier, schema, load.pages)],
-        partition_key=PARTITION,
-        resources={"iceberg": IcebergResource()},
-        raise_on_error=False,
-    )
 
 
 def refusal(result: dg.ExecuteInProcessResult) -> str:
@@ -537,7 +520,7 @@ def check_scenario(lakehouse: Lakehouse, scenario: Scenario) -> None:
     for number, load in enumerate(scenario.loads, start=1):
         before = table_state(lakehouse, identifier)
         started = datetime.now(UTC)
-        result = materialize(identifier, schema, load)
+        result = materialize(ingestion_asset(identifier, schema, load.pages), PARTITION)
         ended = datetime.now(UTC)
 
         if load.refusals:
