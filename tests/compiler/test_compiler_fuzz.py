@@ -52,6 +52,9 @@ from cascade.compiler.cli import main
 from cascade.compiler.config import GENERATED_MARK, ConfigError, load_config
 from tests.helpers import CASCADE, CASES, REPO_ROOT, case_names, copy_case
 
+# Slow: hundreds of mutants, a few through the console script.
+pytestmark = pytest.mark.slow
+
 BASES = ["example", *case_names(CASES)]
 # Projects that compile before mutation: a mutant of one of them reaches the writer far more
 # often than a mutant of a case that shows a diagnostic, so they get every other seed.

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cascade.compiler import compile_project, load_config
@@ -45,6 +46,7 @@ def test_generated_folder_equals_a_fresh_compile_of_examples():
     assert diff == "", f"generated/ is stale; run `cascade gen`:\n{diff}"
 
 
+@pytest.mark.slow
 def test_cascade_check_console_script_passes_on_the_repo():
     # The installed console script, as CI and pre-commit run it.
     cascade = Path(sys.executable).with_name("cascade")
@@ -127,6 +129,7 @@ def test_gen_removes_orphaned_generated_files_and_keeps_user_files(project_copy:
     assert user_file.read_text() == "not ours"
 
 
+@pytest.mark.slow
 def test_a_user_mistake_is_a_located_diagnostic_and_nothing_is_written(project_copy: Path):
     source = project_copy / GLUCOSE
     source.write_text(source.read_text().replace('table_name="glucose_entries"', 'table="x"'))
@@ -149,6 +152,7 @@ def test_a_user_mistake_is_a_located_diagnostic_and_nothing_is_written(project_c
     assert {p: p.read_bytes() for p in (project_copy / "generated").rglob("*.py")} == before
 
 
+@pytest.mark.slow
 def test_the_compiler_does_not_import_user_modules(project_copy: Path):
     # An ingestion module whose import leaves a marker file: gen must read it, not run it.
     marker = project_copy / "imported.marker"

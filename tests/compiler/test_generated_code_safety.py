@@ -190,6 +190,7 @@ def cascade_gen(root: Path, files: dict[str, str], **env: str) -> dict[str, str]
     return {p.relative_to(root).as_posix(): p.read_bytes().decode("utf-8") for p in written}
 
 
+@pytest.mark.slow
 def test_output_does_not_depend_on_file_order_locale_or_formatter_config(tmp_path: Path) -> None:
     files = cases_files()
     write_project(tmp_path / "forward", files)

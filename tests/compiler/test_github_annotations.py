@@ -172,6 +172,7 @@ class Users(DataFrameModel):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["check", "gen"])
 def test_console_script_escapes_a_hostile_file_name(tmp_path: Path, command: str) -> None:
     project = {

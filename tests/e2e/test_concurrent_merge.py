@@ -33,6 +33,9 @@ from pyiceberg.types import DateType, LongType, NestedField, StringType
 from cascade.runtime import IcebergResource, merge_batch
 from cascade.runtime.table import prepare_table
 
+# Slow: loads in four processes at once, on SQLite and PostgreSQL.
+pytestmark = pytest.mark.slow
+
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Barrier
 

@@ -35,6 +35,9 @@ from pyiceberg.types import LongType, NestedField, StringType
 
 from cascade.runtime import IcebergResource, merge_batch
 
+# Slow: loads in processes killed with SIGKILL.
+pytestmark = pytest.mark.slow
+
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event
 

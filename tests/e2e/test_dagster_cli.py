@@ -17,6 +17,9 @@ from cascade.runtime import IcebergResource
 from examples.fixtures.nightscout_server import NightscoutFixtureServer
 from tests.helpers import REPO_ROOT, free_port
 
+# Slow: Dagster's command-line tools and web server, as processes.
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent
 
 

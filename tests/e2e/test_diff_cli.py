@@ -14,6 +14,9 @@ import pytest
 
 from tests.helpers import CASCADE, edit, git
 
+# Slow: the console script in git repositories.
+pytestmark = pytest.mark.slow
+
 SCHEMA_MODULE = "generated/schemas/app/users.py"
 
 MODEL = """\

@@ -153,6 +153,7 @@ def test_delay_and_unknown_paths(server):
     assert json.loads(body)["status"] == 404
 
 
+@pytest.mark.slow
 def test_cli_prints_url_and_serves_same_bytes_quietly():
     process = subprocess.Popen(
         [sys.executable, "-m", "examples.fixtures.nightscout_server", "--port", "0"],

@@ -212,6 +212,7 @@ def test_unknown_paths_are_a_404(server):
     assert json.loads(body) == {"message": "Not Found"}
 
 
+@pytest.mark.slow
 def test_cli_serves_the_same_bytes_as_another_process(server):
     process = subprocess.Popen(
         [sys.executable, "-m", "examples.fixtures.github_server", "--port", "0"],

@@ -13,6 +13,9 @@ import pytest
 
 from tests.helpers import cascade
 
+# Slow: the console script.
+pytestmark = pytest.mark.slow
+
 SCHEMA = "generated/schemas/nightscout/glucose_entries.py"
 
 

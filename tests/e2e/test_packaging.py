@@ -9,7 +9,12 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import REPO_ROOT
+
+# Slow: a wheel built and installed in a new virtual environment.
+pytestmark = pytest.mark.slow
 
 
 def test_a_built_wheel_installs_and_runs_without_the_source_tree(tmp_path: Path):

@@ -13,6 +13,9 @@ from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 from cascade.runtime.catalog import IcebergResource
 from tests.helpers import cascade, edit
 
+# Slow: the console script.
+pytestmark = pytest.mark.slow
+
 GLUCOSE = "raw.glucose_entries"
 MODEL = Path("examples/schemas/nightscout.py")
 

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow.compute as pc
+import pytest
 import sqlalchemy
 
 from cascade.runtime import IcebergResource
@@ -20,6 +21,9 @@ from generated.assets.nightscout.glucose_entries import dlt_glucose_entries
 from tests.duckdb_reader import query_iceberg
 from tests.helpers import REPO_ROOT, metadata_of
 from tests.helpers import materialize as run_asset
+
+# Slow: a PostgreSQL server, and loads in processes.
+pytestmark = pytest.mark.slow
 
 pytest_plugins = ["tests.e2e.postgres"]
 

@@ -89,6 +89,7 @@ def test_hooks_run_for_python_files_and_pyproject_only(hook_id: str):
         assert not pattern.search(path), path
 
 
+@pytest.mark.slow
 def test_check_fails_on_a_stale_generated_folder_and_gen_fixes_it(repo: Path):
     first = run_hook("cascade-gen", repo)
     assert first.returncode == 0, first.stdout + first.stderr

@@ -9,6 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# Slow: the console script, and a Dagster run in a process.
+pytestmark = pytest.mark.slow
+
 RUN = """
 import json, os, sys
 import dagster as dg

@@ -30,6 +30,9 @@ from cascade.runtime import IcebergResource
 from tests.duckdb_reader import query_iceberg
 from tests.helpers import CASCADE, failure_message, metadata_of
 
+# Slow: the console script, git and Dagster runs.
+pytestmark = pytest.mark.slow
+
 IDENTIFIER = "raw.readings"
 SCHEMA_MODULE = "generated.schemas.lab.readings"
 PROJECT_PACKAGES = ("generated", "ingestion", "models")

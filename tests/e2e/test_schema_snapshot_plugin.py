@@ -53,6 +53,7 @@ def test_plugin_is_registered_as_a_pytest11_entry_point():
     assert plugins.get("cascade") == "cascade.compiler.review.pytest_plugin"
 
 
+@pytest.mark.slow
 def test_a_schema_change_fails_with_the_field_line_until_snapshot_update(user_project: Path):
     edit(user_project / MODEL, DEVICE_FIELD, DEVICE_FIELD.replace("str | None", "int | None"))
     changed = run_pytest(user_project)
@@ -82,6 +83,7 @@ def test_a_schema_change_fails_with_the_field_line_until_snapshot_update(user_pr
     assert "3 snapshots passed." in again.stdout
 
 
+@pytest.mark.slow
 def test_a_project_that_does_not_compile_fails_with_its_diagnostics(user_project: Path):
     edit(user_project / INGESTION, 'unique_key="_id"', 'unique_key="entry_idd"')
     # The project named by the ini option, relative to the rootdir (here its tests/ folder).

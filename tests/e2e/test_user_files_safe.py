@@ -10,6 +10,9 @@ import pytest
 
 from tests.helpers import cascade
 
+# Slow: the console script.
+pytestmark = pytest.mark.slow
+
 ASSET = "generated/assets/nightscout/glucose_entries.py"
 
 

@@ -31,6 +31,7 @@ def test_the_decorator_rejects_unknown_parameters() -> None:
         cascade_ingestion(table="t", unique_key="a", group="g")  # type: ignore[call-arg]
 
 
+@pytest.mark.slow
 def test_importing_the_decorator_loads_no_heavy_library_and_never_the_compiler() -> None:
     probe = (
         "import sys\n"

@@ -92,6 +92,9 @@ from tests.runtime.typed_staging_strategies import (
     scenarios,
 )
 
+# Slow: hundreds of Dagster loads drawn by hypothesis.
+pytestmark = pytest.mark.slow
+
 PARTITION = "2024-01-02"
 ASSET = "dlt_t"
 
