@@ -19,8 +19,9 @@ after the last leaves. Importing this module, or any module that uses it, change
 pyiceberg.
 
 All of it was read against the pyiceberg versions in `CHECKED_PYICEBERG_VERSIONS`. Under another
-version everything still runs and a warning is logged once, and `tests/test_pyiceberg_compat.py`
-fails, naming the version, until this module has been read against it.
+version everything still runs and a warning is logged once, and
+`tests/runtime/test_pyiceberg_compat.py` fails, naming the version, until this module has been
+read against it.
 """
 
 import logging
@@ -265,7 +266,7 @@ def keeping_null_lists() -> SharedPatch:
     untouched. The subclass replaces `pyiceberg.io.pyarrow.ArrowProjectionVisitor` (the name
     `_to_requested_schema` looks up on every call) while some caller is inside; other threads'
     pyiceberg reads meanwhile get it too, which differs from pyiceberg's only in keeping nulls.
-    `tests/test_null_lists.py` fails once pyiceberg keeps the nulls itself: then drop this.
+    `tests/runtime/test_null_lists.py` fails once pyiceberg keeps the nulls itself: then drop this.
     """
     return _KEEPING_NULL_LISTS
 

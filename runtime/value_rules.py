@@ -8,7 +8,7 @@ and UUIDs also take their ISO or canonical text.
 
 `convert` applies them to one value (`Misfit` says why a value does not fit); `by_arrow`
 builds a whole column with Arrow where Arrow's conversion of the values' Python types is
-exactly the rules' (`EXACT_TYPES`, checked against `convert` in tests/test_records.py), and
+exactly the rules' (`EXACT_TYPES`, checked against `convert` in tests/runtime/test_records.py), and
 `exact_cast` casts an Arrow column where the cast keeps every value. records.py applies them
 to what a resource yields.
 """
@@ -369,7 +369,7 @@ CONVERTERS: dict[type, Callable[[Any, IcebergType], object]] = {
 }
 
 # Python types that Arrow converts to each Iceberg type exactly as the converters above do
-# (checked in tests/test_records.py): Arrow refuses ints out of range, ints a float cannot
+# (checked in tests/runtime/test_records.py): Arrow refuses ints out of range, ints a float cannot
 # hold, decimals that would need rounding, and text that is not Unicode.
 EXACT_TYPES: dict[type, tuple[type, ...]] = {
     BooleanType: (bool,),
