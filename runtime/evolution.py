@@ -170,7 +170,7 @@ def _changed(was: _Place, now: _Place) -> Iterator[Change]:
         yield Change("CAS104", now.path, f"{now.path}: description changed", now.field_id)
 
 
-def promotable(old: PrimitiveType, new: PrimitiveType) -> bool:
+def promotable(old: PrimitiveType, new: IcebergType) -> bool:
     """Iceberg's type promotions (v1/v2): readers read old files as the wider type."""
     if isinstance(old, IntegerType) and isinstance(new, LongType):
         return True
