@@ -140,28 +140,31 @@ def _visit_field(field: StructField, path: Path, visitor: TypeVisitor[T]) -> Cal
     return lambda: visitor.field(field, inner, lambda: visit(field.type, visitor, inner))
 
 
-def nested_fields(value: IcebergType) -> list[tuple[Path, StructField]]:
+def nested_fields(value: IcebergType) -> Found:
     """Every field below a type with its path, a field before the fields inside it: struct
     fields, list elements, map keys and values."""
     return visit(value, _NestedFields())
 
 
-class _NestedFields(TypeVisitor[list[tuple[Path, StructField]]]):
-    def field(self, field: StructField, path: Path, result: Callable[[], list]) -> list:
+Found = list[tuple[Path, "StructField"]]  # (the field's path, the field)
+
+
+class _NestedFields(TypeVisitor[Found]):
+    def field(self, field: StructField, path: Path, result: Callable[[], Found]) -> Found:
         return [(path, field), *result()]
 
-    def struct(self, value: StructType, path: Path, fields: list[Callable[[], list]]) -> list:
+    def struct(self, value: StructType, path: Path, fields: list[Callable[[], Found]]) -> Found:
         return [found for f in fields for found in f()]
 
-    def list(self, value: ListType, path: Path, element: Callable[[], list]) -> list:
+    def list(self, value: ListType, path: Path, element: Callable[[], Found]) -> Found:
         return element()
 
     def map(
-        self, value: MapType, path: Path, key: Callable[[], list], item: Callable[[], list]
-    ) -> list:
+        self, value: MapType, path: Path, key: Callable[[], Found], item: Callable[[], Found]
+    ) -> Found:
         return key() + item()
 
-    def primitive(self, value: PrimitiveType | DecimalType, path: Path) -> list:
+    def primitive(self, value: PrimitiveType | DecimalType, path: Path) -> Found:
         return []
 
 

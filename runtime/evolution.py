@@ -154,7 +154,7 @@ def _changed(was: Slot, now: Slot) -> Iterator[Change]:
         yield Change("CAS104", path, f"{path}: description changed", field_id)
 
 
-def promotable(old: PrimitiveType, new: PrimitiveType) -> bool:
+def promotable(old: PrimitiveType, new: IcebergType) -> bool:
     """Iceberg's type promotions (v1/v2): readers read old files as the wider type."""
     if isinstance(old, IntegerType) and isinstance(new, LongType):
         return True

@@ -35,7 +35,12 @@ def key_range_filter(batch: pa.Table, unique_key: Sequence[str]) -> BooleanExpre
             if not len(column):
                 continue
         low, high = pc.min_max(column).values()
-        bounds += [GreaterThanOrEqual(name, low.as_py()), LessThanOrEqual(name, high.as_py())]
+        # pyiceberg's predicates take (term, literal) positionally through their own __init__;
+        # mypy sees only the keyword-only __init__ of the pydantic fields (term=, value=).
+        bounds += [
+            GreaterThanOrEqual(name, low.as_py()),  # type: ignore[call-arg, arg-type]
+            LessThanOrEqual(name, high.as_py()),  # type: ignore[call-arg, arg-type]
+        ]
     return And(*bounds) if len(bounds) > 1 else (bounds[0] if bounds else AlwaysTrue())
 
 

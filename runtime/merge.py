@@ -272,6 +272,7 @@ def _commit(
     """Commit one snapshot on `branch` that removes `removed` and adds `added`."""
     with CachedMetadataTransaction(table) as transaction:
         if creates_branch:
+            assert main_snapshot_id is not None  # _merge_once refuses to branch an empty main
             ManageSnapshots(transaction).create_branch(main_snapshot_id, branch).commit()
         with transaction.update_snapshot(branch=branch).overwrite() as overwrite:
             if predicate is not None:

@@ -67,6 +67,7 @@ def apply_publish(catalog: Catalog, steps: list[PublishStep], branch: str) -> No
     for step in steps:
         if step.status != "fast-forward":
             continue
+        assert step.branch_snapshot_id is not None  # plan_publish: a fast-forward has a head
         table = catalog.load_table(step.identifier)
         with table.transaction() as transaction:
             stage_branch_move(

@@ -24,10 +24,13 @@ version everything still runs and a warning is logged once, and
 read against it.
 """
 
+from __future__ import annotations
+
+import itertools
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from types import TracebackType
 
@@ -44,6 +47,7 @@ from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.table.update import AssertRefSnapshotId, SetSnapshotRefUpdate
 from pyiceberg.typedef import TableVersion
+from pyiceberg.types import ListType, MapType
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +125,7 @@ def write_data_files(
     rows: pa.Table,
     io: FileIO,
     write_uuid: uuid.UUID,
-    counter: Iterator[int],
+    counter: itertools.count[int],
 ) -> list[DataFile]:
     """Parquet data files holding `rows`, written as `Table.append` writes them, not committed.
 
@@ -158,14 +162,13 @@ def stage_branch_move(
     guard to be where its plan saw the branch, so that a writer that moved it since makes the
     commit fail. Staging an update with chosen requirements is only `Transaction._stage`."""
     _warn_if_unchecked()
-    transaction._stage(
-        (
-            SetSnapshotRefUpdate(
-                ref_name=branch, type=SnapshotRefType.BRANCH, snapshot_id=snapshot_id
-            ),
-        ),
-        (AssertRefSnapshotId(ref=branch, snapshot_id=expected_snapshot_id),),
+    # The models take their fields by name (populate_by_name), as pyiceberg itself builds
+    # them; mypy sees only the aliases ("ref-name", "snapshot-id").
+    move = SetSnapshotRefUpdate(  # type: ignore[call-arg]
+        ref_name=branch, type=SnapshotRefType.BRANCH, snapshot_id=snapshot_id
     )
+    guard = AssertRefSnapshotId(ref=branch, snapshot_id=expected_snapshot_id)  # type: ignore[call-arg]
+    transaction._stage((move,), (guard,))
 
 
 def disable_commit_retries(transaction: Transaction) -> None:
@@ -272,10 +275,18 @@ def keeping_null_lists() -> SharedPatch:
 
 
 class _NullKeepingProjection(pyiceberg_arrow.ArrowProjectionVisitor):
-    def list(self, list_type, list_array, value_array):  # type: ignore[no-untyped-def]
+    def list(
+        self, list_type: ListType, list_array: pa.Array | None, value_array: pa.Array | None
+    ) -> pa.Array | None:
         return _with_nulls_of(list_array, super().list(list_type, list_array, value_array))
 
-    def map(self, map_type, map_array, key_result, value_result):  # type: ignore[no-untyped-def]
+    def map(
+        self,
+        map_type: MapType,
+        map_array: pa.Array | None,
+        key_result: pa.Array | None,
+        value_result: pa.Array | None,
+    ) -> pa.Array | None:
         projected = super().map(map_type, map_array, key_result, value_result)
         return _with_nulls_of(map_array, projected)
 

@@ -232,7 +232,7 @@ def _pandera_passed(
     """The declared Pandera check's result for a batch the model accepted (`rows` rows)."""
     if not _declares_pandera_check(context) or validation_schema is None:
         return []
-    metadata = {"model": validation_schema.__name__, "rows": rows}
+    metadata: dict[str, dg.RawMetadataValue] = {"model": validation_schema.__name__, "rows": rows}
     return [dg.AssetCheckResult(check_name=PANDERA_CHECK, passed=True, metadata=metadata)]
 
 

@@ -15,7 +15,7 @@ from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema, index_by_id, index_by_name
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.types import IcebergType, PrimitiveType
+from pyiceberg.types import IcebergType, NestedField, PrimitiveType
 
 from cascade.runtime import field_ids
 from cascade.runtime.contract import TableContract
@@ -178,10 +178,12 @@ def plan_evolution(
 def _null_count(table: Table, field_id: int | None) -> int:
     """Nulls in a column, on main and on every branch; the scans skip the files whose
     statistics show no nulls."""
-    name = table.schema().find_column_name(field_id)
+    name = _column_name(table.schema(), field_id)
     snapshots = {ref.snapshot_id for ref in table.metadata.refs.values()}
+    # pyiceberg's IsNull takes the term positionally; its pydantic signature says keywords.
+    null = IsNull(name)  # type: ignore[call-arg, arg-type]
     return sum(
-        table.scan(row_filter=IsNull(name), selected_fields=(name,), snapshot_id=snapshot)
+        table.scan(row_filter=null, selected_fields=(name,), snapshot_id=snapshot)
         .to_arrow()
         .num_rows
         for snapshot in sorted(snapshots)
@@ -234,7 +236,11 @@ def _evolve(
             update.set_identifier_fields()
 
     def live_name(change: Change) -> str:
-        return live.find_column_name(change.field_id)
+        return _column_name(live, change.field_id)
+
+    def wanted(change: Change) -> NestedField:
+        assert change.field_id is not None, change  # changes of a field carry its id
+        return generated_fields[change.field_id]
 
     # One update per kind, each resolved against the schema the previous one left: updates
     # and drops by the live names, before the renames that change them.
@@ -242,11 +248,10 @@ def _evolve(
     if updates or "CAS103" in by_code or "CAS203" in by_code:
         with transaction.update_schema(allow_incompatible_changes="CAS203" in by_code) as update:
             for change in updates:
-                wanted = generated_fields[change.field_id]
                 if change.code == "CAS102":
-                    update.update_column(live_name(change), field_type=wanted.field_type)
+                    update.update_column(live_name(change), field_type=wanted(change).field_type)
                 else:
-                    update.update_column(live_name(change), doc=wanted.doc)
+                    update.update_column(live_name(change), doc=wanted(change).doc)
             for change in by_code.get("CAS103", []):
                 update.make_column_optional(live_name(change))
             for change in by_code.get("CAS203", []):
@@ -260,15 +265,15 @@ def _evolve(
     if "CAS105" in by_code:
         with transaction.update_schema() as update:
             for change in by_code["CAS105"]:
-                update.rename_column(live_name(change), generated_fields[change.field_id].name)
+                update.rename_column(live_name(change), wanted(change).name)
 
     existing = set(index_by_id(live)) & set(generated_fields)
     # Fields added to the table or to a struct it has; their own nested fields come with them.
     new = [
-        slot
+        slot.field
         for field_id, slot in index_slots(schema).items()
         if field_id not in existing
-        and slot.nested is not None
+        and slot.named
         and (slot.parent_id == ROOT or slot.parent_id in existing)
     ]
     layout = field_ids.Layout(
@@ -284,7 +289,7 @@ def _evolve(
     try:
         # A required column reaches here only for a table without rows (the classifier
         # refuses it otherwise), where pyiceberg needs leave to add it.
-        required_added = any(slot.nested.required for slot in new)
+        required_added = any(nested.required for nested in new)
         moved = field_ids.steer(transaction, schema, layout, creating=required_added)
     except field_ids.Unplaceable as error:
         return False, (f"cannot add the new fields with the generated ids: {error}",)
@@ -297,6 +302,13 @@ def _evolve(
         transaction.set_properties({MANAGED_PROPERTY: "true"})
     changed = marked or moved or any(c.code not in ("CAS101", "CAS107") for c in changes)
     return changed, ()
+
+
+def _column_name(schema: Schema, field_id: int | None) -> str:
+    """The dotted name of a field the classifier found in `schema` (so it is there)."""
+    name = schema.find_column_name(field_id) if field_id is not None else None
+    assert name is not None, (field_id, schema)
+    return name
 
 
 def _has_rows(table: Table) -> bool:

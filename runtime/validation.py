@@ -177,6 +177,7 @@ def _rejecting_nan(check: Check) -> Check:
     compare = {"greater_than": "gt", "greater_than_or_equal_to": "ge"}.get(check.name or "")
     if compare is None:
         return check
+    assert check.statistics is not None  # a built-in comparison keeps its bound there
     return Check(
         functools.partial(_polars_compare, compare=compare, bound=check.statistics["min_value"]),
         ignore_na=check.ignore_na,

@@ -49,7 +49,7 @@ from pyiceberg.types import (
     UUIDType,
 )
 
-_INT_BOUNDS = {IntegerType: 2**31, LongType: 2**63}
+_INT_BOUNDS: dict[type[IcebergType], int] = {IntegerType: 2**31, LongType: 2**63}
 # Zones whose datetimes Arrow converts right whatever PYARROW_IGNORE_TIMEZONE says.
 _UTC = {None, UTC, ZoneInfo("UTC")}
 # Room for Iceberg's 38 digits on either side of the point (the default context has 28).

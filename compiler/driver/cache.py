@@ -130,6 +130,7 @@ class CompileCache:
         try:
             return decode(value)
         except (CacheFormatError, TypeError, RecursionError) as error:
+            assert self.folder is not None  # only a cache with a folder has read anything
             self.warn(f"ignoring the compile cache file {self.folder / name} ({error})")
             return None
 
@@ -140,6 +141,7 @@ class CompileCache:
             if type(loaded.get("parse", {})) is dict and type(loaded.get("format", {})) is dict:
                 self.stored = {k: loaded.get(k, {}) for k in self.stored}
             else:
+                assert self.folder is not None  # only a cache with a folder has read anything
                 self.warn(f"ignoring the compile cache file {self.folder / PARTS_FILE} (damaged)")
         return self.stored[kind]
 

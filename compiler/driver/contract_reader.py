@@ -63,8 +63,10 @@ def read_contract(text: str, path: str = "<schema module>") -> TableContract:
             return node.value
         if isinstance(node, ast.Tuple | ast.List):
             return tuple(evaluate(item) for item in node.elts)
-        if isinstance(node, ast.Dict) and all(key is not None for key in node.keys):
-            return {evaluate(k): evaluate(v) for k, v in zip(node.keys, node.values, strict=True)}
+        if isinstance(node, ast.Dict):
+            keys = [key for key in node.keys if key is not None]  # None: a `**mapping` entry
+            if len(keys) == len(node.keys):
+                return {evaluate(k): evaluate(v) for k, v in zip(keys, node.values, strict=True)}
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -evaluate(node.operand)
         if isinstance(node, ast.Name) and node.id in values and node.id not in evaluating:

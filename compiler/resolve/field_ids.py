@@ -72,6 +72,7 @@ class IdAssigner(TypeVisitor[IcebergType]):
         self.fresh = not self.lock.field_ids
         table = StructType(tuple(StructField(c.name, c.type, c.required) for c in columns))
         assigned = visit(table, self)
+        assert isinstance(assigned, StructType)  # what struct() returns for a struct
         return tuple(
             replace(c, field_id=f.field_id, type=f.type)
             for c, f in zip(columns, assigned.fields, strict=True)

@@ -200,10 +200,18 @@ class ModelReader:
                 f'name the column {dlt_name(name)!r} (e.g. Field(alias="{dlt_name(name)}"))',
             )
             return None
+        dtype_kwargs = options.get("dtype_kwargs")
+        if dtype_kwargs is not None and not isinstance(dtype_kwargs, dict):
+            self.report.error(
+                facts.span,
+                f"dtype_kwargs of {facts.attribute} must be a dict",
+                'for example Field(dtype_kwargs={"tz": "UTC"})',
+            )
+            return None
         mapper = TypeMapper(lambda ref: self.struct_fields(module, ref))
         annotation = facts.annotation
         try:
-            column_type = mapper.map(annotation, options.get("dtype_kwargs"))
+            column_type = mapper.map(annotation, dtype_kwargs)
         except UnsupportedType as problem:
             self.report.error(annotation.span or facts.span, problem.message, problem.hint)
             return None
