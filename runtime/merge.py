@@ -255,7 +255,7 @@ class _Writer:
         for file in self.files:
             try:
                 self._table.io.delete(file.file_path)
-            except Exception:  # noqa: BLE001  (best effort: an orphan file is harmless)
+            except Exception:  # best effort: an orphan file is harmless
                 log.warning("Could not delete uncommitted data file %s", file.file_path)
         self.files = []
 

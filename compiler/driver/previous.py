@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from cascade.compiler.config import ProjectConfig
@@ -57,7 +58,8 @@ def out_problems(config: ProjectConfig) -> list[Diagnostic]:
     return problems
 
 
-def _out_entries(out: Path):  # noqa: ANN202 - (folder, names) pairs, never through a link
+def _out_entries(out: Path) -> Iterator[tuple[Path, list[str]]]:
+    """(folder, names) pairs under `out`, never through a link."""
     if not out.is_dir() or out.is_symlink():
         return
     for folder, folders, files in os.walk(out, followlinks=False):

@@ -11,10 +11,15 @@ warm `cascade check` (served from the cache) never does.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 
 @functools.cache
-def _naming():  # noqa: ANN202 - dlt's snake_case NamingConvention, imported on first use
+def _naming() -> NamingConvention:
+    """dlt's snake_case naming convention, imported on first use (dlt is large)."""
     from dlt.common.normalizers.naming.snake_case import NamingConvention
 
     return NamingConvention()

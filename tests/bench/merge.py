@@ -76,7 +76,7 @@ SLOW = ("upsert", "dlt")
 START_MICROS = 1_704_067_200_000_000  # 2024-01-01
 
 
-def schema():  # noqa: ANN201 (pyiceberg is imported lazily, after the environment is set)
+def schema():  # pyiceberg is imported lazily, after the environment is set
     from pyiceberg.schema import Schema
     from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
 
@@ -271,7 +271,7 @@ def summarize(runs: list[Result]) -> Result:
     )
 
 
-def append_files(table, chunks: list[pa.Table]) -> None:  # noqa: ANN001
+def append_files(table, chunks: list[pa.Table]) -> None:
     """One data file per chunk, in commits of at most 100 files (one manifest each)."""
     import itertools
     from concurrent.futures import ThreadPoolExecutor
@@ -301,7 +301,7 @@ def pa_to_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def data_file_paths(table) -> list[str]:  # noqa: ANN001
+def data_file_paths(table) -> list[str]:
     return [task.file.file_path.removeprefix("file://") for task in table.scan().plan_files()]
 
 
@@ -320,7 +320,7 @@ def digest(paths: list[str]) -> tuple:
     return duckdb.sql(DIGEST.format(source=source)).fetchone()
 
 
-def expected_digest(table, batch: Path) -> tuple:  # noqa: ANN001
+def expected_digest(table, batch: Path) -> tuple:
     """The rows after a correct merge: the table's rows whose key is not in the batch, + batch."""
     import duckdb
 
@@ -511,7 +511,7 @@ def machine() -> str:
 
 def child(args: argparse.Namespace) -> None:
     # What a variant imports is imported before the clock starts.
-    import pyiceberg.io.pyarrow  # noqa: F401
+    import pyiceberg.io.pyarrow
     import pyiceberg.table.upsert_util  # noqa: F401
     from pyiceberg.catalog.sql import SqlCatalog
 
@@ -542,13 +542,13 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds": seconds, "base_mb": base_mb, "peak_mb": memory_mb("VmHWM")}))
 
 
-def cascade_merge(table, batch: pa.Table) -> None:  # noqa: ANN001
+def cascade_merge(table, batch: pa.Table) -> None:
     from cascade.runtime.merge import merge_batch
 
     merge_batch(table, batch, ["id"])
 
 
-def delete_append(table, batch: pa.Table) -> None:  # noqa: ANN001
+def delete_append(table, batch: pa.Table) -> None:
     from pyiceberg.expressions import In
 
     with table.transaction() as transaction:

@@ -56,7 +56,7 @@ def table_schema(*columns: NestedField) -> Schema:
 
 
 def asset(
-    produce,  # noqa: ANN001 - the ingestion function: partition -> dlt resource or None
+    produce,  # the ingestion function: partition -> dlt resource or None
     schema: Schema,
     model: type[DataFrameModel] | None = None,
 ) -> dg.AssetsDefinition:
@@ -93,12 +93,12 @@ def asset(
     return dlt_things
 
 
-def yielding(*pages: list[dict]):  # noqa: ANN201
+def yielding(*pages: list[dict]):
     """An ingestion function whose resource yields `pages` (each a list of records)."""
 
-    def produce(partition_date: str):  # noqa: ANN202, ARG001
+    def produce(partition_date: str):
         @dlt.resource(name="things")
-        def things():  # noqa: ANN202
+        def things():
             yield from pages
 
         return things()
@@ -303,16 +303,16 @@ def test_null_and_empty_lists_of_structs_read_back_as_sent(catalog: Catalog) -> 
 # 4. A day without data succeeds, with the check's result, and leaves the table alone.
 
 
-def no_yield(partition_date: str):  # noqa: ANN201, ARG001
+def no_yield(partition_date: str):
     @dlt.resource(name="things")
-    def things():  # noqa: ANN202
+    def things():
         return
         yield
 
     return things()
 
 
-def returns_none(partition_date: str) -> None:  # noqa: ARG001
+def returns_none(partition_date: str) -> None:
     return None
 
 
@@ -325,7 +325,7 @@ def returns_none(partition_date: str) -> None:  # noqa: ARG001
 def test_an_empty_day_succeeds_with_no_data_and_a_passed_check(
     catalog: Catalog,
     produce,
-    existing: bool,  # noqa: ANN001
+    existing: bool,
 ) -> None:
     if existing:
         metadata_of(materialize(asset(yielding([{"id": 1, "temp": 2.0}]), TEMPERATURE)))
