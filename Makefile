@@ -1,11 +1,11 @@
 # Two entry points for a fresh machine (Python 3.11+ and make are all they need):
 #   make demo   set up, generate, materialize the example into the embedded catalog, show rows
-#   make test   set up and run the test suite (what CI runs)
+#   make test   set up, type-check, and run the test suite (what CI runs)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test gen check postgres
+.PHONY: setup demo test typecheck gen check postgres
 
 setup: $(VENV)/.installed
 
@@ -29,5 +29,9 @@ demo: gen
 postgres:
 	bash scripts/ensure-postgres.sh
 
-test: setup postgres
+# mypy over compiler/ and runtime/, configured by [tool.mypy] in pyproject.toml.
+typecheck: setup
+	$(BIN)/python scripts/typecheck.py
+
+test: setup postgres typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

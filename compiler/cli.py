@@ -1,4 +1,11 @@
-"""The `cascade` command: thin wrappers around compile_project."""
+"""The `cascade` command: thin wrappers around compile_project, and the dispatcher of the catalog
+operations, which live in the runtime (plan, apply, adopt, publish).
+
+Exit codes, for every command: 0 success; 1 a problem to fix (diagnostics, stale generated code
+for `check`, an unreadable baseline, an unknown table or branch), printed to stderr or as
+diagnostics; 2 a refusal (`diff`: a breaking change not allowed; `plan`/`apply`: a table that a
+load would refuse). A user mistake never ends in a traceback.
+"""
 
 from __future__ import annotations
 
@@ -196,28 +203,16 @@ def load_or_exit(project_dir: Path) -> ProjectConfig:
         sys.exit(1)
 
 
-def generated_targets(config: ProjectConfig) -> list:
-    """The tables the generated schema modules on disk describe: what is deployed."""
+def generated_contracts(config: ProjectConfig) -> list:
+    """The contracts of the generated schema modules on disk: what is deployed."""
     from cascade.compiler.review.diff import DiffError, schema_modules
-    from cascade.runtime.plan import TableTarget
 
     try:
         modules = schema_modules(existing_generated_files(config), config.out)
     except DiffError as error:
         click.echo(f"cascade: {error}", err=True)
         sys.exit(1)
-    return [
-        TableTarget(
-            identifier,
-            module.schema,
-            module.partition_spec,
-            module.retired_field_ids,
-            module.last_column_id,
-            module.last_partition_id,
-            module.allowed_breaking,
-        )
-        for identifier, (_, module) in modules.items()
-    ]
+    return [contract for _, contract in modules.values()]
 
 
 branch_option = click.option(
@@ -251,7 +246,7 @@ def plan(project_dir: Path, branch: str) -> None:
 
     config = load_or_exit(project_dir)
     catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
-    plans = plan_tables(catalog, generated_targets(config), branch)
+    plans = plan_tables(catalog, generated_contracts(config), branch)
     print_plans(plans)
     if any(p.blocked for p in plans):
         sys.exit(2)
@@ -269,14 +264,14 @@ def apply(project_dir: Path, branch: str) -> None:
 
     config = load_or_exit(project_dir)
     catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
-    targets = generated_targets(config)
-    plans = plan_tables(catalog, targets, branch)
+    contracts = generated_contracts(config)
+    plans = plan_tables(catalog, contracts, branch)
     print_plans(plans)
     if any(p.blocked for p in plans):
         click.echo("cascade apply: nothing was changed; see the refused tables above", err=True)
         sys.exit(2)
     try:
-        apply_plans(catalog, targets, plans, branch)
+        apply_plans(catalog, contracts, plans, branch)
     except CascadeError as error:  # a table changed since the plan
         click.echo(f"cascade apply: {error.description}", err=True)
         sys.exit(2)
@@ -291,7 +286,7 @@ def adopt(table: str, project_dir: Path) -> None:
     """Generate TABLE's schema with the field ids the live table already has."""
     from pyiceberg.exceptions import NoSuchTableError
 
-    from cascade.compiler.adopt import lock_text
+    from cascade.runtime.adopt import adopted_contract
     from cascade.runtime.catalog import IcebergResource
 
     config = load_or_exit(project_dir)
@@ -309,7 +304,7 @@ def adopt(table: str, project_dir: Path) -> None:
     except NoSuchTableError:
         click.echo(f"cascade adopt: {table} does not exist in the catalog", err=True)
         sys.exit(1)
-    adopted = compile_project(config, previous={**existing, paths[0]: lock_text(table, live)})
+    adopted = compile_project(config, existing, adopted=[adopted_contract(table, live)])
     report(adopted.diagnostics, "text")
     if not adopted.ok:
         sys.exit(1)

@@ -45,6 +45,12 @@ class ProjectConfig:
 
 
 def load_config(project_dir: Path) -> ProjectConfig:
+    """The `[tool.cascade]` table of `project_dir/pyproject.toml`, checked.
+
+    Raises `ConfigError`, whose one `diagnostic` names pyproject.toml (line and column where the
+    setting is) and what to write instead: no pyproject.toml, invalid TOML, no `[tool.cascade]`,
+    an unknown key, or a setting of the wrong type or value. Reads nothing else.
+    """
     root = project_dir.resolve()
     pyproject = root / "pyproject.toml"
     span = Span("pyproject.toml")

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from cascade.compiler.diagnostics import Span
+from cascade.runtime import contract
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,10 @@ class ListType:
     element_required: bool = False
     element_id: int = 0  # assigned by the field-id stage
 
+    @property
+    def element_field(self) -> StructField:
+        return StructField("element", self.element, self.element_required, field_id=self.element_id)
+
 
 @dataclass(frozen=True)
 class MapType:
@@ -51,6 +61,15 @@ class MapType:
     value_required: bool = False
     key_id: int = 0
     value_id: int = 0
+
+    @property
+    def key_field(self) -> StructField:
+        # Iceberg map keys are always required.
+        return StructField("key", self.key, True, field_id=self.key_id)
+
+    @property
+    def value_field(self) -> StructField:
+        return StructField("value", self.value, self.value_required, field_id=self.value_id)
 
 
 @dataclass(frozen=True)
@@ -68,22 +87,92 @@ class StructType:
 
 
 IcebergType = PrimitiveType | DecimalType | ListType | MapType | StructType
+Path = tuple[str, ...]
 
-# Columns every table gets after its own: dlt's lineage columns and the load time.
-METADATA_COLUMNS = (
-    ("_dlt_load_id", PrimitiveType("string"), "dlt load id"),
-    ("_dlt_id", PrimitiveType("string"), "dlt row id"),
-    ("_cascade_ingested_at", PrimitiveType("timestamptz"), "When Cascade loaded the row"),
+
+class TypeVisitor(ABC, Generic[T]):
+    """What to make of each node of a type tree; `visit` is the one walk over it, so a new
+    type is taught there and in each visitor, nowhere else.
+
+    Like pyiceberg's `PreOrderSchemaVisitor`, a node gets its children as calls that visit
+    them, and calls them when it needs them: before its own work, after it, or in between
+    (the field-id stage numbers a struct's fields before their types). `path` says where a
+    node sits below the column, by struct field names and `element`, `key`, `value`: a
+    field's path ends with its own name, a type's is the path of its field.
+    """
+
+    def field(self, field: StructField, path: Path, result: Callable[[], T]) -> T:
+        """A struct field or a list element, map key or map value (`element_field`, ...), with
+        its own id; `result` visits its type."""
+        return result()
+
+    @abstractmethod
+    def struct(self, value: StructType, path: Path, fields: list[Callable[[], T]]) -> T: ...
+
+    @abstractmethod
+    def list(self, value: ListType, path: Path, element: Callable[[], T]) -> T: ...
+
+    @abstractmethod
+    def map(self, value: MapType, path: Path, key: Callable[[], T], item: Callable[[], T]) -> T: ...
+
+    @abstractmethod
+    def primitive(self, value: PrimitiveType | DecimalType, path: Path) -> T: ...
+
+
+def visit(value: IcebergType, visitor: TypeVisitor[T], path: Path = ()) -> T:
+    if isinstance(value, PrimitiveType | DecimalType):  # first: most columns are
+        return visitor.primitive(value, path)
+    if isinstance(value, StructType):
+        return visitor.struct(value, path, [_visit_field(f, path, visitor) for f in value.fields])
+    if isinstance(value, ListType):
+        return visitor.list(value, path, _visit_field(value.element_field, path, visitor))
+    if isinstance(value, MapType):
+        key, item = value.key_field, value.value_field
+        return visitor.map(
+            value, path, _visit_field(key, path, visitor), _visit_field(item, path, visitor)
+        )
+    # A type no visitor knows must not be rendered as something it is not.
+    raise TypeError(f"no visitor method for Iceberg type {value!r}")
+
+
+def _visit_field(field: StructField, path: Path, visitor: TypeVisitor[T]) -> Callable[[], T]:
+    inner = (*path, field.name)
+    return lambda: visitor.field(field, inner, lambda: visit(field.type, visitor, inner))
+
+
+def nested_fields(value: IcebergType) -> Found:
+    """Every field below a type with its path, a field before the fields inside it: struct
+    fields, list elements, map keys and values."""
+    return visit(value, _NestedFields())
+
+
+Found = list[tuple[Path, "StructField"]]  # (the field's path, the field)
+
+
+class _NestedFields(TypeVisitor[Found]):
+    def field(self, field: StructField, path: Path, result: Callable[[], Found]) -> Found:
+        return [(path, field), *result()]
+
+    def struct(self, value: StructType, path: Path, fields: list[Callable[[], Found]]) -> Found:
+        return [found for f in fields for found in f()]
+
+    def list(self, value: ListType, path: Path, element: Callable[[], Found]) -> Found:
+        return element()
+
+    def map(
+        self, value: MapType, path: Path, key: Callable[[], Found], item: Callable[[], Found]
+    ) -> Found:
+        return key() + item()
+
+    def primitive(self, value: PrimitiveType | DecimalType, path: Path) -> Found:
+        return []
+
+
+# Columns every table gets after its own (runtime/contract.py names them for both sides).
+METADATA_COLUMNS = tuple(
+    (name, PrimitiveType(type_name), doc) for name, type_name, doc in contract.METADATA_COLUMNS
 )
-METADATA_COLUMN_NAMES = frozenset(name for name, _, _ in METADATA_COLUMNS)
-
-
-@dataclass(frozen=True)
-class Check:
-    """A Pandera check as declared in `Field(...)`: its keyword and literal argument."""
-
-    name: str
-    value: object
+METADATA_COLUMN_NAMES = frozenset(contract.METADATA_COLUMN_NAMES)
 
 
 @dataclass(frozen=True)
@@ -94,12 +183,7 @@ class Column:
     required: bool
     doc: str
     span: Span
-    # What Pandera makes of the field, kept to compare with `Model.to_schema()`.
-    attribute: str = ""
-    nullable: bool = False
-    optional: bool = False
-    unique: bool = False
-    checks: tuple[Check, ...] = ()
+    attribute: str = ""  # the model's attribute (a column may take another name, alias=)
     renamed_from: str | None = None
 
 
@@ -112,7 +196,6 @@ class TableModel:
     docstring: str
     columns: tuple[Column, ...]
     span: Span
-    backend: str = "pandas"  # or "polars": which Pandera API validates it
 
 
 @dataclass(frozen=True)

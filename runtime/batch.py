@@ -7,9 +7,8 @@ from datetime import datetime
 import pyarrow as pa
 from pyiceberg.schema import Schema
 
+from cascade.runtime.contract import INGESTED_AT
 from cascade.runtime.errors import BatchError
-
-INGESTED_AT = "_cascade_ingested_at"
 
 
 def conform(staged: pa.Table, schema: Schema, ingested_at: datetime) -> pa.Table:

@@ -34,7 +34,9 @@ class IcebergResource(dg.ConfigurableResource):
         # after that. Passing the properties makes both agree.
         configured = Config().get_catalog_config(self.catalog_name)
         if configured is not None:
-            return load_catalog(self.catalog_name, **configured)
+            # pyiceberg annotates the properties as strings but merges them as the nested
+            # RecursiveDict its Config returns (load_catalog's own first step).
+            return load_catalog(self.catalog_name, **configured)  # type: ignore[arg-type]
         from pyiceberg.catalog.sql import SqlCatalog  # SQLAlchemy: only for the default
 
         home = Path(self.project_dir).resolve() / ".cascade"

@@ -39,6 +39,13 @@ RULES = {
         Rule("CAS105", "column-renamed", SAFE, "a field keeps its id under a new name"),
         Rule("CAS106", "partitioning-changed", SAFE, "old files keep their spec and stay readable"),
         Rule("CAS107", "column-moved", SAFE, "fields are listed in another order"),
+        # A table made before Cascade recorded its key, or adopted: only metadata changes.
+        Rule(
+            "CAS109",
+            "identifier-fields-set",
+            SAFE,
+            "the unique key is recorded as the table's identifier fields",
+        ),
         Rule(
             "CAS201",
             "column-dropped",

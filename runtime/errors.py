@@ -10,6 +10,9 @@ from typing import Any
 
 import dagster as dg
 
+# How many offending values a refusal shows per column, or per failed check.
+SAMPLE_SIZE = 5
+
 
 class CascadeError(dg.Failure):
     """A load that cannot succeed without a change to the code, the data or the table."""

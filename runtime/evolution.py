@@ -8,6 +8,8 @@ and changes its name is a rename, and one that loses its id is dropped, whatever
 Every change has a stable rule code (change_rules.py).
 """
 
+from __future__ import annotations
+
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -19,15 +21,13 @@ from pyiceberg.types import (
     FloatType,
     IcebergType,
     IntegerType,
-    ListType,
     LongType,
-    MapType,
-    NestedField,
     PrimitiveType,
-    StructType,
 )
 
 from cascade.runtime.change_rules import Change
+from cascade.runtime.contract import TableContract
+from cascade.runtime.schema_slots import Slot, index_slots, struct_fields
 
 
 @dataclass(frozen=True)
@@ -41,24 +41,20 @@ class TableShape:
     format_version: int = 2
     has_rows: bool = True  # a table without rows can take required columns
 
-
-@dataclass(frozen=True)
-class _Place:
-    """A field, list element, map key or value, with its dotted path and parent id."""
-
-    field_id: int
-    path: str
-    parent_id: int  # -1 for top-level columns
-    field_type: IcebergType
-    required: bool
-    doc: str | None
-    named: bool  # a struct field (it has a name of its own), not an element, key or value
+    @classmethod
+    def of(cls, contract: TableContract) -> TableShape:
+        return cls(
+            contract.schema,
+            contract.partition_spec,
+            contract.unique_key,
+            contract.retired_field_ids,
+        )
 
 
-def classify(old: TableShape, new: TableShape, *, compare_unique_key: bool = True) -> list[Change]:
+def classify(old: TableShape, new: TableShape) -> list[Change]:
     """Every change from `old` to `new`, in a stable order (by field id, then partitioning and
     unique key). The unique key is compared only where both sides record one."""
-    before, after = _places(old.schema), _places(new.schema)
+    before, after = index_slots(old.schema), index_slots(new.schema)
     changes: list[Change] = []
     for field_id in sorted(set(before) | set(after)):
         was, now = before.get(field_id), after.get(field_id)
@@ -70,13 +66,13 @@ def classify(old: TableShape, new: TableShape, *, compare_unique_key: bool = Tru
             if was.parent_id in before and was.parent_id not in after:
                 continue  # inside a field that is dropped whole
             changes.append(
-                Change("CAS201", was.path, f"{was.path} (id {field_id}) is dropped", field_id)
+                Change("CAS201", was.name, f"{was.name} (id {field_id}) is dropped", field_id)
             )
         elif was is not None and now is not None:
             changes.extend(_changed(was, now))
-    changes.extend(_moves(old.schema, new.schema, before))
+    changes.extend(_moves(before, after))
     changes.extend(_partitioning(old, new, after))
-    if compare_unique_key and old.unique_key and _key(old) != _key(new):
+    if old.unique_key and _key(old) != _key(new):
         changes.append(
             Change(
                 "CAS206",
@@ -103,62 +99,62 @@ def _key(shape: TableShape) -> frozenset[int | str]:
     return frozenset(ids)
 
 
-def _added(now: _Place, old: TableShape) -> Change:
-    if now.field_id in old.retired_field_ids:
-        retired = old.retired_field_ids[now.field_id]
+def _added(now: Slot, old: TableShape) -> Change:
+    path, field_id = now.name, now.field.field_id
+    if field_id in old.retired_field_ids:
+        retired = old.retired_field_ids[field_id]
         return Change(
             "CAS205",
-            now.path,
-            f"{now.path} takes id {now.field_id}, retired from {retired}: files written "
+            path,
+            f"{path} takes id {field_id}, retired from {retired}: files written "
             "before would be read as this field",
-            now.field_id,
+            field_id,
         )
-    if now.required and old.has_rows:
+    if now.field.required and old.has_rows:
         return Change(
             "CAS204",
-            now.path,
-            f"{now.path} is added as required to a format v{old.format_version} table whose "
+            path,
+            f"{path} is added as required to a format v{old.format_version} table whose "
             "rows have no value for it",
-            now.field_id,
+            field_id,
         )
-    return Change("CAS101", now.path, f"{now.path} {_type(now.field_type)} is added", now.field_id)
+    return Change("CAS101", path, f"{path} {_type(now.field.field_type)} is added", field_id)
 
 
-def _changed(was: _Place, now: _Place) -> Iterator[Change]:
-    if was.named and now.named and was.path.rsplit(".", 1)[-1] != now.path.rsplit(".", 1)[-1]:
+def _changed(was: Slot, now: Slot) -> Iterator[Change]:
+    path, field_id = now.name, now.field.field_id
+    if was.named and now.named and was.field.name != now.field.name:
         yield Change(
             "CAS105",
-            now.path,
-            f"{was.path} is renamed {now.path} (id {now.field_id})",
-            now.field_id,
+            path,
+            f"{was.name} is renamed {path} (id {field_id})",
+            field_id,
         )
-    old_type, new_type = was.field_type, now.field_type
+    old_type, new_type = was.field.field_type, now.field.field_type
     if _kind(old_type) != _kind(new_type):
         yield Change(
             "CAS202",
-            now.path,
-            f"{now.path}: {_type(old_type)} -> {_type(new_type)} cannot be read from old files",
-            now.field_id,
+            path,
+            f"{path}: {_type(old_type)} -> {_type(new_type)} cannot be read from old files",
+            field_id,
         )
     elif isinstance(old_type, PrimitiveType) and old_type != new_type:
         code = "CAS102" if promotable(old_type, new_type) else "CAS202"
-        yield Change(
-            code, now.path, f"{now.path}: {_type(old_type)} -> {_type(new_type)}", now.field_id
-        )
-    if was.required and not now.required:
-        yield Change("CAS103", now.path, f"{now.path} becomes optional", now.field_id)
-    elif now.required and not was.required:
+        yield Change(code, path, f"{path}: {_type(old_type)} -> {_type(new_type)}", field_id)
+    if was.field.required and not now.field.required:
+        yield Change("CAS103", path, f"{path} becomes optional", field_id)
+    elif now.field.required and not was.field.required:
         yield Change(
             "CAS203",
-            now.path,
-            f"{now.path} becomes required, but rows written before may hold nulls",
-            now.field_id,
+            path,
+            f"{path} becomes required, but rows written before may hold nulls",
+            field_id,
         )
-    if was.named and (was.doc or None) != (now.doc or None):
-        yield Change("CAS104", now.path, f"{now.path}: description changed", now.field_id)
+    if was.named and (was.field.doc or None) != (now.field.doc or None):
+        yield Change("CAS104", path, f"{path}: description changed", field_id)
 
 
-def promotable(old: PrimitiveType, new: PrimitiveType) -> bool:
+def promotable(old: PrimitiveType, new: IcebergType) -> bool:
     """Iceberg's type promotions (v1/v2): readers read old files as the wider type."""
     if isinstance(old, IntegerType) and isinstance(new, LongType):
         return True
@@ -172,18 +168,18 @@ def promotable(old: PrimitiveType, new: PrimitiveType) -> bool:
     )
 
 
-def _moves(old: Schema, new: Schema, before: dict[int, _Place]) -> Iterator[Change]:
+def _moves(before: dict[int, Slot], after: dict[int, Slot]) -> Iterator[Change]:
     """One change per struct whose kept fields are listed in another order."""
-    old_orders = _struct_orders(old.as_struct(), -1)
-    for parent_id, new_order in _struct_orders(new.as_struct(), -1).items():
+    old_orders = _struct_orders(before)
+    for parent_id, new_order in _struct_orders(after).items():
         old_order = old_orders.get(parent_id, [])
         kept = [i for i in new_order if i in old_order]
         if kept != [i for i in old_order if i in new_order]:
-            where = before[parent_id].path if parent_id in before else "the table"
+            where = before[parent_id].name if parent_id in before else "the table"
             yield Change("CAS107", where, f"fields of {where} are reordered", None)
 
 
-def _partitioning(old: TableShape, new: TableShape, after: dict[int, _Place]) -> Iterator[Change]:
+def _partitioning(old: TableShape, new: TableShape, after: dict[int, Slot]) -> Iterator[Change]:
     old_fields = [(f.source_id, str(f.transform), f.name) for f in old.spec.fields]
     new_fields = [(f.source_id, str(f.transform), f.name) for f in new.spec.fields]
     for source_id, transform, name in old_fields:
@@ -206,46 +202,12 @@ def _spec(fields: list[tuple[int, str, str]]) -> str:
     return ", ".join(f"{name}={transform}" for _, transform, name in fields) or "none"
 
 
-def _places(schema: Schema) -> dict[int, _Place]:
-    places: dict[int, _Place] = {}
-
-    def visit(field_type: IcebergType, path: str, owner: int) -> None:
-        if isinstance(field_type, StructType):
-            for f in field_type.fields:
-                add(f.field_id, _join(path, f.name), owner, f, named=True)
-        elif isinstance(field_type, ListType):
-            add(field_type.element_id, _join(path, "element"), owner, field_type.element_field)
-        elif isinstance(field_type, MapType):
-            add(field_type.key_id, _join(path, "key"), owner, field_type.key_field)
-            add(field_type.value_id, _join(path, "value"), owner, field_type.value_field)
-
-    def add(field_id: int, path: str, owner: int, nested: NestedField, named: bool = False) -> None:
-        places[field_id] = _Place(
-            field_id, path, owner, nested.field_type, nested.required, nested.doc, named
-        )
-        visit(nested.field_type, path, field_id)
-
-    visit(schema.as_struct(), "", -1)
-    return places
-
-
-def _struct_orders(field_type: IcebergType, owner: int) -> dict[int, list[int]]:
+def _struct_orders(slots: dict[int, Slot]) -> dict[int, list[int]]:
     """The field ids of every struct, in order, keyed by the id of what holds the struct."""
-    orders: dict[int, list[int]] = {}
-    if isinstance(field_type, StructType):
-        orders[owner] = [f.field_id for f in field_type.fields]
-        for f in field_type.fields:
-            orders.update(_struct_orders(f.field_type, f.field_id))
-    elif isinstance(field_type, ListType):
-        orders.update(_struct_orders(field_type.element_type, field_type.element_id))
-    elif isinstance(field_type, MapType):
-        orders.update(_struct_orders(field_type.key_type, field_type.key_id))
-        orders.update(_struct_orders(field_type.value_type, field_type.value_id))
-    return orders
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+    return {
+        parent_id: [f.field.field_id for f in fields]
+        for parent_id, fields in struct_fields(slots).items()
+    }
 
 
 def _kind(field_type: IcebergType) -> type:

@@ -30,27 +30,16 @@ from pyiceberg.types import (
     StructType,
 )
 
+from cascade.runtime.schema_slots import ROOT, Path, index_slots, struct_fields
+
 PLACEHOLDER = "__cascade_placeholder_"
 PARTITION_PLACEHOLDER = "__cascade_partition_placeholder_"
 # pyiceberg numbers partition fields from 1000.
 FIRST_PARTITION_ID = 1000
-ROOT = -1
-
-Path = tuple[str, ...]
 
 
 class Unplaceable(Exception):
     """pyiceberg would give a field another id than the generated one, whatever the order."""
-
-
-@dataclass(frozen=True)
-class Slot:
-    """Where an id sits in the generated schema: a struct field (`nested` set) or the element,
-    key or value of a list or map, under the struct or container with id `parent_id`."""
-
-    path: Path
-    nested: NestedField | None
-    parent_id: int
 
 
 @dataclass(frozen=True)
@@ -124,7 +113,7 @@ class Layout:
         A field added to a struct that is itself added needs a later round: `add_column`
         finds the parent in the schema as it was when the update started.
         """
-        by_id = dict(slots(schema))
+        by_id = index_slots(schema)
         rounds: list[list[_Addition]] = [[]]
         added_now: set[int] = set()
         while self.next_id <= self.last_id:
@@ -151,7 +140,7 @@ class Layout:
             self.next_id += 1
             pruned = self.type(slot.nested.field_type, slot.path)
             rounds[-1].append(_Addition(slot.path, pruned, slot.nested.required, slot.nested.doc))
-            added_now |= {slot.nested.field_id, *_ids(pruned)}
+            added_now |= {slot.nested.field_id, *index_by_id(pruned)}
         return [additions for additions in rounds if additions]
 
     def _at_gap(self) -> bool:
@@ -261,10 +250,11 @@ def remove_spec_placeholders(transaction: Transaction, placeholders: list[str]) 
 
 def _moves(current: Schema, generated: Schema) -> Iterator[tuple[Path, Path | None]]:
     """`move_first`/`move_after` calls that order every struct like the generated one."""
-    for path, fields in _structs(generated.as_struct(), ()):
-        order = [(f.field_id, f.name) for f in fields]
+    for fields in struct_fields(index_slots(generated)).values():
+        order = [(f.field.field_id, f.field.name) for f in fields]
+        struct_path = fields[0].path[:-1]
         try:
-            struct = _struct_at(current, path)
+            struct = _struct_at(current, struct_path)
         except ValueError:
             continue
         have = [(f.field_id, f.name) for f in struct.fields if not f.name.startswith(PLACEHOLDER)]
@@ -272,8 +262,8 @@ def _moves(current: Schema, generated: Schema) -> Iterator[tuple[Path, Path | No
             continue
         previous: Path | None = None
         for f in fields:
-            yield path + (f.name,), previous
-            previous = path + (f.name,)
+            yield f.path, previous
+            previous = f.path
 
 
 def _struct_at(schema: Schema, path: Path) -> StructType:
@@ -283,59 +273,6 @@ def _struct_at(schema: Schema, path: Path) -> StructType:
     if not isinstance(struct, StructType):
         raise ValueError(f"{'.'.join(path)} is no struct")
     return struct
-
-
-def _structs(struct: StructType, path: Path) -> Iterator[tuple[Path, tuple[NestedField, ...]]]:
-    yield path, struct.fields
-    for f in struct.fields:
-        yield from _nested_structs(f.field_type, path + (f.name,))
-
-
-def _nested_structs(field_type: IcebergType, path: Path) -> Iterator[tuple[Path, tuple]]:
-    if isinstance(field_type, StructType):
-        yield from _structs(field_type, path)
-    elif isinstance(field_type, ListType):
-        yield from _nested_structs(field_type.element_type, path + ("element",))
-    elif isinstance(field_type, MapType):
-        yield from _nested_structs(field_type.key_type, path + ("key",))
-        yield from _nested_structs(field_type.value_type, path + ("value",))
-
-
-def slots(schema: Schema) -> Iterator[tuple[int, Slot]]:
-    """Every id of `schema` with where it sits."""
-
-    def visit(field_type: IcebergType, path: Path, owner: int) -> Iterator[tuple[int, Slot]]:
-        if isinstance(field_type, StructType):
-            for f in field_type.fields:
-                yield f.field_id, Slot(path + (f.name,), f, owner)
-                yield from visit(f.field_type, path + (f.name,), f.field_id)
-        elif isinstance(field_type, ListType):
-            element = path + ("element",)
-            yield field_type.element_id, Slot(element, None, owner)
-            yield from visit(field_type.element_type, element, field_type.element_id)
-        elif isinstance(field_type, MapType):
-            for name, field_id, nested in (
-                ("key", field_type.key_id, field_type.key_type),
-                ("value", field_type.value_id, field_type.value_type),
-            ):
-                yield field_id, Slot(path + (name,), None, owner)
-                yield from visit(nested, path + (name,), field_id)
-
-    return visit(schema.as_struct(), (), ROOT)
-
-
-def _ids(field_type: IcebergType) -> set[int]:
-    if isinstance(field_type, StructType):
-        return {f.field_id for f in field_type.fields}.union(
-            *(_ids(f.field_type) for f in field_type.fields)
-        )
-    if isinstance(field_type, ListType):
-        return {field_type.element_id} | _ids(field_type.element_type)
-    if isinstance(field_type, MapType):
-        return {field_type.key_id, field_type.value_id, *_ids(field_type.key_type)} | _ids(
-            field_type.value_type
-        )
-    return set()
 
 
 def _any_column(schema: Schema) -> int | None:

@@ -22,6 +22,7 @@ from pyiceberg.types import (
     IcebergType,
     IntegerType,
     LongType,
+    PrimitiveType,
     StringType,
     TimestampType,
     TimestamptzType,
@@ -109,10 +110,12 @@ def _rows_in_bounds(
     return (start, stop) if inside.any() else None
 
 
-def _bounds(file: DataFile, column: _KeyColumn) -> tuple[object, object]:
-    """The file's lower and upper bound of a key column; None where the file records none."""
+def _bounds(file: DataFile, column: _KeyColumn) -> tuple[str | int | None, str | int | None]:
+    """The file's lower and upper bound of a key column (decoded: a string or an integer
+    count, as `_comparable` converts the batch); None where the file records none."""
     if column.values is None:
         return None, None
+    assert isinstance(column.type, PrimitiveType)  # `_comparable` gave values: a primitive type
     lower = (file.lower_bounds or {}).get(column.field_id)
     upper = (file.upper_bounds or {}).get(column.field_id)
     return (

@@ -1,6 +1,5 @@
 """Unique keys of a batch: Iceberg row filters that select them, and matching them against rows."""
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,49 +9,19 @@ from pyiceberg.expressions import (
     AlwaysTrue,
     And,
     BooleanExpression,
-    EqualTo,
     GreaterThanOrEqual,
-    In,
     LessThanOrEqual,
-    Or,
 )
 
 # A column name no user column can take: dlt normalizes names to snake case without a leading "__".
 _ROW = "__cascade_row"
 
 
-def key_filter(batch: pa.Table, unique_key: Sequence[str]) -> BooleanExpression:
-    """A filter matching the rows whose unique key is one of the batch's keys.
-
-    One column gives `In(column, values)`. Several columns give a prefix tree: an `Or` over
-    the distinct values of the first column, each `And(EqualTo(first, v), <filter of the
-    rest>)`, ending in an `In` on the last column. That is exact (unlike one `In` per column,
-    which would match every combination) and stays small when the leading columns repeat,
-    e.g. (device, date). pyiceberg builds `Or` of many operands as a balanced tree, so deep
-    recursion is no concern.
-    """
-    distinct = batch.select(list(unique_key)).group_by(list(unique_key)).aggregate([])
-    columns = [distinct.column(name).to_pylist() for name in unique_key]
-    return _prefix_tree(list(unique_key), list(zip(*columns, strict=True)))
-
-
-def _prefix_tree(names: list[str], keys: list[tuple]) -> BooleanExpression:
-    if len(names) == 1:
-        return In(names[0], {key[0] for key in keys})
-    rests: dict[object, list[tuple]] = defaultdict(list)
-    for key in keys:
-        rests[key[0]].append(key[1:])
-    branches = [
-        And(EqualTo(names[0], value), _prefix_tree(names[1:], rest))
-        for value, rest in rests.items()
-    ]
-    return branches[0] if len(branches) == 1 else Or(*branches)
-
-
 def key_range_filter(batch: pa.Table, unique_key: Sequence[str]) -> BooleanExpression:
     """A filter on the smallest box holding the batch's keys: `min <= column <= max` per column.
 
-    It matches more rows than `key_filter`, but it is cheap to bind and to evaluate against
+    It matches more rows than the batch's keys (`key_mask` matches them exactly), but it is cheap
+    to bind and to evaluate against
     manifest and file statistics whatever the batch size, whereas pyiceberg gives up on
     pruning with an `In` of more than 200 values. The batch must not be empty.
     """
@@ -60,13 +29,18 @@ def key_range_filter(batch: pa.Table, unique_key: Sequence[str]) -> BooleanExpre
     for name in unique_key:
         column = batch.column(name)
         if pa.types.is_floating(column.type):
-            # NaN has no place in an order: a NaN key is matched by `key_filter`, never by a
-            # range, so the range holds the other keys (all-NaN: no range on this column).
+            # NaN has no place in an order, so the range holds the other keys (all-NaN: no
+            # range on this column). Generated keys are never float; callers' may be.
             column = pc.filter(column, pc.invert(pc.is_nan(column)))
             if not len(column):
                 continue
         low, high = pc.min_max(column).values()
-        bounds += [GreaterThanOrEqual(name, low.as_py()), LessThanOrEqual(name, high.as_py())]
+        # pyiceberg's predicates take (term, literal) positionally through their own __init__;
+        # mypy sees only the keyword-only __init__ of the pydantic fields (term=, value=).
+        bounds += [
+            GreaterThanOrEqual(name, low.as_py()),  # type: ignore[call-arg, arg-type]
+            LessThanOrEqual(name, high.as_py()),  # type: ignore[call-arg, arg-type]
+        ]
     return And(*bounds) if len(bounds) > 1 else (bounds[0] if bounds else AlwaysTrue())
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 import dagster as dg
 
@@ -43,19 +44,18 @@ class Deadline:
     @contextmanager
     def interrupting(self) -> Iterator[None]:
         """Within this block a stalled step is interrupted when the limit passes."""
+        seconds = self.seconds
         can_interrupt = (
-            self.seconds is not None
-            and hasattr(signal, "setitimer")
-            and threading.current_thread() is threading.main_thread()
+            hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
         )
-        if not can_interrupt:
+        if seconds is None or not can_interrupt:
             yield
             return
 
-        def expire(signum, frame):
-            raise LoadTimeout(self.seconds, self.step)
+        def expire(signum: int, frame: FrameType | None) -> None:
+            raise LoadTimeout(seconds, self.step)
 
-        remaining = max(self.seconds - (time.monotonic() - self.started), 0.001)
+        remaining = max(seconds - (time.monotonic() - self.started), 0.001)
         previous = signal.signal(signal.SIGALRM, expire)
         signal.setitimer(signal.ITIMER_REAL, remaining)
         try:

@@ -30,15 +30,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
-from pyiceberg.io.pyarrow import (
-    ArrowScan,
-    _check_pyarrow_schema_compatible,
-    _dataframe_to_data_files,
-)
+from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
-from pyiceberg.table import FileScanTask, Table, Transaction
-from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.refs import MAIN_BRANCH
 from pyiceberg.table.snapshots import IsolationLevel, Operation
 from pyiceberg.table.update.snapshot import ManageSnapshots
@@ -48,7 +43,13 @@ from cascade.runtime.errors import BranchError
 from cascade.runtime.file_pruning import Candidate, candidate_files
 from cascade.runtime.keys import key_mask, key_range_filter
 from cascade.runtime.manifest_cache import reading_once
-from cascade.runtime.pyiceberg_compat import keeping_null_lists
+from cascade.runtime.pyiceberg_compat import (
+    CachedMetadataTransaction,
+    check_arrow_schema,
+    disable_commit_retries,
+    keeping_null_lists,
+    write_data_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +182,7 @@ def _conform(batch: pa.Table, table: Table) -> pa.Table:
     pyiceberg's own check refuses what `Table.append` refuses (an unknown column, a type that
     does not fit, a missing required column); a missing optional column becomes nulls.
     """
-    _check_pyarrow_schema_compatible(
-        table.schema(), batch.schema, format_version=table.format_version
-    )
+    check_arrow_schema(table.schema(), batch.schema, table.format_version)
     target = table.schema().as_arrow()
     columns = [
         batch.column(field.name).cast(field.type)
@@ -246,10 +245,8 @@ class _Writer:
         if not rows.num_rows:
             return []
         with keeping_null_lists():
-            files = list(
-                _dataframe_to_data_files(
-                    self._table.metadata, rows, self._table.io, self._uuid, self._counter
-                )
+            files = write_data_files(
+                self._table.metadata, rows, self._table.io, self._uuid, self._counter
             )
         self.files += files  # list.__iadd__ holds the GIL: safe from worker threads
         return files
@@ -258,7 +255,7 @@ class _Writer:
         for file in self.files:
             try:
                 self._table.io.delete(file.file_path)
-            except Exception:  # noqa: BLE001  (best effort: an orphan file is harmless)
+            except Exception:  # best effort: an orphan file is harmless
                 log.warning("Could not delete uncommitted data file %s", file.file_path)
         self.files = []
 
@@ -273,8 +270,9 @@ def _commit(
     added: list[DataFile],
 ) -> int:
     """Commit one snapshot on `branch` that removes `removed` and adds `added`."""
-    with _Transaction(table) as transaction:
+    with CachedMetadataTransaction(table) as transaction:
         if creates_branch:
+            assert main_snapshot_id is not None  # _merge_once refuses to branch an empty main
             ManageSnapshots(transaction).create_branch(main_snapshot_id, branch).commit()
         with transaction.update_snapshot(branch=branch).overwrite() as overwrite:
             if predicate is not None:
@@ -290,33 +288,8 @@ def _commit(
             # staged branch creation (the branch would start empty), and below serializable
             # isolation it does not check for concurrently added rows with the batch's keys.
             # Fail instead, and `merge_batch` redoes the merge on the refreshed table.
-            transaction._snapshot_producers.clear()  # noqa: SLF001 (pinned pyiceberg 0.12)
+            disable_commit_retries(transaction)
     return overwrite.snapshot_id
-
-
-class _Transaction(Transaction):
-    """pyiceberg's transaction, working out its table metadata once per change.
-
-    In pyiceberg 0.12 every read of `Transaction.table_metadata` applies the staged updates to
-    the table's metadata and deep-copies the result, and committing one snapshot reads it
-    some thirty times. A copy costs more the longer the table's history (snapshots, snapshot
-    and metadata logs): ~13 ms at 400 snapshots, so ~0.4 s a merge. Table metadata is frozen,
-    so with nothing staged the table's own serves, and the result changes only when the table
-    is refreshed (a retried commit) or an update is staged, which both replace the objects
-    compared here.
-    """
-
-    _cached: tuple[TableMetadata, tuple, TableMetadata] | None = None
-
-    @property
-    def table_metadata(self) -> TableMetadata:
-        base, updates = self._table.metadata, self._updates
-        if not updates:
-            return base
-        cached = self._cached
-        if cached is None or cached[0] is not base or cached[1] is not updates:
-            cached = self._cached = (base, updates, super().table_metadata)
-        return cached[2]
 
 
 def _serializable(table: Table) -> bool:

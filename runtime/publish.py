@@ -60,21 +60,16 @@ def apply_publish(catalog: Catalog, steps: list[PublishStep], branch: str) -> No
     """
     if any(step.refused for step in steps):
         raise ValueError("refusing to publish: a table's main is not an ancestor of the branch")
-    from pyiceberg.table.refs import MAIN_BRANCH, SnapshotRefType
-    from pyiceberg.table.update import AssertRefSnapshotId, SetSnapshotRefUpdate
+    from pyiceberg.table.refs import MAIN_BRANCH
+
+    from cascade.runtime.pyiceberg_compat import stage_branch_move
 
     for step in steps:
         if step.status != "fast-forward":
             continue
+        assert step.branch_snapshot_id is not None  # plan_publish: a fast-forward has a head
         table = catalog.load_table(step.identifier)
         with table.transaction() as transaction:
-            transaction._stage(  # noqa: SLF001 - pyiceberg exposes no ref update with a guard
-                (
-                    SetSnapshotRefUpdate(
-                        ref_name=MAIN_BRANCH,
-                        type=SnapshotRefType.BRANCH,
-                        snapshot_id=step.branch_snapshot_id,
-                    ),
-                ),
-                (AssertRefSnapshotId(ref=MAIN_BRANCH, snapshot_id=step.main_snapshot_id),),
+            stage_branch_move(
+                transaction, MAIN_BRANCH, step.branch_snapshot_id, step.main_snapshot_id
             )

@@ -1,93 +1,292 @@
-"""Keep a null list (or map) of structs null when pyiceberg writes or reads it.
+"""The only module that uses pyiceberg's private API; the rest of Cascade uses public names.
 
-pyiceberg 0.12 turns a null `list<struct<...>>` into `[]`, and a null `map<_, struct<...>>`
-into `{}`, both when it writes a data file and when it reads one: every Arrow batch goes
-through `pyiceberg.io.pyarrow._to_requested_schema`, whose `ArrowProjectionVisitor` puts
-each column into the table's field ids, names and types. For a list whose elements are
-structs, `ArrowProjectionVisitor.list` (pyiceberg/io/pyarrow.py, line 2078 in 0.12.0) rebuilds
-the list as
+Each use is one named function or class here, whose docstring says what pyiceberg 0.12 lacks
+publicly and why Cascade needs it:
 
-    pa.LargeListArray.from_arrays(list_array.offsets, value_array)
+- `write_data_files`: data files written without committing them (`_dataframe_to_data_files`);
+- `check_arrow_schema`: `Table.append`'s schema check (`_check_pyarrow_schema_compatible`);
+- `stage_branch_move`: a ref update guarded by the caller's expectation (`Transaction._stage`);
+- `disable_commit_retries`: a commit that fails on conflict (`Transaction._snapshot_producers`);
+- `CachedMetadataTransaction`: table metadata worked out once per change (`Transaction._table`,
+  `Transaction._updates`);
+- `patch_manifest_entry_reads`: manifest reads routed through a cache while a merge runs
+  (replaces `ManifestFile.fetch_manifest_entry`, which pyiceberg's commit calls internally);
+- `keeping_null_lists`: a projection that keeps null lists of structs (replaces
+  `pyiceberg.io.pyarrow.ArrowProjectionVisitor`, which `_to_requested_schema` looks up).
 
-and `ArrowProjectionVisitor.map` (line 2097) a map of structs as
-`pa.MapArray.from_arrays(map_array.offsets, key_result, value_result, arrow_field)`. A list's
-`offsets` carry no validity bitmap and no `mask` is passed, so each null slot comes back as a
-valid slot of length zero. A list of strings is not rebuilt (it is cast, which keeps validity),
-which is why only lists and maps of structs lose their nulls. The loss travels upward: a
-struct holding such a list, a list of those structs, a map whose values are such structs.
-(Upstream: apache/iceberg-python#251, #2246, #3833; the fix proposed in #3834 passes a mask.)
+The two replacements are `SharedPatch`es: installed while some caller is inside one and undone
+after the last leaves. Importing this module, or any module that uses it, changes nothing in
+pyiceberg.
 
-On write the null is gone for good: the Parquet file holds `[]`, and no reader, DuckDB or
-Spark or pyiceberg, can tell it from a real empty list. On read the file is right and only
-pyiceberg's result is wrong; a merge reads the rows it keeps in a rewritten file, so its reads
-lose the null for good too once they are written again.
-
-The fix: inside `keeping_null_lists()`, `_to_requested_schema` projects with a subclass of
-the visitor whose `list` and `map` give the result the validity of the array they projected
-(`_with_nulls_of`). That is right because a projection maps each slot to the same slot: it
-changes field ids, names and element types, never which slots are null, and pyiceberg's own
-`struct` already passes `mask=struct_array.is_null()` for the same reason. Where pyiceberg
-kept the nulls (its cast path) the counts agree and the array is returned untouched.
-
-The subclass is put in place of `pyiceberg.io.pyarrow.ArrowProjectionVisitor` (the name
-`_to_requested_schema` looks up on every call) only while some caller is inside the block,
-and the original is back once the last one leaves it. Nothing is changed at import time.
-While a merge runs, other threads' pyiceberg reads get the fixed projection too: it differs
-from pyiceberg's only in keeping nulls.
-
-Checked against the pyiceberg versions in `CHECKED_PYICEBERG_VERSIONS`; under another version
-the block still applies the fix and logs a warning, and `tests/test_null_lists.py` fails until
-the version has been checked (and the workaround dropped once pyiceberg keeps the nulls).
+All of it was read against the pyiceberg versions in `CHECKED_PYICEBERG_VERSIONS`. Under another
+version everything still runs and a warning is logged once, and
+`tests/runtime/test_pyiceberg_compat.py` fails, naming the version, until this module has been
+read against it.
 """
 
+from __future__ import annotations
+
+import itertools
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import Callable
 from functools import cache
+from types import TracebackType
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyiceberg
 import pyiceberg.io.pyarrow as pyiceberg_arrow
+from pyiceberg.io import FileIO
+from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible, _dataframe_to_data_files
+from pyiceberg.manifest import DataFile, ManifestEntry, ManifestFile
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table, Transaction
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.refs import SnapshotRefType
+from pyiceberg.table.update import AssertRefSnapshotId, SetSnapshotRefUpdate
+from pyiceberg.typedef import TableVersion
+from pyiceberg.types import ListType, MapType
 
 log = logging.getLogger(__name__)
 
-# pyiceberg versions whose projection was read and found to lose the nulls as described above.
+# pyiceberg versions this module was read against, every private name it uses checked.
 CHECKED_PYICEBERG_VERSIONS = frozenset({"0.12.0"})
-
-_ArrowProjectionVisitor = pyiceberg_arrow.ArrowProjectionVisitor
-_lock = threading.Lock()
-_active = 0  # callers inside `keeping_null_lists()`
 
 
 def pyiceberg_version_checked() -> bool:
     return pyiceberg.__version__ in CHECKED_PYICEBERG_VERSIONS
 
 
-@contextmanager
-def keeping_null_lists() -> Iterator[None]:
-    """pyiceberg's writes and reads inside the block keep null lists and maps of structs."""
-    global _active
+@cache
+def _warn_if_unchecked() -> None:
     if not pyiceberg_version_checked():
-        _warn_unchecked_version()
-    with _lock:
-        _active += 1
-        pyiceberg_arrow.ArrowProjectionVisitor = _NullKeepingProjection
-    try:
-        yield
-    finally:
-        with _lock:
-            _active -= 1
-            if not _active:
-                pyiceberg_arrow.ArrowProjectionVisitor = _ArrowProjectionVisitor
+        log.warning(
+            "pyiceberg %s is not among the versions Cascade's use of its private API was "
+            "checked against (%s); going on anyway (see cascade.runtime.pyiceberg_compat)",
+            pyiceberg.__version__,
+            ", ".join(sorted(CHECKED_PYICEBERG_VERSIONS)),
+        )
 
 
-class _NullKeepingProjection(_ArrowProjectionVisitor):
-    def list(self, list_type, list_array, value_array):  # type: ignore[no-untyped-def]
+class SharedPatch:
+    """`owner.attribute` replaced by `replacement` while any caller is inside the patch.
+
+    Used as a context manager, from any number of threads and nested: the first caller to enter
+    installs the replacement, and the last to leave puts back what was there before, then calls
+    `on_removed` (still holding the lock, so no caller enters in between)."""
+
+    def __init__(
+        self,
+        owner: object,
+        attribute: str,
+        replacement: object,
+        on_removed: Callable[[], None] | None = None,
+    ) -> None:
+        self.owner, self.attribute, self.replacement = owner, attribute, replacement
+        self._on_removed = on_removed
+        self._lock = threading.Lock()
+        self._inside = 0
+        self._original: object = None
+
+    @property
+    def installed(self) -> bool:
+        return self._inside > 0
+
+    def __enter__(self) -> None:
+        _warn_if_unchecked()
+        with self._lock:
+            if not self._inside:
+                self._original = getattr(self.owner, self.attribute)
+                setattr(self.owner, self.attribute, self.replacement)
+            self._inside += 1
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        with self._lock:
+            self._inside -= 1
+            if not self._inside:
+                setattr(self.owner, self.attribute, self._original)
+                self._original = None
+                if self._on_removed is not None:
+                    self._on_removed()
+
+
+# --- Writing data files -----------------------------------------------------------------------
+
+
+def write_data_files(
+    table_metadata: TableMetadata,
+    rows: pa.Table,
+    io: FileIO,
+    write_uuid: uuid.UUID,
+    counter: itertools.count[int],
+) -> list[DataFile]:
+    """Parquet data files holding `rows`, written as `Table.append` writes them, not committed.
+
+    pyiceberg 0.12 writes data files only inside `append`/`overwrite`, which commit them as a
+    snapshot of their own. A merge commits ONE overwrite that removes the rewritten files and
+    adds their replacements, so it writes the files first and adds them to that overwrite
+    (`append_data_file`). File names are `<write_uuid>-<next(counter)>`: one uuid and one
+    counter per merge attempt keeps them unique across the attempt's threads."""
+    _warn_if_unchecked()
+    return list(_dataframe_to_data_files(table_metadata, rows, io, write_uuid, counter))
+
+
+def check_arrow_schema(
+    schema: Schema, arrow_schema: pa.Schema, format_version: TableVersion
+) -> None:
+    """Raise ValueError for what `Table.append` refuses: an unknown column, a type that does
+    not fit, a missing required column. pyiceberg 0.12 runs this check only inside its own
+    writes and has no public function for it."""
+    _warn_if_unchecked()
+    _check_pyarrow_schema_compatible(schema, arrow_schema, format_version=format_version)
+
+
+# --- Transactions ------------------------------------------------------------------------------
+
+
+def stage_branch_move(
+    transaction: Transaction, branch: str, snapshot_id: int, expected_snapshot_id: int | None
+) -> None:
+    """Stage moving `branch` to `snapshot_id`, committed only if it still points at
+    `expected_snapshot_id` (None: only if it does not exist).
+
+    pyiceberg 0.12's `ManageSnapshots.set_current_snapshot` guards the move with where the
+    branch is in the transaction's own table, loaded just before; `cascade publish` needs the
+    guard to be where its plan saw the branch, so that a writer that moved it since makes the
+    commit fail. Staging an update with chosen requirements is only `Transaction._stage`."""
+    _warn_if_unchecked()
+    # The models take their fields by name (populate_by_name), as pyiceberg itself builds
+    # them; mypy sees only the aliases ("ref-name", "snapshot-id").
+    move = SetSnapshotRefUpdate(  # type: ignore[call-arg]
+        ref_name=branch, type=SnapshotRefType.BRANCH, snapshot_id=snapshot_id
+    )
+    guard = AssertRefSnapshotId(ref=branch, snapshot_id=expected_snapshot_id)  # type: ignore[call-arg]
+    transaction._stage((move,), (guard,))
+
+
+def disable_commit_retries(transaction: Transaction) -> None:
+    """Make the transaction's commit fail with CommitFailedException when it loses a race,
+    instead of pyiceberg rebuilding its staged snapshots on the refreshed table and retrying.
+
+    pyiceberg 0.12 retries only the snapshots of the producers in
+    `Transaction._snapshot_producers`, and has no switch for it; forgetting them turns the
+    retry off. Its retry rebuilds only the snapshot (it drops a staged branch creation) and
+    does not check below serializable isolation for concurrently added rows with the same keys.
+    Forgotten too: deleting the producers' manifests after a failed commit (orphans, harmless)."""
+    _warn_if_unchecked()
+    transaction._snapshot_producers.clear()
+
+
+class CachedMetadataTransaction(Transaction):
+    """pyiceberg's transaction, working out its table metadata once per change.
+
+    In pyiceberg 0.12 every read of `Transaction.table_metadata` applies the staged updates to
+    the table's metadata and deep-copies the result, and committing one snapshot reads it
+    some thirty times. A copy costs more the longer the table's history (snapshots, snapshot
+    and metadata logs): ~13 ms at 400 snapshots, so ~0.4 s a merge. Table metadata is frozen,
+    so with nothing staged the table's own serves, and the result changes only when the table
+    is refreshed (a retried commit) or an update is staged, which both replace the objects
+    compared here (`Transaction._table.metadata` and `Transaction._updates`, which pyiceberg
+    has no public names for).
+    """
+
+    _cached: tuple[TableMetadata, tuple, TableMetadata] | None = None
+
+    def __init__(self, table: Table, autocommit: bool = False) -> None:
+        _warn_if_unchecked()
+        super().__init__(table, autocommit)
+
+    @property
+    def table_metadata(self) -> TableMetadata:
+        base, updates = self._table.metadata, self._updates
+        if not updates:
+            return base
+        cached = self._cached
+        if cached is None or cached[0] is not base or cached[1] is not updates:
+            cached = self._cached = (base, updates, super().table_metadata)
+        return cached[2]
+
+
+# --- Reading manifests -------------------------------------------------------------------------
+
+ManifestEntryReader = Callable[[ManifestFile, FileIO, bool], list[ManifestEntry]]
+
+
+def patch_manifest_entry_reads(
+    read: ManifestEntryReader, on_removed: Callable[[], None] | None = None
+) -> SharedPatch:
+    """A patch that makes `ManifestFile.fetch_manifest_entry(manifest, io, discard_deleted)`
+    call `read` instead, while some caller is inside it.
+
+    pyiceberg 0.12 reads a manifest's entries through that method from inside the overwrite
+    it commits (`_OverwriteFiles._deleted_entries` and `_existing_manifests`) and has no hook
+    or cache there. Create the patch once (at import is fine: creating installs nothing)."""
+    return SharedPatch(ManifestFile, "fetch_manifest_entry", read, on_removed)
+
+
+# --- Keeping null lists of structs -------------------------------------------------------------
+
+
+def keeping_null_lists() -> SharedPatch:
+    """A context inside which pyiceberg's writes and reads keep null lists and maps of structs.
+
+    pyiceberg 0.12 turns a null `list<struct<...>>` into `[]`, and a null `map<_, struct<...>>`
+    into `{}`, both when it writes a data file and when it reads one: every Arrow batch goes
+    through `pyiceberg.io.pyarrow._to_requested_schema`, whose `ArrowProjectionVisitor` puts
+    each column into the table's field ids, names and types. For a list whose elements are
+    structs, `ArrowProjectionVisitor.list` (pyiceberg/io/pyarrow.py, line 2078 in 0.12.0)
+    rebuilds the list as
+
+        pa.LargeListArray.from_arrays(list_array.offsets, value_array)
+
+    and `ArrowProjectionVisitor.map` (line 2097) a map of structs as
+    `pa.MapArray.from_arrays(map_array.offsets, key_result, value_result, arrow_field)`. A
+    list's `offsets` carry no validity bitmap and no `mask` is passed, so each null slot comes
+    back as a valid slot of length zero. A list of strings is not rebuilt (it is cast, which
+    keeps validity), which is why only lists and maps of structs lose their nulls. The loss
+    travels upward: a struct holding such a list, a list of those structs, a map whose values
+    are such structs. (Upstream: apache/iceberg-python#251, #2246, #3833; the fix proposed in
+    #3834 passes a mask.)
+
+    On write the null is gone for good: the Parquet file holds `[]`, and no reader, DuckDB or
+    Spark or pyiceberg, can tell it from a real empty list. On read the file is right and only
+    pyiceberg's result is wrong; a merge reads the rows it keeps in a rewritten file, so its
+    reads lose the null for good too once they are written again.
+
+    The fix: inside the block, `_to_requested_schema` projects with a subclass of the visitor
+    whose `list` and `map` give the result the validity of the array they projected
+    (`_with_nulls_of`). That is right because a projection maps each slot to the same slot: it
+    changes field ids, names and element types, never which slots are null, and pyiceberg's
+    own `struct` already passes `mask=struct_array.is_null()` for the same reason. Where
+    pyiceberg kept the nulls (its cast path) the counts agree and the array is returned
+    untouched. The subclass replaces `pyiceberg.io.pyarrow.ArrowProjectionVisitor` (the name
+    `_to_requested_schema` looks up on every call) while some caller is inside; other threads'
+    pyiceberg reads meanwhile get it too, which differs from pyiceberg's only in keeping nulls.
+    `tests/runtime/test_null_lists.py` fails once pyiceberg keeps the nulls itself: then drop this.
+    """
+    return _KEEPING_NULL_LISTS
+
+
+class _NullKeepingProjection(pyiceberg_arrow.ArrowProjectionVisitor):
+    def list(
+        self, list_type: ListType, list_array: pa.Array | None, value_array: pa.Array | None
+    ) -> pa.Array | None:
         return _with_nulls_of(list_array, super().list(list_type, list_array, value_array))
 
-    def map(self, map_type, map_array, key_result, value_result):  # type: ignore[no-untyped-def]
+    def map(
+        self,
+        map_type: MapType,
+        map_array: pa.Array | None,
+        key_result: pa.Array | None,
+        value_result: pa.Array | None,
+    ) -> pa.Array | None:
         projected = super().map(map_type, map_array, key_result, value_result)
         return _with_nulls_of(map_array, projected)
 
@@ -111,11 +310,4 @@ def _with_nulls_of(source: pa.Array | None, projected: pa.Array | None) -> pa.Ar
     return type(projected).from_arrays(offsets, values, type=projected.type, mask=mask)
 
 
-@cache
-def _warn_unchecked_version() -> None:
-    log.warning(
-        "pyiceberg %s is not among the versions Cascade's null-list workaround was checked "
-        "against (%s); applying it anyway (see cascade.runtime.pyiceberg_compat)",
-        pyiceberg.__version__,
-        ", ".join(sorted(CHECKED_PYICEBERG_VERSIONS)),
-    )
+_KEEPING_NULL_LISTS = SharedPatch(pyiceberg_arrow, "ArrowProjectionVisitor", _NullKeepingProjection)

@@ -25,8 +25,9 @@ the refusal names each column with its first values and counts.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pyarrow as pa
 from dlt.common.normalizers.naming import NamingConvention
@@ -42,7 +43,8 @@ from pyiceberg.types import (
     StructType,
 )
 
-from cascade.runtime.batch import INGESTED_AT
+from cascade.runtime.contract import METADATA_COLUMN_NAMES
+from cascade.runtime.errors import SAMPLE_SIZE
 from cascade.runtime.value_rules import (
     Misfit,
     by_arrow,
@@ -52,12 +54,6 @@ from cascade.runtime.value_rules import (
     finer_than_microseconds,
     key_from_text,
 )
-
-# Columns that dlt (`_dlt_load_id`, `_dlt_id`) and Cascade (`_cascade_ingested_at`) fill in.
-LOAD_COLUMNS = ("_dlt_load_id", "_dlt_id", INGESTED_AT)
-
-# How many offending values a refusal shows per column.
-SAMPLE_SIZE = 5
 
 
 @dataclass
@@ -121,7 +117,7 @@ class RecordConverter(ItemTransform[Any]):
         self.naming = naming
         self.table_name = table_name
         self._storage_types: dict[int, pa.DataType] = {}
-        self.columns = {f.name: f for f in schema.fields if f.name not in LOAD_COLUMNS}
+        self.columns = {f.name: f for f in schema.fields if f.name not in METADATA_COLUMN_NAMES}
         self.staging_schema = pa.schema(
             [pa.field(f.name, self._storage(f.field_type)) for f in self.columns.values()]
         )
@@ -134,7 +130,7 @@ class RecordConverter(ItemTransform[Any]):
         }
         self.problems = Problems()
         self.rows = 0
-        self._normalized: dict[str, str] = {}
+        self._normalized: dict[object, str] = {}  # source key (any hashable) -> dlt name
 
     def _storage(self, field_type: IcebergType) -> pa.DataType:
         """The Arrow type staged for `field_type`, worked out once per type of the schema."""
@@ -201,7 +197,7 @@ class RecordConverter(ItemTransform[Any]):
 
     def _keyed(
         self,
-        objects: list[dict | None],
+        objects: Sequence[dict | None],
         fields: dict[str, NestedField],
         struct_path: str | None,
         parents: tuple[str, ...] = (),
@@ -281,24 +277,29 @@ class RecordConverter(ItemTransform[Any]):
         """dlt's name for `key`; a key that names nothing (not text, or empty: dlt's naming
         convention refuses it) gets a name no column has, so it is dropped and reported."""
         if (name := self._normalized.get(key)) is None:
-            usable = isinstance(key, str) and key.strip()
-            name = self.naming.normalize_identifier(key) if usable else f"\0{key!r}"
+            if isinstance(key, str) and key.strip():
+                name = self.naming.normalize_identifier(key)
+            else:
+                name = f"\0{key!r}"
             self._normalized[key] = name
         return name
 
-    def _values(self, objects: list[dict | None], keys: list[str], path: str, where: str) -> list:
+    def _values(
+        self, objects: Sequence[dict | None], keys: list[str], path: str, where: str
+    ) -> list:
         """Each object's value for the field at `path`, which `keys` all become; refused where
         one object holds more than one of them."""
         if len(keys) == 1:
             [key] = keys
-            if None not in objects:
-                return [o.get(key) for o in objects]
+            if None not in objects:  # the common case, without a test per object
+                return [o.get(key) for o in cast("Sequence[dict]", objects)]
             return [o.get(key) if o is not None else None for o in objects]
-        values, clashes = [], 0
+        values: list = []
+        clashes = 0
         for o in objects:
             found = [key for key in keys if o is not None and key in o]
             clashes += len(found) > 1
-            values.append(o[found[0]] if found else None)
+            values.append(o[found[0]] if o is not None and found else None)
         if clashes:
             self._clash(path, [f"{where}{key}" for key in keys], clashes)
         return values
@@ -366,7 +367,9 @@ class RecordConverter(ItemTransform[Any]):
         )
 
     def _list(self, values: list, list_type: ListType, path: str) -> pa.Array:
-        offsets, items, nulls = [0], [], []
+        offsets: list[int] = [0]
+        items: list = []
+        nulls: list[bool] = []
         for value in values:
             if value is None:
                 nulls.append(True)
@@ -389,7 +392,10 @@ class RecordConverter(ItemTransform[Any]):
         )
 
     def _map(self, values: list, map_type: MapType, path: str) -> pa.Array:
-        offsets, keys, items, nulls = [0], [], [], []
+        offsets: list[int] = [0]
+        keys: list = []
+        items: list = []
+        nulls: list[bool] = []
         for value in values:
             if value is None:
                 nulls.append(True)
@@ -439,7 +445,7 @@ class RecordConverter(ItemTransform[Any]):
         fast = by_arrow(values, field_type, storage)
         if fast is not None:
             return fast
-        converted = []
+        converted: list = []
         for value in values:
             if value is None:
                 converted.append(None)
@@ -538,7 +544,7 @@ def _is_frame(item: object) -> bool:
     return type(item).__name__ == "DataFrame" and module.split(".")[0] in ("pandas", "polars")
 
 
-def _frame_columns(frame: object) -> tuple[list, list[pa.ChunkedArray | list], int]:
+def _frame_columns(frame: Any) -> tuple[list, list[pa.ChunkedArray | list], int]:
     """A frame's column names, its columns (Arrow, or Python values where Arrow would decide
     them) and its row count.
 
@@ -551,7 +557,7 @@ def _frame_columns(frame: object) -> tuple[list, list[pa.ChunkedArray | list], i
     if isinstance(frame, pa.RecordBatch):
         frame = pa.Table.from_batches([frame])
     elif type(frame).__module__.startswith("polars"):
-        frame = frame.to_arrow()  # type: ignore[attr-defined]
+        frame = frame.to_arrow()
     if isinstance(frame, pa.Table):
         return list(frame.column_names), list(frame.columns), frame.num_rows
     names = list(frame.columns)
@@ -563,10 +569,10 @@ def _frame_columns(frame: object) -> tuple[list, list[pa.ChunkedArray | list], i
     return [*typed.column_names, *objects], [*typed.columns, *values], len(frame)
 
 
-def _polars_objects(frame: object) -> list[str]:
+def _polars_objects(frame: Any) -> list[str]:
     if not type(frame).__module__.startswith("polars"):
         return []
-    return [str(name) for name, dtype in frame.schema.items() if str(dtype) == "Object"]  # type: ignore[attr-defined]
+    return [str(name) for name, dtype in frame.schema.items() if str(dtype) == "Object"]
 
 
 def _pandas_missing(value: object) -> bool:

@@ -1,4 +1,4 @@
-"""One materialization of an ingestion asset: the steps of DESIGN.md section 4, in order.
+"""One materialization of an ingestion asset: the load steps of ARCHITECTURE.md, in order.
 
 Everything that can reject the data (staging, the schema cast, deduplication, Pandera) runs
 before the catalog is touched, and the merge is one atomic commit, so a failed run leaves the
@@ -6,20 +6,19 @@ table as it was.
 """
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
 import pyarrow as pa
 from pandera.api.dataframe.model import DataFrameModel
-from pyiceberg.partitioning import PartitionSpec
-from pyiceberg.schema import Schema
 from pyiceberg.table.refs import MAIN_BRANCH
 
 from cascade.runtime.batch import conform, deduplicate
 from cascade.runtime.catalog import IcebergResource
 from cascade.runtime.config import IngestionConfig
+from cascade.runtime.contract import TableContract
 from cascade.runtime.errors import BranchError, ValidationFailed
 from cascade.runtime.limits import Deadline
 from cascade.runtime.merge import merge_batch
@@ -53,49 +52,41 @@ def run_ingestion(
     iceberg: IcebergResource,
     source: Callable[[str], object],
     validation_schema: type[DataFrameModel] | None,
-    identifier: str,
-    schema: Schema,
-    partition_spec: PartitionSpec,
-    unique_key: Sequence[str],
+    table: TableContract,
     validate: bool,
     max_runtime_seconds: int | None,
-    retired_field_ids: Mapping[int, str] | None = None,
-    last_column_id: int | None = None,
-    last_partition_id: int | None = None,
-    allowed_breaking: Sequence[str] = (),
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Load one daily partition of `source` into the Iceberg table `identifier`.
+    """Load one daily partition of `source` into the Iceberg table `table` declares.
 
     A generator, so that a failed Pandera check is reported (with its failure sample) before
-    the load fails: generated assets `yield from` it.
+    the load fails: generated assets `yield from` it, passing the schema module's `TABLE`.
 
     `validation_schema` is a Pandera model for pandas or for polars, or None when the table
-    comes from an explicit Iceberg schema; `validate=False` skips validation either way.
-    `retired_field_ids`, `last_column_id` and `last_partition_id` are the schema module's
-    RETIRED_FIELD_IDS, LAST_COLUMN_ID and LAST_PARTITION_ID: a table created here gets exactly
-    the generated ids and reserves those up to the last ones. A load that runs past
-    `max_runtime_seconds` is stopped before it commits (runtime/limits.py). An existing table
-    is evolved to `schema` where that is safe; `allowed_breaking` (ALLOWED_BREAKING) lists the
-    breaking changes a review accepted (runtime/table.py).
+    comes from an explicit Iceberg schema; `validate=False` skips validation either way. A
+    table created here gets exactly the contract's field ids; an existing one is evolved to the
+    contract where that is safe (runtime/table.py). A load that runs past `max_runtime_seconds`
+    is stopped before it commits (runtime/limits.py). The run tag `branch` (or the config's
+    `branch_name`) selects the Iceberg branch written.
+
+    Raises, each a `dagster.Failure` that is not retried: `SourceError` (the function returned
+    no usable dlt source or resource), `BatchError` (values that do not fit the schema, with
+    the column, the reason and sample values), `ValidationFailed` (Pandera rejected rows),
+    `TableMismatchError` (the table cannot be made to match the contract), `BranchError`;
+    `LoadTimeout` past the deadline. Whatever is raised, nothing was committed. Errors of the
+    source itself, the network and the catalog propagate and are retried by the asset's policy.
     """
     started = time.monotonic()
     log = context.log
     branch = context.run.tags.get(BRANCH_TAG) or config.branch_name
     partition_date = context.partition_key
+    identifier, unique_key = table.identifier, table.unique_key
     log.info(f"Loading {identifier} for {partition_date} on branch {branch}")
 
     deadline = Deadline(max_runtime_seconds)
     try:
         with deadline.interrupting():
             deadline.check("the ingestion function and dlt staging")
-            batch = prepare_batch(
-                context,
-                source,
-                identifier,
-                schema,
-                unique_key,
-                validation_schema if validate else None,
-            )
+            batch = prepare_batch(context, source, table, validation_schema if validate else None)
     except ValidationFailed as failure:
         if _declares_pandera_check(context):
             # Yielded before the failure, so the check's failure sample shows in Dagster.
@@ -124,23 +115,14 @@ def run_ingestion(
         )
     with deadline.interrupting():
         deadline.check("creating or checking the table")
-        prepared = prepare_table(
-            catalog,
-            identifier,
-            schema,
-            partition_spec,
-            retired_field_ids=retired_field_ids,
-            last_column_id=last_column_id,
-            last_partition_id=last_partition_id,
-            allowed_breaking=allowed_breaking,
-        )
+        prepared = prepare_table(catalog, table)
     if prepared.created:
         log.info(f"Created table {identifier}")
     for change in prepared.changes:
         log.info(f"Evolved {identifier}: {change.code} {change.rule.name}: {change.reason}")
     deadline.check("the merge")  # the commit itself is never interrupted
-    table = prepared.table
-    outcome = merge_batch(table, batch.rows, unique_key, branch)
+    iceberg_table = prepared.table
+    outcome = merge_batch(iceberg_table, batch.rows, unique_key, branch)
     merge_elapsed = time.monotonic() - merge_started
     log.info(
         f"Merged into {identifier}@{branch} in {merge_elapsed:.2f}s: "
@@ -162,7 +144,7 @@ def run_ingestion(
             "table_name": identifier,
             # Snapshot ids use all 64 bits, more than the Dagster UI's JavaScript numbers keep.
             "snapshot_id": str(outcome.snapshot_id),
-            "metadata_location": table.metadata_location,
+            "metadata_location": iceberg_table.metadata_location,
             # How much of the table the merge touched: it reads and rewrites only data files
             # that can hold a batch key.
             "files_scanned": outcome.files_scanned,
@@ -173,8 +155,8 @@ def run_ingestion(
             "validate_elapsed_seconds": round(batch.validate_elapsed, 3),
             "merge_elapsed_seconds": round(merge_elapsed, 3),
             "total_elapsed_seconds": round(time.monotonic() - started, 3),
-            "dagster/row_count": table.scan(snapshot_id=outcome.snapshot_id).count(),
-            "dagster/column_schema": column_schema(schema, unique_key),
+            "dagster/row_count": iceberg_table.scan(snapshot_id=outcome.snapshot_id).count(),
+            "dagster/column_schema": column_schema(table.schema, unique_key),
         },
         check_results=check_results,
     )
@@ -183,12 +165,11 @@ def run_ingestion(
 def prepare_batch(
     context: dg.AssetExecutionContext,
     source: Callable[[str], object],
-    identifier: str,
-    schema: Schema,
-    unique_key: Sequence[str],
+    table: TableContract,
     validation_schema: type[DataFrameModel] | None,
 ) -> Batch | None:
     """Run the source through dlt, conform, deduplicate and validate: no catalog access."""
+    identifier, schema = table.identifier, table.schema
     log = context.log
     started = time.monotonic()
     partition_date = context.partition_key
@@ -220,7 +201,7 @@ def prepare_batch(
 
     conform_started = time.monotonic()
     conformed = conform(staged.rows, schema, ingested_at=datetime.now(UTC))
-    rows, rows_deduplicated = deduplicate(conformed, unique_key)
+    rows, rows_deduplicated = deduplicate(conformed, table.unique_key)
     if rows_deduplicated:
         log.info(f"Dropped {rows_deduplicated} earlier row(s) with a repeated unique key")
 
@@ -251,7 +232,7 @@ def _pandera_passed(
     """The declared Pandera check's result for a batch the model accepted (`rows` rows)."""
     if not _declares_pandera_check(context) or validation_schema is None:
         return []
-    metadata = {"model": validation_schema.__name__, "rows": rows}
+    metadata: dict[str, dg.RawMetadataValue] = {"model": validation_schema.__name__, "rows": rows}
     return [dg.AssetCheckResult(check_name=PANDERA_CHECK, passed=True, metadata=metadata)]
 
 

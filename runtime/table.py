@@ -15,11 +15,13 @@ from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema, index_by_id, index_by_name
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.types import IcebergType, PrimitiveType
+from pyiceberg.types import IcebergType, NestedField, PrimitiveType
 
 from cascade.runtime import field_ids
+from cascade.runtime.contract import TableContract
 from cascade.runtime.errors import TableMismatchError
 from cascade.runtime.evolution import Change, TableShape, classify
+from cascade.runtime.schema_slots import ROOT, index_slots
 
 # Set on the tables Cascade creates (and adopts): their ids are the generated ones.
 MANAGED_PROPERTY = "cascade.managed"
@@ -29,53 +31,40 @@ MANAGED_PROPERTY = "cascade.managed"
 class PreparedTable:
     table: Table
     created: bool
-    added_columns: tuple[str, ...]
     changes: tuple[Change, ...] = ()  # what evolving the existing table applied
 
 
-def prepare_table(
-    catalog: Catalog,
-    identifier: str,
-    schema: Schema,
-    partition_spec: PartitionSpec,
-    *,
-    retired_field_ids: Mapping[int, str] | None = None,
-    last_column_id: int | None = None,
-    last_partition_id: int | None = None,
-    allowed_breaking: Collection[str] = (),
-) -> PreparedTable:
-    """Load or create the table; evolve it to the generated schema when that is safe.
+def prepare_table(catalog: Catalog, contract: TableContract) -> PreparedTable:
+    """Load or create the table `contract` declares; evolve it to the contract when that is
+    safe. Raises `TableMismatchError` (nothing changed) when it cannot.
 
-    A new table gets exactly the generated ids, and `last_column_id`/`last_partition_id` (the
-    generated LAST_COLUMN_ID/LAST_PARTITION_ID) at least, so that later additions get the ids
-    the compiler will give them. An existing table is evolved by field id (`_evolve`): safe
-    changes are applied, breaking ones refused unless `allowed_breaking` (the generated
-    ALLOWED_BREAKING) lists them and Iceberg can apply them. The result is checked against
-    the generated schema before it is committed; any difference raises `TableMismatchError`.
+    A new table gets exactly the generated ids, reserves ids up to the contract's
+    `last_column_id`/`last_partition_id` (so that later additions get the ids the compiler will
+    give them), and the unique key as its identifier fields. An existing table is evolved by
+    field id (`_evolve`): safe changes are applied, breaking ones refused unless the contract's
+    `allowed_breaking` lists them and Iceberg can apply them. The result is checked against the
+    contract before it is committed.
     """
-    retired = retired_field_ids or {}
-    namespace = tuple(identifier.split("."))[:-1]
-    catalog.create_namespace_if_not_exists(namespace)
+    identifier, allowed = contract.identifier, contract.allowed_breaking
+    catalog.create_namespace_if_not_exists(contract.namespace)
     try:
         table = catalog.load_table(identifier)
     except NoSuchTableError:
         try:
-            table = _create(
-                catalog, identifier, schema, partition_spec, last_column_id, last_partition_id
-            )
+            table = _create(catalog, contract)
         except (TableAlreadyExistsError, CommitFailedException):
             # Another partition of a backfill created it a moment ago.
             if not catalog.table_exists(identifier):
                 raise
             table = catalog.load_table(identifier)
         else:
-            return PreparedTable(table, created=True, added_columns=())
+            return PreparedTable(table, created=True)
 
     # Evolve in a transaction so that the result can be checked before it is committed. The
     # commit is separate from the merge's: adding optional columns changes no data, and the
     # generated code that declares them needs them on every later run anyway.
     transaction = table.transaction()
-    if foreign := foreign_ids(table, schema):
+    if foreign := foreign_ids(table, contract.schema):
         raise TableMismatchError(
             f"Table {identifier} was not created by Cascade, and its field ids differ from the "
             "generated ones:\n  "
@@ -83,47 +72,42 @@ def prepare_table(
             + f"\nRun `cascade adopt {identifier}` so that the next `cascade gen` generates the "
             "table's own ids; nothing was changed."
         )
-    changes, refused = plan_evolution(table, TableShape(schema, partition_spec), allowed_breaking)
+    changes, refused = plan_evolution(table, contract, allowed)
     if refused:
-        raise refusal(identifier, refused, allowed_breaking)
-    added, changed, problems = _evolve(transaction, table, schema, partition_spec, changes)
-    check_table(transaction.table_metadata, identifier, schema, partition_spec, retired, problems)
+        raise refusal(identifier, refused, allowed)
+    changed, problems = _evolve(transaction, table, contract, changes)
+    check_table(transaction.table_metadata, contract, problems)
     if changed:
         transaction.commit_transaction()
-    return PreparedTable(table, created=False, added_columns=added, changes=tuple(changes))
+    return PreparedTable(table, created=False, changes=tuple(changes))
 
 
 def check_table(
-    metadata: TableMetadata,
-    identifier: str,
-    schema: Schema,
-    partition_spec: PartitionSpec,
-    retired_field_ids: Mapping[int, str] | None = None,
-    problems: tuple[str, ...] = (),
+    metadata: TableMetadata, contract: TableContract, problems: tuple[str, ...] = ()
 ) -> None:
-    problems += tuple(_schema_differences(metadata.schema(), schema, retired_field_ids or {}))
-    problems += tuple(_spec_differences(metadata.spec(), partition_spec))
+    """Raises `TableMismatchError` listing every difference between the table's current
+    schema and spec and the contract's (ids, types, required flags, identifier fields)."""
+    problems += tuple(
+        _schema_differences(metadata.schema(), contract.schema, contract.retired_field_ids)
+    )
+    problems += tuple(_identifier_differences(metadata.schema(), contract))
+    problems += tuple(_spec_differences(metadata.spec(), contract.partition_spec))
     if problems:
         raise TableMismatchError(
-            f"Table {identifier} does not match its generated schema:\n  "
+            f"Table {contract.identifier} does not match its generated schema:\n  "
             + "\n  ".join(problems)
             + "\nThe generated schema module must carry the table's field ids: check that it is "
             "up to date (`cascade check`) and that the table was created from it."
         )
 
 
-def _create(
-    catalog: Catalog,
-    identifier: str,
-    schema: Schema,
-    partition_spec: PartitionSpec,
-    last_column_id: int | None,
-    last_partition_id: int | None,
-) -> Table:
+def _create(catalog: Catalog, contract: TableContract) -> Table:
     """Create the table with the generated ids in one commit (see `field_ids`)."""
+    identifier, schema = contract.identifier, contract.schema
+    partition_spec = contract.partition_spec
     try:
-        initial, layout = field_ids.initial_schema(schema, last_column_id or 0)
-        spec = field_ids.initial_spec(partition_spec, last_partition_id or 0, initial)
+        initial, layout = field_ids.initial_schema(schema, contract.last_column_id or 0)
+        spec = field_ids.initial_spec(partition_spec, contract.last_partition_id or 0, initial)
         transaction = catalog.create_table_transaction(
             identifier,
             schema=initial,
@@ -135,26 +119,44 @@ def _create(
         field_ids.steer(transaction, schema, layout, creating=True)
         if not spec:
             field_ids.add_spec(transaction, partition_spec)
+        _set_identifier_fields(transaction, contract)
     except field_ids.Unplaceable as error:
         raise TableMismatchError(
             f"Cannot create table {identifier} with the generated field ids: {error}. pyiceberg "
             "numbers a new table level by level and each added column right before its nested "
             "fields; the generated ids follow neither."
         ) from None
-    check_table(transaction.table_metadata, identifier, schema, partition_spec)
+    check_table(transaction.table_metadata, contract)
     transaction.commit_transaction()
     # What the commit returns is the staged table, which cannot be scanned or written.
     return catalog.load_table(identifier)
 
 
+def _set_identifier_fields(transaction: Transaction, contract: TableContract) -> None:
+    """Record the unique key as the table's identifier fields (`identifier-field-ids`), where
+    Spark, Flink, Trino and pyiceberg's `Table.upsert` look for the key."""
+    with transaction.update_schema() as update:
+        update.set_identifier_fields(*contract.unique_key)
+
+
 def plan_evolution(
-    table: Table, generated: TableShape, allowed_breaking: Collection[str] = ()
+    table: Table, contract: TableContract, allowed_breaking: Collection[str] = ()
 ) -> tuple[list[Change], list[Change]]:
-    """The changes a load would make to `table`, and those it refuses."""
+    """The changes a load would make to `table`, and those it refuses. The live table's
+    identifier fields are its unique key: other ones are a changed key (CAS206), none at all
+    (a table made before Cascade recorded them, or adopted) are set (CAS109)."""
+    schema = table.schema()
     live = TableShape(
-        table.schema(), table.spec(), format_version=table.format_version, has_rows=_has_rows(table)
+        schema,
+        table.spec(),
+        unique_key=tuple(sorted(schema.identifier_field_names())),
+        format_version=table.format_version,
+        has_rows=_has_rows(table),
     )
-    changes = classify(live, generated, compare_unique_key=False)
+    changes = classify(live, TableShape.of(contract))
+    if not live.unique_key and contract.unique_key:
+        key = ", ".join(contract.unique_key)
+        changes.append(Change("CAS109", "unique_key", f"identifier fields set to {key}"))
     refused = []
     for index, change in enumerate(changes):
         if not change.breaking:
@@ -176,10 +178,12 @@ def plan_evolution(
 def _null_count(table: Table, field_id: int | None) -> int:
     """Nulls in a column, on main and on every branch; the scans skip the files whose
     statistics show no nulls."""
-    name = table.schema().find_column_name(field_id)
+    name = _column_name(table.schema(), field_id)
     snapshots = {ref.snapshot_id for ref in table.metadata.refs.values()}
+    # pyiceberg's IsNull takes the term positionally; its pydantic signature says keywords.
+    null = IsNull(name)  # type: ignore[call-arg, arg-type]
     return sum(
-        table.scan(row_filter=IsNull(name), selected_fields=(name,), snapshot_id=snapshot)
+        table.scan(row_filter=null, selected_fields=(name,), snapshot_id=snapshot)
         .to_arrow()
         .num_rows
         for snapshot in sorted(snapshots)
@@ -210,27 +214,33 @@ def refusal(
 
 
 def _evolve(
-    transaction: Transaction,
-    table: Table,
-    schema: Schema,
-    partition_spec: PartitionSpec,
-    changes: list[Change],
-) -> tuple[tuple[str, ...], bool, tuple[str, ...]]:
-    """Evolve the table to the generated schema with explicit operations keyed by field id:
-    renames, widened types, optional flags, descriptions, allowed drops, new fields with their
-    generated ids, field order and partitioning.
+    transaction: Transaction, table: Table, contract: TableContract, changes: list[Change]
+) -> tuple[bool, tuple[str, ...]]:
+    """Evolve the table to the contract with explicit operations keyed by field id: renames,
+    widened types, optional flags, descriptions, allowed drops, new fields with their
+    generated ids, field order, partitioning and identifier fields.
 
-    `changes` are the table's classified changes, none of them refused. Returns the added
-    fields, whether anything changed, and why the generated ids cannot be given if they cannot.
+    `changes` are the table's classified changes, none of them refused. Returns whether
+    anything changed, and why the generated ids cannot be given if they cannot.
     """
+    schema, partition_spec = contract.schema, contract.partition_spec
     live = table.schema()
     by_code: dict[str, list[Change]] = {}
     for change in changes:
         by_code.setdefault(change.code, []).append(change)
     generated_fields = index_by_id(schema)
+    if "CAS206" in by_code:
+        # The old key's columns may be dropped or renamed below: Iceberg refuses that for
+        # identifier fields. The new key is set once its columns are in place.
+        with transaction.update_schema() as update:
+            update.set_identifier_fields()
 
     def live_name(change: Change) -> str:
-        return live.find_column_name(change.field_id)
+        return _column_name(live, change.field_id)
+
+    def wanted(change: Change) -> NestedField:
+        assert change.field_id is not None, change  # changes of a field carry its id
+        return generated_fields[change.field_id]
 
     # One update per kind, each resolved against the schema the previous one left: updates
     # and drops by the live names, before the renames that change them.
@@ -238,11 +248,10 @@ def _evolve(
     if updates or "CAS103" in by_code or "CAS203" in by_code:
         with transaction.update_schema(allow_incompatible_changes="CAS203" in by_code) as update:
             for change in updates:
-                wanted = generated_fields[change.field_id]
                 if change.code == "CAS102":
-                    update.update_column(live_name(change), field_type=wanted.field_type)
+                    update.update_column(live_name(change), field_type=wanted(change).field_type)
                 else:
-                    update.update_column(live_name(change), doc=wanted.doc)
+                    update.update_column(live_name(change), doc=wanted(change).doc)
             for change in by_code.get("CAS103", []):
                 update.make_column_optional(live_name(change))
             for change in by_code.get("CAS203", []):
@@ -256,16 +265,16 @@ def _evolve(
     if "CAS105" in by_code:
         with transaction.update_schema() as update:
             for change in by_code["CAS105"]:
-                update.rename_column(live_name(change), generated_fields[change.field_id].name)
+                update.rename_column(live_name(change), wanted(change).name)
 
     existing = set(index_by_id(live)) & set(generated_fields)
     # Fields added to the table or to a struct it has; their own nested fields come with them.
     new = [
-        slot
-        for field_id, slot in field_ids.slots(schema)
+        slot.field
+        for field_id, slot in index_slots(schema).items()
         if field_id not in existing
-        and slot.nested is not None
-        and (slot.parent_id == field_ids.ROOT or slot.parent_id in existing)
+        and slot.named
+        and (slot.parent_id == ROOT or slot.parent_id in existing)
     ]
     layout = field_ids.Layout(
         next_id=table.metadata.last_column_id + 1,
@@ -280,17 +289,26 @@ def _evolve(
     try:
         # A required column reaches here only for a table without rows (the classifier
         # refuses it otherwise), where pyiceberg needs leave to add it.
-        required_added = any(slot.nested.required for slot in new)
+        required_added = any(nested.required for nested in new)
         moved = field_ids.steer(transaction, schema, layout, creating=required_added)
     except field_ids.Unplaceable as error:
-        return (), False, (f"cannot add the new fields with the generated ids: {error}",)
+        return False, (f"cannot add the new fields with the generated ids: {error}",)
+    if "CAS206" in by_code or "CAS109" in by_code:
+        _set_identifier_fields(transaction, contract)
     # A table adopted (or made before Cascade marked its tables) whose ids agree with the
     # generated ones is from now on evolved by id like the tables Cascade creates.
     marked = table.properties.get(MANAGED_PROPERTY) != "true"
     if marked:
         transaction.set_properties({MANAGED_PROPERTY: "true"})
     changed = marked or moved or any(c.code not in ("CAS101", "CAS107") for c in changes)
-    return tuple(".".join(slot.path) for slot in new), changed, ()
+    return changed, ()
+
+
+def _column_name(schema: Schema, field_id: int | None) -> str:
+    """The dotted name of a field the classifier found in `schema` (so it is there)."""
+    name = schema.find_column_name(field_id) if field_id is not None else None
+    assert name is not None, (field_id, schema)
+    return name
 
 
 def _has_rows(table: Table) -> bool:
@@ -364,6 +382,15 @@ def _schema_differences(
         if name not in generated_ids
     )
     return problems
+
+
+def _identifier_differences(live: Schema, contract: TableContract) -> list[str]:
+    have = sorted(live.identifier_field_names())
+    want = sorted(contract.unique_key)
+    if have == want:
+        return []
+    have_text, want_text = ", ".join(have) or "none", ", ".join(want) or "none"
+    return [f"identifier fields: {have_text} in the table, {want_text} generated"]
 
 
 def _spec_differences(live: PartitionSpec, generated: PartitionSpec) -> list[str]:

@@ -46,11 +46,8 @@ import pyarrow.compute as pc
 from pandera.api.checks import Check
 from pandera.api.dataframe.model import DataFrameModel
 
-from cascade.runtime.errors import ValidationFailed
-from cascade.runtime.records import LOAD_COLUMNS  # not part of what the model describes
-
-# How many failing values each failed check shows.
-SAMPLE_SIZE = 5
+from cascade.runtime.contract import METADATA_COLUMN_NAMES  # not what the model describes
+from cascade.runtime.errors import SAMPLE_SIZE, ValidationFailed
 
 COLUMN_UNIQUENESS = "field_uniqueness"
 MODEL_UNIQUENESS = "multiple_fields_uniqueness"
@@ -64,7 +61,11 @@ def validate_batch(batch: pa.Table, model: type[DataFrameModel], table_name: str
     """Raise `ValidationFailed` naming each failed check, its column and sample values."""
     schema = model.to_schema()
     batch = batch.select(
-        [name for name in batch.column_names if name not in LOAD_COLUMNS or name in schema.columns]
+        [
+            name
+            for name in batch.column_names
+            if name not in METADATA_COLUMN_NAMES or name in schema.columns
+        ]
     )
     polars_model = _is_polars(schema)
     batch = _as_the_model_declares(batch, schema)
@@ -176,6 +177,7 @@ def _rejecting_nan(check: Check) -> Check:
     compare = {"greater_than": "gt", "greater_than_or_equal_to": "ge"}.get(check.name or "")
     if compare is None:
         return check
+    assert check.statistics is not None  # a built-in comparison keeps its bound there
     return Check(
         functools.partial(_polars_compare, compare=compare, bound=check.statistics["min_value"]),
         ignore_na=check.ignore_na,

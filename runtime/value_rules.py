@@ -1,14 +1,14 @@
 """Cascade's value rules: which Python values each Iceberg type takes, and exactly as what.
 
-The rules (DESIGN.md section 4; README "Value rules"): None is null; NaN and the infinities
-stay IEEE values; ints and decimals are exact or refused, never rounded or wrapped; text
-columns take text only; timestamps have one timezone rule (an offset is converted to UTC, no
-offset means UTC, sub-microsecond precision is refused); dates, times, timestamps, decimals and
-UUIDs also take their ISO or canonical text.
+The rules (README "Value rules"; ARCHITECTURE.md, load step 3): None is null; NaN and the
+infinities stay IEEE values; ints and decimals are exact or refused, never rounded or wrapped;
+text columns take text only; timestamps have one timezone rule (an offset is converted to UTC,
+no offset means UTC, sub-microsecond precision is refused); dates, times, timestamps, decimals
+and UUIDs also take their ISO or canonical text.
 
 `convert` applies them to one value (`Misfit` says why a value does not fit); `by_arrow`
 builds a whole column with Arrow where Arrow's conversion of the values' Python types is
-exactly the rules' (`EXACT_TYPES`, checked against `convert` in tests/test_records.py), and
+exactly the rules' (`EXACT_TYPES`, checked against `convert` in tests/runtime/test_records.py), and
 `exact_cast` casts an Arrow column where the cast keeps every value. records.py applies them
 to what a resource yields.
 """
@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyiceberg.schema import PreOrderSchemaVisitor, Schema, pre_order_visit
 from pyiceberg.types import (
     BinaryType,
     BooleanType,
@@ -38,6 +39,8 @@ from pyiceberg.types import (
     ListType,
     LongType,
     MapType,
+    NestedField,
+    PrimitiveType,
     StringType,
     StructType,
     TimestampType,
@@ -46,7 +49,7 @@ from pyiceberg.types import (
     UUIDType,
 )
 
-_INT_BOUNDS = {IntegerType: 2**31, LongType: 2**63}
+_INT_BOUNDS: dict[type[IcebergType], int] = {IntegerType: 2**31, LongType: 2**63}
 # Zones whose datetimes Arrow converts right whatever PYARROW_IGNORE_TIMEZONE says.
 _UTC = {None, UTC, ZoneInfo("UTC")}
 # Room for Iceberg's 38 digits on either side of the point (the default context has 28).
@@ -366,7 +369,7 @@ CONVERTERS: dict[type, Callable[[Any, IcebergType], object]] = {
 }
 
 # Python types that Arrow converts to each Iceberg type exactly as the converters above do
-# (checked in tests/test_records.py): Arrow refuses ints out of range, ints a float cannot
+# (checked in tests/runtime/test_records.py): Arrow refuses ints out of range, ints a float cannot
 # hold, decimals that would need rounding, and text that is not Unicode.
 EXACT_TYPES: dict[type, tuple[type, ...]] = {
     BooleanType: (bool,),
@@ -393,15 +396,39 @@ def _a(noun: str) -> str:
 
 def empty(field_type: IcebergType) -> object:
     """A value of the type: what a required field holds under a null struct, never read."""
-    if isinstance(field_type, StructType):
-        return {f.name: empty(f.field_type) for f in field_type.fields if f.required}
-    if isinstance(field_type, ListType):
+    return pre_order_visit(field_type, _EmptyValue())
+
+
+class _EmptyValue(PreOrderSchemaVisitor[object]):
+    # Pre-order, so that only what the value holds is visited: a struct's required fields.
+    def schema(self, schema: Schema, struct_result: Callable[[], object]) -> object:
+        return struct_result()
+
+    def struct(self, struct: StructType, field_results: list[Callable[[], object]]) -> object:
+        return {
+            f.name: value()
+            for f, value in zip(struct.fields, field_results, strict=True)
+            if f.required
+        }
+
+    def field(self, field: NestedField, field_result: Callable[[], object]) -> object:
+        return field_result()
+
+    def list(self, list_type: ListType, element_result: Callable[[], object]) -> object:
         return []
-    if isinstance(field_type, MapType):
+
+    def map(
+        self,
+        map_type: MapType,
+        key_result: Callable[[], object],
+        value_result: Callable[[], object],
+    ) -> object:
         return {}
-    if isinstance(field_type, FixedType):
-        return bytes(len(field_type))
-    return _EMPTY[type(field_type)]
+
+    def primitive(self, primitive: PrimitiveType) -> object:
+        if isinstance(primitive, FixedType):
+            return bytes(len(primitive))
+        return _EMPTY[type(primitive)]
 
 
 _EMPTY: dict[type, object] = {

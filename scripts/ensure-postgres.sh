@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL's server programs (initdb, pg_ctl) are installed: the PostgreSQL
-# catalog tests start a throwaway server of their own from them (tests/postgres.py).
+# catalog tests start a throwaway server of their own from them (tests/e2e/postgres.py).
 # Idempotent: when they are there it changes nothing. Otherwise it installs Debian's
 # `postgresql` package and stops the cluster the package starts, which the tests never use.
 # `make test` runs it first, so CI (root, clean machine) and newcomers need no extra step.
 set -euo pipefail
 
-# The same places tests/postgres.py looks: Debian's versioned folders, then PATH.
+# The same places tests/e2e/postgres.py looks: Debian's versioned folders, then PATH.
 server_bin() {
     local dir
     while read -r dir; do

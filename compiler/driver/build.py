@@ -8,8 +8,10 @@ from __future__ import annotations
 import io
 import keyword
 import tokenize
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cascade.compiler.config import ProjectConfig
 from cascade.compiler.diagnostics import Diagnostic, Span, has_errors
@@ -42,6 +44,10 @@ from cascade.compiler.render.python import header
 from cascade.compiler.render.schema_module import render_schema_module
 from cascade.compiler.resolve import naming
 from cascade.compiler.resolve.ingestions import duplicate_tables, resolve_module
+from cascade.compiler.resolve.lock import lock_of
+
+if TYPE_CHECKING:
+    from cascade.runtime.contract import TableContract
 
 # Top-level packages the generated modules (and the runtime they call) import: a project
 # package of the same name would be imported in their place.
@@ -54,10 +60,10 @@ class SourceReader:
     """Reads each project file once: its state (the digest that keys its cache entries, which
     needs no parse) and, on demand, its parse facts (from the cache, or parsed in one batch)."""
 
-    def __init__(self, root: Path, cache: CompileCache | None, states: FileStates):
+    def __init__(self, root: Path, cache: CompileCache | None, states: FileStates | None = None):
         self.root = root
         self.cache = cache
-        self.states = states
+        self.states = states if states is not None else FileStates(root)
         self.facts: dict[str, ModuleFacts] = {}  # by path
         self.modules: dict[str, ModuleFacts | None] = {}  # by module name, as load() found it
 
@@ -153,9 +159,12 @@ def compile_sources(
     reader: SourceReader,
     previous: dict[str, str],
     cache: CompileCache | None,
+    adopted: Sequence[TableContract] = (),
 ) -> tuple[Compilation, tuple[tuple[str, FileState], ...]]:
-    """The compilation, and every file it read or looked for (with its state)."""
-    locks = PreviousLocks(config, previous, cache)
+    """The compilation, and every file it read or looked for (with its state). `adopted`
+    contracts lock their tables in place of the previous output (no cache is used then)."""
+    assert cache is None or not adopted  # module results are keyed by the previous output
+    locks = PreviousLocks(config, previous, cache, {c.identifier: lock_of(c) for c in adopted})
     analysis = analyze_sources(config, sources, reader, locks, cache)
     inputs = analysis.inputs()
     if has_errors(analysis.diagnostics):

@@ -176,6 +176,7 @@ class CompileCache:
         try:
             return decode(value)
         except (CacheFormatError, TypeError, ValueError, RecursionError) as error:
+            assert self.folder is not None  # only a cache with a folder has read anything
             self.warn(f"ignoring the compile cache file {self.folder / name} ({error})")
             return None
 
@@ -190,6 +191,7 @@ class CompileCache:
             if all(type(loaded.get(k, {})) is dict for k in PARTS):
                 self.stored = {k: loaded.get(k, {}) for k in PARTS}
             else:
+                assert self.folder is not None  # only a cache with a folder has read anything
                 self.warn(f"ignoring the compile cache file {self.folder / PARTS_FILE} (damaged)")
         return self.stored[kind]
 
@@ -279,6 +281,7 @@ class CompileCache:
         """dlt's names for column names, as earlier runs asked it (resolve/naming.py)."""
         stored = self.part("naming")
         if not all(type(k) is str and type(v) is str for k, v in stored.items()):
+            assert self.folder is not None  # only a cache with a folder has read anything
             self.warn(f"ignoring the compile cache file {self.folder / PARTS_FILE} (damaged)")
             stored.clear()
         return stored

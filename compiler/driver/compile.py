@@ -4,7 +4,7 @@ field ids) -> {output path: text}. `gen` and `check` are thin wrappers around it
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +20,7 @@ from cascade.compiler.frontend.discover import discover_sources, source_folder_p
 
 if TYPE_CHECKING:
     from cascade.compiler.ir import Ingestion, TableSummary
+    from cascade.runtime.contract import TableContract
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,17 @@ def compile_project(
     previous: dict[str, str] | None = None,
     cache: CompileCache | None = None,
     out_folder: OutFolder | None = None,
+    *,
+    adopted: Sequence[TableContract] = (),
 ) -> Compilation:
     """Compiles the project. `previous` is the last generation's output (path -> text), whose
     schema modules lock the field ids; it defaults to what is on disk, `out_folder` (which a
-    caller that reads `out` itself passes, so that it is read once)."""
+    caller that reads `out` itself passes, so that it is read once). `adopted` contracts
+    (`cascade adopt`) lock their tables' ids in place of the previous output's.
+
+    Never raises for a mistake in the project: every problem is a diagnostic of the returned
+    `Compilation` (whose `files` are then empty). `cache` (driver/cache.py) is read and
+    updated, never trusted beyond its signature."""
     if out_folder is None:
         out_folder = read_out_folder(config)
     problems = source_folder_problems(config) + out_folder.problems
@@ -86,6 +94,8 @@ def compile_project(
     source_names = tuple(p.as_posix() for p in sources)
     previous_key = digest(*(f"{path}\n{text}" for path, text in sorted(previous.items())))
     states = FileStates(config.root)
+    if adopted:
+        cache = None  # a one-off compilation against a live table's ids
     if cache is not None and isinstance(cache.result, tuple):
         key, diagnostics, outputs = cache.result
         if (
@@ -105,7 +115,7 @@ def compile_project(
 
     with cyclic_gc_paused():
         reader = SourceReader(config.root, cache, states)
-        compilation, inputs = compile_sources(config, sources, reader, previous, cache)
+        compilation, inputs = compile_sources(config, sources, reader, previous, cache, adopted)
     if cache is not None:
         key = CompilationKey(config_key(config), source_names, inputs, previous_key)
         cache.result = (key, compilation.diagnostics, without_previous(compilation.files, previous))

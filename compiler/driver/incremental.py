@@ -56,10 +56,17 @@ class PreviousLocks:
     them (an `ast.parse` of 500 schema modules) took longer than the rest of the compile.
     """
 
-    def __init__(self, config: ProjectConfig, previous: dict[str, str], cache: CompileCache | None):
+    def __init__(
+        self,
+        config: ProjectConfig,
+        previous: dict[str, str],
+        cache: CompileCache | None,
+        adopted: dict[str, TableLock] | None = None,
+    ):
         self.config = config
         self.previous = previous
         self.cache = cache
+        self.adopted = adopted or {}  # `cascade adopt`: a live table's ids, in place of these
         self.by_identifier: dict[str, list[str]] | None = None  # previous paths, in order
         self.digests: dict[str, str] = {}
         self.read: dict[str, dict[str, TableLock]] = {}  # one file's locks, when it was read
@@ -86,6 +93,8 @@ class PreviousLocks:
         return digest("locks", *(f"{p}\n{self.digests[p]}" for p in self.files(identifier)))
 
     def get(self, identifier: str) -> TableLock | None:
+        if identifier in self.adopted:
+            return self.adopted[identifier]
         if identifier not in self.locks:
             paths = self.files(identifier)
             if len(paths) == 1 and paths[0] in self.read:

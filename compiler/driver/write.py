@@ -119,7 +119,7 @@ def remove_empty_parents(folder: Path, stop: Path) -> None:
 def stale_diff(config: ProjectConfig, files: dict[str, str], existing: dict[str, str]) -> str:
     """A unified diff from what is on disk (`existing`, the generated files found there) to
     what `gen` would write; empty when fresh."""
-    chunks = []
+    chunks: list[str] = []
     for path in sorted(set(existing) | set(files)):
         old = existing.get(path)
         if old is None and (config.root / path).is_file():

@@ -50,7 +50,7 @@ def parse_all(jobs: list[tuple[str, str, str]]) -> list[ModuleFacts]:
 
 def referenced_module_files(modules: list[ModuleFacts]) -> list[Path]:
     """Candidate files of the modules that the ingestions' validation_schema arguments name."""
-    found = []
+    found: list[Path] = []
     for module in modules:
         for ingestion in module.ingestions:
             argument = ingestion.argument("validation_schema")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections.abc import Sequence
 
 import libcst as cst
 
@@ -66,9 +67,9 @@ def syntax_error(path: str, source: str) -> Diagnostic:
     return Diagnostic(Span(path), "libcst cannot parse this file", "fix the file")
 
 
-def statements(body) -> list:
+def statements(body: Sequence[cst.BaseStatement | cst.BaseSmallStatement]) -> list[cst.CSTNode]:
     """libcst statements one per Python statement, as `ast` lists them (`a = 1; b = 2` is two)."""
-    flat = []
+    flat: list[cst.CSTNode] = []
     for statement in body:
         if isinstance(statement, cst.SimpleStatementLine):
             flat.extend(statement.body)
@@ -92,10 +93,12 @@ class GatherModuleFacts:
         self.ingestions: list[IngestionFacts] = []
         self.diagnostics: list[Diagnostic] = []
 
-    def span(self, node: ast.AST) -> Span:
+    def span(self, node: ast.stmt | ast.expr | ast.keyword | ast.alias) -> Span:
         return Span(self.path, node.lineno, node.col_offset + 1)
 
-    def name_span(self, node: ast.ClassDef | ast.FunctionDef, keyword: str) -> Span:
+    def name_span(
+        self, node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef, keyword: str
+    ) -> Span:
         """Where the name of `class Name` / `def name` stands on its line."""
         line = self.lines[node.lineno - 1]
         at = line.find(node.name, line.find(keyword, node.col_offset) + len(keyword))
@@ -109,8 +112,10 @@ class GatherModuleFacts:
             self.record_names(node)
         for node, python in pairs:
             if isinstance(node, cst.ClassDef):
+                assert isinstance(python, ast.ClassDef)
                 self.classes[node.name.value] = self.read_class(node, python)
             elif isinstance(node, cst.FunctionDef):
+                assert isinstance(python, ast.FunctionDef | ast.AsyncFunctionDef)
                 self.read_function(node, python)
             else:
                 self.read_constant(node, python)
@@ -166,7 +171,7 @@ class GatherModuleFacts:
         if isinstance(node, cst.Import):
             for alias in node.names:
                 dotted = self.module.code_for_node(alias.name)
-                if alias.asname is not None:
+                if alias.evaluated_alias is not None:  # `import a.b as c`
                     self.imports[alias.evaluated_alias] = dotted
                 else:  # `import a.b` binds `a`
                     head = dotted.split(".")[0]
@@ -189,6 +194,7 @@ class GatherModuleFacts:
     def read_constant(self, node: cst.CSTNode, python: ast.stmt) -> None:
         if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
             # Recorded so that a re-export (`from .events import RawEvents`) can be followed.
+            assert isinstance(python, ast.ImportFrom)
             for alias, python_alias in zip(node.names, python.names, strict=True):
                 local = alias.evaluated_alias or self.module.code_for_node(alias.name)
                 span = (
@@ -205,10 +211,13 @@ class GatherModuleFacts:
         else:
             return
         if isinstance(target, cst.Name):
+            assert isinstance(python, ast.Assign | ast.AnnAssign) and python.value is not None
             span = self.span(python)
             self.constants[target.value] = Argument(target.value, self.value(python.value), span)
 
-    def read_function(self, node: cst.FunctionDef, python: ast.FunctionDef) -> None:
+    def read_function(
+        self, node: cst.FunctionDef, python: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> None:
         for decorator, python_decorator in zip(node.decorators, python.decorator_list, strict=True):
             expression = decorator.decorator
             callee = expression.func if isinstance(expression, cst.Call) else expression
@@ -225,6 +234,7 @@ class GatherModuleFacts:
                 return
             if not self.ingestion_signature(node, python):
                 return
+            assert isinstance(python_decorator, ast.Call)
             self.ingestions.append(
                 IngestionFacts(
                     function=node.name.value,
@@ -236,7 +246,9 @@ class GatherModuleFacts:
                 )
             )
 
-    def ingestion_signature(self, node: cst.FunctionDef, python: ast.FunctionDef) -> bool:
+    def ingestion_signature(
+        self, node: cst.FunctionDef, python: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> bool:
         """Whether the function can be called as the generated asset calls it: synchronously,
         with the partition date as its one positional argument."""
         span = self.name_span(python, "def")
@@ -281,8 +293,10 @@ class GatherModuleFacts:
             statements(node.body.body), python.body, strict=True
         ):
             if isinstance(statement, cst.ClassDef) and statement.name.value == "Config":
+                assert isinstance(python_statement, ast.ClassDef)
                 config = self.read_config(statement, python_statement)
             elif isinstance(statement, cst.AnnAssign) and isinstance(statement.target, cst.Name):
+                assert isinstance(python_statement, ast.AnnAssign)
                 fields.append(self.read_field(statement, python_statement))
         return ClassFacts(
             name=node.name.value,
@@ -301,6 +315,7 @@ class GatherModuleFacts:
             if isinstance(statement, cst.Assign) and isinstance(
                 statement.targets[0].target, cst.Name
             ):
+                assert isinstance(python_statement, ast.Assign)
                 span = self.span(python_statement)
                 name = statement.targets[0].target.value
                 options.append(Argument(name, self.value(python_statement.value), span))
@@ -377,7 +392,7 @@ class GatherModuleFacts:
         if not function or starred or any(k.arg is None for k in node.keywords):
             return NotLiteral(ast.get_source_segment(self.source, node) or "", span)
         positional = tuple(self.value(a) for a in node.args)
-        keywords = tuple((k.arg, self.value(k.value)) for k in node.keywords)
+        keywords = tuple((k.arg, self.value(k.value)) for k in node.keywords if k.arg is not None)
         return CallValue(sorted(function)[0], positional, keywords, span)
 
     def name_ref(self, node: cst.BaseExpression, span: Span) -> NameRef | NotLiteral:
@@ -394,13 +409,13 @@ class GatherModuleFacts:
             names = self.qualified_names(node.value)
             elements = [self.slice_value(element, span) for element in node.slice]
             if names & OPTIONAL_NAMES and len(elements) == 1:
-                inner = self.type_ref(node.slice[0].slice.value, span)  # type: ignore[union-attr]
+                inner = self.index_type(node.slice[0], span)
                 return self.union([inner, TypeRef("builtins.None", span=span)], span)
             if names & UNION_NAMES:
-                parts = [self.type_ref(e.slice.value, span) for e in node.slice]  # type: ignore[union-attr]
+                parts = [self.index_type(e, span) for e in node.slice]
                 return self.union(parts, span)
             if names & ANNOTATED_NAMES:
-                inner = self.type_ref(node.slice[0].slice.value, span)  # type: ignore[union-attr]
+                inner = self.index_type(node.slice[0], span)
                 if isinstance(inner, NotLiteral):
                     return inner
                 return TypeRef(inner.name, tuple(elements[1:]), inner.optional, span)
@@ -414,6 +429,12 @@ class GatherModuleFacts:
         if isinstance(base, NotLiteral):
             return base
         return TypeRef(base.qualified_name, (), False, span)
+
+    def index_type(self, element: cst.SubscriptElement, span: Span) -> TypeRef | NotLiteral:
+        """The type an element of `Optional[...]`, `Union[...]` names; `X[1:2]` names none."""
+        if isinstance(element.slice, cst.Index):
+            return self.type_ref(element.slice.value, span)
+        return NotLiteral(self.module.code_for_node(element.slice), span)
 
     def slice_value(self, element: cst.SubscriptElement, span: Span) -> object:
         inner = element.slice

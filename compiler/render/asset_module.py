@@ -11,7 +11,6 @@ RESERVED_NAMES = frozenset(
         "dg",
         "Iterator",
         "timedelta",
-        "table",
         "IcebergResource",
         "IngestionConfig",
         "run_ingestion",
@@ -52,13 +51,10 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         model_import, model_name = import_line(model.module, model.class_name, taken)
     else:
         model_import, model_name = source_import, "None"  # iceberg_schema only: no validation
+    schema_module = f"{out_package}.schemas.{ingestion.group}.{ingestion.table_name}"
+    contract_import, contract_name = import_line(schema_module, "TABLE", taken)
     body_imports = sorted(
-        {
-            "from cascade.runtime import run_ingestion",
-            source_import,
-            model_import,
-            f"from {out_package}.schemas.{ingestion.group} import {ingestion.table_name} as table",
-        }
+        {"from cascade.runtime import run_ingestion", source_import, model_import, contract_import}
     )
     # A package imported at load keeps every module inside it importable later, through the
     # package's __path__, whatever sys.path then is.
@@ -139,14 +135,7 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         "        iceberg=iceberg,",
         f"        source={source_name},",
         f"        validation_schema={model_name},",
-        "        identifier=table.IDENTIFIER,",
-        "        schema=table.SCHEMA,",
-        "        partition_spec=table.PARTITION_SPEC,",
-        "        unique_key=table.UNIQUE_KEY,",
-        "        retired_field_ids=table.RETIRED_FIELD_IDS,",
-        "        last_column_id=table.LAST_COLUMN_ID,",
-        "        last_partition_id=table.LAST_PARTITION_ID,",
-        "        allowed_breaking=table.ALLOWED_BREAKING,",
+        f"        table={contract_name},",
         f"        validate={ingestion.validate},",
         f"        max_runtime_seconds={literal(ingestion.max_runtime_seconds)},",
         "    )",

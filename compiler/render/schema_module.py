@@ -1,6 +1,9 @@
-"""Renders `<out>/schemas/<group>/<table>.py`: the table's Iceberg schema and partition spec."""
+"""Renders `<out>/schemas/<group>/<table>.py`: the table's contract (runtime/contract.py): its
+Iceberg schema with one field per line, partition spec, unique key and field-id bookkeeping."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from cascade.compiler.ir import (
     PRIMITIVE_CLASSES,
@@ -9,8 +12,11 @@ from cascade.compiler.ir import (
     Ingestion,
     ListType,
     MapType,
+    Path,
     PrimitiveType,
     StructType,
+    TypeVisitor,
+    visit,
 )
 from cascade.compiler.render.python import docstring, header, literal
 
@@ -28,57 +34,80 @@ TRANSFORM_ARGUMENTS = {"bucket": "num_buckets", "truncate": "width"}
 
 def type_classes(value: IcebergType) -> set[str]:
     """The pyiceberg.types names a type's expression uses."""
-    if isinstance(value, PrimitiveType):
+    return visit(value, _TypeClasses())
+
+
+class _TypeClasses(TypeVisitor[set[str]]):
+    def struct(
+        self, value: StructType, path: Path, fields: list[Callable[[], set[str]]]
+    ) -> set[str]:
+        return {"StructType", "NestedField"}.union(*(f() for f in fields))
+
+    def list(self, value: ListType, path: Path, element: Callable[[], set[str]]) -> set[str]:
+        return {"ListType"} | element()
+
+    def map(
+        self, value: MapType, path: Path, key: Callable[[], set[str]], item: Callable[[], set[str]]
+    ) -> set[str]:
+        return {"MapType"} | key() | item()
+
+    def primitive(self, value: PrimitiveType | DecimalType, path: Path) -> set[str]:
+        if isinstance(value, DecimalType):
+            return {"DecimalType"}
         return {PRIMITIVE_CLASSES[value.name]}
-    if isinstance(value, DecimalType):
-        return {"DecimalType"}
-    if isinstance(value, ListType):
-        return {"ListType"} | type_classes(value.element)
-    if isinstance(value, MapType):
-        return {"MapType"} | type_classes(value.key) | type_classes(value.value)
-    if isinstance(value, StructType):
-        return {"StructType", "NestedField"}.union(*(type_classes(f.type) for f in value.fields))
-    raise TypeError(f"no renderer for Iceberg type {value!r}")
 
 
 def type_expression(value: IcebergType, indent: str = "") -> str:
     """A type as pyiceberg code. A struct's fields go one per line, indented under the line
     at `indent`, so that a nested change is a one-line diff too."""
-    if isinstance(value, PrimitiveType):
-        return f"{PRIMITIVE_CLASSES[value.name]}()"
-    if isinstance(value, DecimalType):
-        return f"DecimalType({value.precision}, {value.scale})"
-    if isinstance(value, ListType):
-        return (
-            f"ListType(element_id={value.element_id}, "
-            f"element={type_expression(value.element, indent)}, "
-            f"element_required={value.element_required})"
-        )
-    if isinstance(value, MapType):
-        return (
-            f"MapType(key_id={value.key_id}, key_type={type_expression(value.key, indent)}, "
-            f"value_id={value.value_id}, value_type={type_expression(value.value, indent)}, "
-            f"value_required={value.value_required})"
-        )
-    if isinstance(value, StructType):
+    return visit(value, _TypeExpression(indent))
+
+
+class _TypeExpression(TypeVisitor[str]):
+    def __init__(self, indent: str) -> None:
+        self.indent = indent  # of the line the struct being written opens on
+
+    def struct(self, value: StructType, path: Path, fields: list[Callable[[], str]]) -> str:
         if not value.fields:
             return "StructType()"
-        inner = indent + "    "
-        fields = "".join(
-            f"\n{inner}{nested_field(f.field_id, f.name, f.type, f.required, f.doc, inner)},"
-            for f in value.fields
+        outer = self.indent
+        self.indent = inner = outer + "    "
+        lines = "".join(
+            f"\n{inner}{_nested_field_code(f.field_id, f.name, code(), f.required, f.doc)},"
+            for f, code in zip(value.fields, fields, strict=True)
         )
-        return f"StructType({fields}\n{indent})"
-    raise TypeError(f"no renderer for Iceberg type {value!r}")
+        self.indent = outer
+        return f"StructType({lines}\n{outer})"
+
+    def list(self, value: ListType, path: Path, element: Callable[[], str]) -> str:
+        return (
+            f"ListType(element_id={value.element_id}, element={element()}, "
+            f"element_required={value.element_required})"
+        )
+
+    def map(
+        self, value: MapType, path: Path, key: Callable[[], str], item: Callable[[], str]
+    ) -> str:
+        return (
+            f"MapType(key_id={value.key_id}, key_type={key()}, "
+            f"value_id={value.value_id}, value_type={item()}, "
+            f"value_required={value.value_required})"
+        )
+
+    def primitive(self, value: PrimitiveType | DecimalType, path: Path) -> str:
+        if isinstance(value, DecimalType):
+            return f"DecimalType({value.precision}, {value.scale})"
+        return f"{PRIMITIVE_CLASSES[value.name]}()"
 
 
 def nested_field(
     field_id: int, name: str, value: IcebergType, required: bool, doc: str, indent: str = ""
 ) -> str:
-    text = (
-        f"NestedField({field_id}, {literal(name)}, {type_expression(value, indent)}, "
-        f"required={required}"
-    )
+    return _nested_field_code(field_id, name, type_expression(value, indent), required, doc)
+
+
+def _nested_field_code(field_id: int, name: str, type_code: str, required: bool, doc: str) -> str:
+    text = f"NestedField({field_id}, {literal(name)}, {type_code}, required={required}"
     return text + (f", doc={literal(doc)})" if doc else ")")
 
 
@@ -116,18 +145,15 @@ def render_schema_module(ingestion: Ingestion) -> str:
     lines += [
         f"from pyiceberg.types import {', '.join(type_names)}",
         "",
-        f"IDENTIFIER = {literal(ingestion.identifier)}",
-        f"TABLE_NAME = {literal(ingestion.table_name)}",
-        f"UNIQUE_KEY = {literal(ingestion.unique_key)}",
+        "from cascade.runtime.contract import TableContract",
         "",
-        "# One field per line (a struct's fields too), so that a schema change is a one-line",
-        "# diff in review.",
         "# fmt: off",
         "SCHEMA = Schema(",
         *(
             f"    {nested_field(c.field_id, c.name, c.type, c.required, c.doc, '    ')},"
             for c in columns
         ),
+        f"    identifier_field_ids={literal(sorted(ids[name] for name in ingestion.unique_key))},",
         ")",
         "# fmt: on",
         "",
@@ -138,19 +164,19 @@ def render_schema_module(ingestion: Ingestion) -> str:
             f"    PartitionField(source_id={ids[field.source]}, field_id={field.field_id}, "
             f"transform={expression}, name={literal(field.name)}),"
         )
+    retired = [f"        {r.field_id}: {literal(r.name)}," for r in ingestion.retired_fields]
     lines += [
         ")",
         "",
-        "# Ids that earlier generations gave columns since removed: Iceberg never reuses an id,",
-        "# because data files written before still carry it. New columns count on from here.",
-        "RETIRED_FIELD_IDS = {",
-        *(f"    {r.field_id}: {literal(r.name)}," for r in ingestion.retired_fields),
-        "}",
-        f"LAST_COLUMN_ID = {ingestion.last_column_id}",
-        f"LAST_PARTITION_ID = {ingestion.last_partition_id}",
-        "",
-        "# Breaking changes a review accepted (`allow_breaking` in the decorator; see",
-        "# `cascade diff`): loads apply them to the table, where Iceberg can.",
-        f"ALLOWED_BREAKING = {literal(ingestion.allowed_breaking)}",
+        "TABLE = TableContract(",
+        f"    identifier={literal(ingestion.identifier)},",
+        "    schema=SCHEMA,",
+        "    partition_spec=PARTITION_SPEC,",
+        f"    unique_key={literal(ingestion.unique_key)},",
+        *(["    retired_field_ids={", *retired, "    },"] if retired else []),
+        f"    last_column_id={ingestion.last_column_id},",
+        f"    last_partition_id={ingestion.last_partition_id},",
+        f"    allowed_breaking={literal(ingestion.allowed_breaking)},",
+        ")",
     ]
     return "\n".join(lines) + "\n"

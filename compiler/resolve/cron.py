@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-FIELDS = (
+# Each field: its name, lowest and highest value, and the names it accepts for values.
+FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),

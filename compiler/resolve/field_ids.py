@@ -9,17 +9,22 @@ because old data files still carry it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from cascade.compiler.ir import (
     Column,
+    DecimalType,
     IcebergType,
     ListType,
     MapType,
     PartitionField,
+    PrimitiveType,
     RetiredField,
     StructField,
     StructType,
+    TypeVisitor,
+    visit,
 )
 from cascade.compiler.resolve.lock import Path_, TableLock
 
@@ -33,12 +38,17 @@ class AssignedIds:
     last_partition_id: int
 
 
-class IdAssigner:
+class IdAssigner(TypeVisitor[IcebergType]):
+    """Gives a table's fields their ids: `assign` visits the columns as one struct, and each
+    struct, list and map takes the ids of its fields as `visit` reaches it."""
+
     def __init__(self, lock: TableLock | None):
         self.lock = lock or TableLock(identifier="")
         self.next_id = self.lock.last_column_id + 1
         self.used: dict[int, Path_] = {}
         self.renames: dict[Path_, Path_] = {}  # new path prefix -> old path prefix
+        # Whether the type being numbered is numbered like create_table does (see `struct`).
+        self.fresh = False
 
     def id_for(self, path: Path_) -> int:
         previous = self.lock.field_ids.get(self.old_path(path))
@@ -59,55 +69,51 @@ class IdAssigner:
             if column.renamed_from and (column.renamed_from,) in self.lock.field_ids:
                 self.renames[(column.name,)] = (column.renamed_from,)
         # A new table is numbered like create_table does; an existing one like update_schema.
-        fresh = not self.lock.field_ids
-        assigned = self.struct([(c.name, c.type) for c in columns], (), fresh)
+        self.fresh = not self.lock.field_ids
+        table = StructType(tuple(StructField(c.name, c.type, c.required) for c in columns))
+        assigned = visit(table, self)
+        assert isinstance(assigned, StructType)  # what struct() returns for a struct
         return tuple(
-            replace(c, field_id=field_id, type=column_type)
-            for c, (field_id, column_type) in zip(columns, assigned, strict=True)
+            replace(c, field_id=f.field_id, type=f.type)
+            for c, f in zip(columns, assigned.fields, strict=True)
         )
 
     def struct(
-        self, members: list[tuple[str, IcebergType]], path: Path_, fresh: bool
-    ) -> list[tuple[int, IcebergType]]:
+        self, value: StructType, path: Path_, fields: list[Callable[[], IcebergType]]
+    ) -> StructType:
         """Ids for a struct's fields and everything inside them.
 
         pyiceberg numbers a schema it creates in pre-order (a struct's fields, then each
         field's nested types), while `update_schema().add_column` numbers each added column and
         then its type before the next column: new fields follow whichever rule will apply.
         """
-        if fresh:
-            ids = [self.id_for(path + (name,)) for name, _ in members]
-            return [
-                (field_id, self.nested(value, path + (name,), True))
-                for field_id, (name, value) in zip(ids, members, strict=True)
-            ]
-        result = []
-        for name, value in members:
-            existed = self.old_path(path + (name,)) in self.lock.field_ids
-            field_id = self.id_for(path + (name,))
-            result.append((field_id, self.nested(value, path + (name,), not existed)))
-        return result
+        fresh = self.fresh
+        ids = [self.id_for((*path, f.name)) for f in value.fields] if fresh else []
+        assigned = []
+        for index, (f, member_type) in enumerate(zip(value.fields, fields, strict=True)):
+            if not fresh:
+                # add_column adds a new field whole, numbering its type like create_table.
+                self.fresh = self.old_path((*path, f.name)) not in self.lock.field_ids
+                ids.append(self.id_for((*path, f.name)))
+            assigned.append(StructField(f.name, member_type(), f.required, f.doc, ids[index]))
+        self.fresh = fresh
+        return StructType(tuple(assigned))
 
-    def nested(self, value: IcebergType, path: Path_, fresh: bool) -> IcebergType:
-        if isinstance(value, StructType):
-            members = [(f.name, f.type) for f in value.fields]
-            assigned = self.struct(members, path, fresh)
-            return StructType(
-                tuple(
-                    StructField(f.name, member_type, f.required, f.doc, field_id)
-                    for f, (field_id, member_type) in zip(value.fields, assigned, strict=True)
-                )
-            )
-        if isinstance(value, ListType):
-            element_id = self.id_for(path + ("element",))
-            element = self.nested(value.element, path + ("element",), fresh)
-            return ListType(element, value.element_required, element_id)
-        if isinstance(value, MapType):
-            key_id = self.id_for(path + ("key",))
-            value_id = self.id_for(path + ("value",))
-            key = self.nested(value.key, path + ("key",), fresh)
-            item = self.nested(value.value, path + ("value",), fresh)
-            return MapType(key, item, value.value_required, key_id, value_id)
+    def list(self, value: ListType, path: Path_, element: Callable[[], IcebergType]) -> ListType:
+        element_id = self.id_for((*path, "element"))
+        return ListType(element(), value.element_required, element_id)
+
+    def map(
+        self,
+        value: MapType,
+        path: Path_,
+        key: Callable[[], IcebergType],
+        item: Callable[[], IcebergType],
+    ) -> MapType:
+        key_id, value_id = self.id_for((*path, "key")), self.id_for((*path, "value"))
+        return MapType(key(), item(), value.value_required, key_id, value_id)
+
+    def primitive(self, value: PrimitiveType | DecimalType, path: Path_) -> IcebergType:
         return value
 
     def retired(self) -> tuple[RetiredField, ...]:

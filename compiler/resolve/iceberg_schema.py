@@ -71,7 +71,7 @@ def _nested_field(call: object) -> tuple[str, IcebergType, bool, str]:
 def _column(call: object, schema: CallValue) -> Column:
     name, field_type, required, doc = _nested_field(call)
     span = call.span if isinstance(call, CallValue) else schema.span
-    return Column(0, name, field_type, required, doc, span, attribute=name, nullable=not required)
+    return Column(0, name, field_type, required, doc, span, attribute=name)
 
 
 def _type(call: object) -> IcebergType:

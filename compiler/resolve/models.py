@@ -12,7 +12,7 @@ from cascade.compiler.frontend.facts import (
     NotLiteral,
     TypeRef,
 )
-from cascade.compiler.ir import METADATA_COLUMN_NAMES, Check, Column, TableModel
+from cascade.compiler.ir import METADATA_COLUMN_NAMES, Column, TableModel
 from cascade.compiler.resolve.classes import ProjectIndex
 from cascade.compiler.resolve.naming import dlt_keeps, dlt_name
 from cascade.compiler.resolve.report import Reporter
@@ -63,8 +63,7 @@ class ModelReader:
                 "move what the modules share into a module of its own that imports neither",
             )
             return None
-        backend = self.backend(class_module, facts, ref.span, set())
-        if backend is None:
+        if not self.is_pandera_model(class_module, facts, ref.span, set()):
             return None
         fields = self.fields(class_module, facts)
         columns = [c for c in (self.column(m, f) for m, f in fields) if c is not None]
@@ -76,7 +75,6 @@ class ModelReader:
             docstring=facts.docstring or "",
             columns=tuple(columns),
             span=facts.span,
-            backend=backend,
         )
 
     def distinct(self, columns: list[Column]) -> bool:
@@ -92,30 +90,30 @@ class ModelReader:
                 )
         return len(first) == len(columns)
 
-    def backend(
+    def is_pandera_model(
         self, module: ModuleFacts, facts: ClassFacts, span: Span, seen: set[str]
-    ) -> str | None:
-        """ "pandas" or "polars" when the class derives from a Pandera DataFrameModel."""
+    ) -> bool:
+        """Whether the class derives from a Pandera DataFrameModel (pandas' or polars')."""
         key = f"{module.module}.{facts.name}"
         if key in seen:
             self.report.error(facts.span, f"class {facts.name} inherits from itself")
-            return None
+            return False
         for base in facts.bases:
             name = base.qualified_name
             if is_pandera_model_base(name):
-                return "polars" if name.startswith("pandera.polars") else "pandas"
+                return True
             found = self.index.find_class(module, name)
-            if not isinstance(found, str):
-                backend = self.backend(found[0], found[1], span, seen | {key})
-                if backend is not None:
-                    return backend
+            if not isinstance(found, str) and self.is_pandera_model(
+                found[0], found[1], span, seen | {key}
+            ):
+                return True
         if not seen:
             self.report.error(
                 span,
                 f"{facts.name} is not a Pandera DataFrameModel",
                 "derive it from pandera.pandas.DataFrameModel (or pandera.polars.DataFrameModel)",
             )
-        return None
+        return False
 
     def fields(
         self, module: ModuleFacts, facts: ClassFacts
@@ -156,7 +154,6 @@ class ModelReader:
         if facts.annotation.name in ("typing.ClassVar", "typing_extensions.ClassVar"):
             return None
         options = {}
-        checks = []
         for argument in facts.arguments:
             value = argument.value
             if isinstance(value, NameRef):
@@ -174,8 +171,8 @@ class ModelReader:
                 options[argument.name] = value
             elif argument.name in PANDERA_CHECKS:
                 # A check's argument matters to Pandera, not to the table: one the compiler
-                # cannot read (a computed list, say) is fine, and recorded as unknown.
-                checks.append(Check(argument.name, value if is_literal(value) else None))
+                # cannot read (a computed list, say) is fine.
+                continue
             else:
                 self.report.error(
                     argument.span,
@@ -203,10 +200,18 @@ class ModelReader:
                 f'name the column {dlt_name(name)!r} (e.g. Field(alias="{dlt_name(name)}"))',
             )
             return None
+        dtype_kwargs = options.get("dtype_kwargs")
+        if dtype_kwargs is not None and not isinstance(dtype_kwargs, dict):
+            self.report.error(
+                facts.span,
+                f"dtype_kwargs of {facts.attribute} must be a dict",
+                'for example Field(dtype_kwargs={"tz": "UTC"})',
+            )
+            return None
         mapper = TypeMapper(lambda ref: self.struct_fields(module, ref))
         annotation = facts.annotation
         try:
-            column_type = mapper.map(annotation, options.get("dtype_kwargs"))
+            column_type = mapper.map(annotation, dtype_kwargs)
         except UnsupportedType as problem:
             self.report.error(annotation.span or facts.span, problem.message, problem.hint)
             return None
@@ -220,10 +225,6 @@ class ModelReader:
             doc=str(options.get("description") or ""),
             span=facts.span,
             attribute=facts.attribute,
-            nullable=nullable,
-            optional=annotation.optional,
-            unique=options.get("unique") is True,
-            checks=tuple(checks),
             renamed_from=renamed_from,
         )
 

@@ -13,6 +13,10 @@ under the dlt version) and a model read again asks dlt only about its new names.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 # name -> dlt's name for it: every answer dlt gave in this process or, through the compile
 # cache, in an earlier run with the same dlt version.
@@ -20,7 +24,8 @@ KNOWN: dict[str, str] = {}
 
 
 @functools.cache
-def _naming():  # noqa: ANN202 - dlt's snake_case NamingConvention, imported on first use
+def _naming() -> NamingConvention:
+    """dlt's snake_case naming convention, imported on first use (dlt is large)."""
     from dlt.common.normalizers.naming.snake_case import NamingConvention
 
     return NamingConvention()

@@ -18,9 +18,11 @@ TRANSFORM = re.compile(
 )
 PARTITION_NAME_SUFFIX = {"bucket": "bucket", "truncate": "trunc"}
 # Column types the merge can compare, sort and range-filter on (Arrow has no order for UUIDs).
+# The unique key is written to the table as its identifier fields, which the Iceberg spec
+# ("Identifier Field IDs") allows only on required primitive fields that are not float or double.
 KEY_TYPES = frozenset(
-    {"int", "long", "float", "double", "decimal", "string", "binary", "fixed", "boolean", "date",
-     "time", "timestamp", "timestamptz"}
+    {"int", "long", "decimal", "string", "binary", "fixed", "boolean", "date", "time",
+     "timestamp", "timestamptz"}
 )  # fmt: skip
 # Iceberg stores bucket counts and truncate widths as 32-bit ints (the table spec).
 MAX_TRANSFORM_ARGUMENT = 2**31 - 1
@@ -128,7 +130,15 @@ class ArgumentReader:
                         "declare it without `| None` and with nullable=False: rows are merged "
                         "on it, and a null key matches nothing",
                     )
-                elif (shown := _type_name(column)) not in KEY_TYPES:
+                elif (shown := _type_name(column)) in ("float", "double"):
+                    self.report.error(
+                        argument.span,
+                        f"unique_key column {key!r} is a {shown} column; Iceberg identifier "
+                        "fields, where the key is recorded, cannot be float or double",
+                        "key on an int, decimal or str column: a float that prints the same "
+                        "may differ in its last bit, and NaN equals nothing",
+                    )
+                elif shown not in KEY_TYPES:
                     self.report.error(
                         argument.span,
                         f"unique_key column {key!r} is a {shown} column; the merge compares keys "
@@ -145,11 +155,10 @@ class ArgumentReader:
         value = self.literal(argument, 'list of (column, transform) pairs, e.g. [("ts", "day")]')
         if value is None or columns is None:
             return ()
-        pairs_ok = isinstance(value, (list, tuple)) and all(
+        if not isinstance(value, (list, tuple)) or not all(
             isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(x, str) for x in p)
             for p in value
-        )
-        if not pairs_ok:
+        ):
             self.report.error(
                 argument.span,
                 f"partition_spec must be a list of (column, transform) pairs, got {value!r}",
@@ -246,15 +255,17 @@ class ArgumentReader:
         value = self.literal(argument, "string")
         if value is None:
             return None
-        problem = cron_problem(value) if isinstance(value, str) else "it must be a string"
-        if problem:
-            self.report.error(
-                argument.span,
-                f"invalid cron {value!r}: {problem}",
-                'for example "0 */1 * * *" (hourly) or "30 6 * * mon-fri"',
-            )
-            return None
-        return value
+        problem: str | None = "it must be a string"
+        if isinstance(value, str):
+            problem = cron_problem(value)
+            if problem is None:
+                return value
+        self.report.error(
+            argument.span,
+            f"invalid cron {value!r}: {problem}",
+            'for example "0 */1 * * *" (hourly) or "30 6 * * mon-fri"',
+        )
+        return None
 
     def freshness(self, argument: Argument | None) -> FreshnessHours | None:
         if argument is None:
@@ -262,12 +273,12 @@ class ArgumentReader:
         value = self.literal(argument, "(warn_hours, fail_hours) tuple")
         if value is None:
             return None
-        numbers = (
+        if not (
             isinstance(value, (tuple, list))
             and len(value) == 2
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-        )
-        if not numbers or not 0 < value[0] < value[1]:
+            and 0 < value[0] < value[1]
+        ):
             self.report.error(
                 argument.span,
                 "freshness_hours must be (warn_hours, fail_hours) "

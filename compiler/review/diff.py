@@ -2,8 +2,8 @@
 
 The baseline is the generated schema modules of a git revision (HEAD by default: what was
 reviewed and committed), the new side is a fresh compile of the working tree. Both are read as
-PyIceberg objects (schema_reader.py) and compared by field id with the runtime's own classifier
-(runtime/evolution.py), so review and load apply the same rules.
+table contracts (driver/contract_reader.py) and compared by field id with the runtime's own
+classifier (runtime/evolution.py), so review and load apply the same rules.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from cascade.compiler.review.schema_reader import SchemaModule, read_schema_module
+from cascade.compiler.driver.contract_reader import read_contract
 from cascade.runtime.change_rules import Change
+from cascade.runtime.contract import TableContract
 
 
 class DiffError(Exception):
@@ -41,13 +42,14 @@ class TableDiff:
         return [entry for entry in self.allowed if entry not in used]
 
 
-def schema_modules(files: dict[str, str], out: str) -> dict[str, tuple[str, SchemaModule]]:
-    """The generated schema modules among `files` (path -> text), by table identifier."""
+def schema_modules(files: dict[str, str], out: str) -> dict[str, tuple[str, TableContract]]:
+    """The contracts of the generated schema modules among `files` (path -> text), with
+    their paths, by table identifier."""
     found = {}
     for path, text in sorted(files.items()):
         if path.startswith(f"{out}/schemas/") and not path.endswith("__init__.py"):
             try:
-                module = read_schema_module(text, path)
+                module = read_contract(text, path)
             except ValueError as error:
                 raise DiffError(str(error)) from None
             found[module.identifier] = (path, module)
@@ -72,12 +74,7 @@ def diff_tables(before: dict[str, str], after: dict[str, str], out: str) -> list
             diffs.append(TableDiff(identifier, path, (change,), module.allowed_breaking))
             continue
         was = old[identifier][1]
-        changes = classify(
-            TableShape(was.schema, was.partition_spec, was.unique_key, was.retired_field_ids),
-            TableShape(
-                module.schema, module.partition_spec, module.unique_key, module.retired_field_ids
-            ),
-        )
+        changes = classify(TableShape.of(was), TableShape.of(module))
         if changes or module.allowed_breaking:
             diffs.append(TableDiff(identifier, path, tuple(changes), module.allowed_breaking))
     return diffs

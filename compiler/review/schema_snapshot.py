@@ -47,6 +47,7 @@ class SchemaSnapshots:
         self.failures: list[AssertionResult] = []
         self.tables = 0
 
+    # Compared by content, like the dict it stands for; defining __eq__ makes it unhashable.
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Mapping):
             return NotImplemented
@@ -61,8 +62,6 @@ class SchemaSnapshots:
             if not matches:
                 self.failures.append(self.snapshot.executions[self.snapshot.num_executions - 1])
         return not self.failures
-
-    __hash__ = None  # compared by content, like the dict it stands for
 
     def __repr__(self) -> str:
         return f"<cascade schema snapshots: {self.tables} tables, {len(self.failures)} differ>"

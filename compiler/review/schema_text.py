@@ -39,6 +39,7 @@ from cascade.compiler.ir import (
     MapType,
     PrimitiveType,
     StructType,
+    nested_fields,
 )
 
 INDENT = "  "
@@ -111,32 +112,25 @@ def section_above(lines: list[str], index: int) -> str | None:
 def field_lines(
     field_id: int, name: str, value: IcebergType, required: bool, doc: str, depth: int
 ) -> list[str]:
+    """The line of a field and, below it, the lines of its nested fields: the fields of a
+    struct, the element of a list, the key and value of a map, each with its own id."""
+    return [
+        field_line(field_id, name, value, required, doc, depth),
+        *(
+            field_line(f.field_id, f.name, f.type, f.required, f.doc, depth + len(path))
+            for path, f in nested_fields(value)
+        ),
+    ]
+
+
+def field_line(
+    field_id: int, name: str, value: IcebergType, required: bool, doc: str, depth: int
+) -> str:
     line = f"{INDENT * depth}{field_id} {name_text(name)} {type_name(value)} "
     line += "required" if required else "optional"
     if doc:
         line += " " + quoted(doc)
-    return [line, *child_lines(value, depth + 1)]
-
-
-def child_lines(value: IcebergType, depth: int) -> list[str]:
-    """The nested fields of a struct, list or map, each with its own id (Iceberg's names)."""
-    if isinstance(value, StructType):
-        return [
-            line
-            for f in value.fields
-            for line in field_lines(f.field_id, f.name, f.type, f.required, f.doc, depth)
-        ]
-    if isinstance(value, ListType):
-        return field_lines(
-            value.element_id, "element", value.element, value.element_required, "", depth
-        )
-    if isinstance(value, MapType):
-        # Iceberg map keys are always required.
-        key = field_lines(value.key_id, "key", value.key, True, "", depth)
-        return key + field_lines(
-            value.value_id, "value", value.value, value.value_required, "", depth
-        )
-    return []
+    return line
 
 
 def type_name(value: IcebergType) -> str:

@@ -103,8 +103,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
-import merge  # noqa: E402  (the merge benchmark: rows, appends, digests, RSS readers)
-from load_variants import IDENTIFIER, TABLE_NAME, VARIANTS  # noqa: E402
+import merge  # the merge benchmark: rows, appends, digests, RSS readers
+from load_variants import IDENTIFIER, TABLE_NAME, VARIANTS
 
 VARIANTS_SCRIPT = Path(__file__).with_name("load_variants.py")
 DLT_IDENTIFIER = f"{merge.DLT_NAMESPACE}.{TABLE_NAME}"
@@ -317,7 +317,7 @@ class Bench:
             print(f"  {LABELS[variant]:<36}{run_line(run, self.args.timeout)}", flush=True)
         return summarize(runs)
 
-    def check(self, variant: str, run: Result, table, expected: tuple) -> str:  # noqa: ANN001
+    def check(self, variant: str, run: Result, table, expected: tuple) -> str:
         """Row count, distinct keys and a hash of every value, and the counts a variant reports."""
         rows = self.args.rows
         counts = {"cascade": run.meta, "seed": run.reported}.get(variant)

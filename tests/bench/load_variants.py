@@ -50,7 +50,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
-import merge  # noqa: E402  (the merge benchmark: its rows, dlt's Iceberg merge, RSS readers)
+import merge  # the merge benchmark: its rows, dlt's Iceberg merge, RSS readers
 
 IDENTIFIER = "bench.events"
 WARMUP_IDENTIFIER = "bench.warmup"
@@ -72,7 +72,7 @@ VARIANTS = ("cascade", "cascade_stage", "dlt_stage", "dlt_iceberg", "seed")
 # The equivalent of a generated schema module, and the user's Pandera model and source.
 
 
-def schema_module():  # noqa: ANN201 (imported after the environment is set)
+def schema_module():  # imported after the environment is set
     from pyiceberg.partitioning import PartitionField, PartitionSpec
     from pyiceberg.schema import Schema
     from pyiceberg.transforms import DayTransform
@@ -94,7 +94,7 @@ def schema_module():  # noqa: ANN201 (imported after the environment is set)
     return schema, spec
 
 
-def pandera_model():  # noqa: ANN201
+def pandera_model():
     from pandera.pandas import DataFrameModel, Field
 
     class Event(DataFrameModel):
@@ -114,12 +114,12 @@ def api_pages(table: pa.Table, page: int) -> list[list[dict]]:
     return [records[i : i + page] for i in range(0, len(records), page)]
 
 
-def ingestion_function(pages: list[list[dict]]):  # noqa: ANN201
+def ingestion_function(pages: list[list[dict]]):
     import dlt
 
-    def events(partition_date: str):  # noqa: ANN202, ARG001
+    def events(partition_date: str):
         @dlt.resource(name=TABLE_NAME)
-        def resource():  # noqa: ANN202
+        def resource():
             yield from pages
 
         return resource()
@@ -127,11 +127,12 @@ def ingestion_function(pages: list[list[dict]]):  # noqa: ANN201
     return events
 
 
-def asset(source, model, schema, spec, identifier: str):  # noqa: ANN001, ANN201
+def asset(source, model, schema, spec, identifier: str):
     """The asset `cascade gen` would write for this table (see generated/assets/)."""
     import dagster as dg
 
     from cascade.runtime import IcebergResource, IngestionConfig
+    from cascade.runtime.contract import TableContract
 
     @dg.asset(
         name="dlt_events",
@@ -141,7 +142,7 @@ def asset(source, model, schema, spec, identifier: str):  # noqa: ANN001, ANN201
     )
     def dlt_events(
         context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource
-    ):  # noqa: ANN202
+    ):
         from cascade.runtime import run_ingestion
 
         yield from run_ingestion(
@@ -150,13 +151,15 @@ def asset(source, model, schema, spec, identifier: str):  # noqa: ANN001, ANN201
             iceberg=iceberg,
             source=source,
             validation_schema=model,
-            identifier=identifier,
-            schema=schema,
-            partition_spec=spec,
-            unique_key=("id",),
-            retired_field_ids={},
-            last_column_id=8,
-            last_partition_id=1000,
+            table=TableContract(
+                identifier=identifier,
+                schema=schema,
+                partition_spec=spec,
+                unique_key=("id",),
+                retired_field_ids={},
+                last_column_id=8,
+                last_partition_id=1000,
+            ),
             validate=True,
             max_runtime_seconds=3600,
         )
@@ -192,7 +195,7 @@ def cascade_load(pages: list[list[dict]], partition: str, identifier: str = IDEN
     return {"meta": figures, "wall": wall}
 
 
-def cascade_stage(pages: list[list[dict]], schema, partition: str) -> tuple[pa.Table, dict]:  # noqa: ANN001
+def cascade_stage(pages: list[list[dict]], schema, partition: str) -> tuple[pa.Table, dict]:
     """`run_ingestion`'s staging alone: the ingestion function, `stage` and `conform`."""
     from cascade.runtime.batch import conform
     from cascade.runtime.staging import stage
@@ -208,13 +211,13 @@ def cascade_stage(pages: list[list[dict]], schema, partition: str) -> tuple[pa.T
     return rows, figures
 
 
-def pages_resource(pages: list[list[dict]]):  # noqa: ANN201
+def pages_resource(pages: list[list[dict]]):
     import dlt
 
     columns = {name: {"name": name, **hint} for name, hint in DLT_HINTS.items()}
 
     @dlt.resource(name=TABLE_NAME, columns=columns)
-    def events():  # noqa: ANN202
+    def events():
         yield from pages
 
     return events()
@@ -288,20 +291,20 @@ def run(args: argparse.Namespace) -> None:
     workdir = Path(args.workdir)
     # What the variant imports is imported before the clock starts, and with --warmup it runs
     # once on a small page, somewhere else.
-    import pyiceberg.io.pyarrow  # noqa: F401
+    import pyiceberg.io.pyarrow
     import pyiceberg.table.upsert_util  # noqa: F401
 
     schema, _ = schema_module()  # a generated schema module is imported before its run
     if args.variant == "cascade":
         import dagster  # noqa: F401
 
-        import cascade.runtime.run  # noqa: F401
+        import cascade.runtime.run
 
         if args.warmup:
             cascade_load(warmup_pages(args.page), "2024-01-01", WARMUP_IDENTIFIER)
         operation = lambda: cascade_load(pages, args.partition)  # noqa: E731
     elif args.variant == "cascade_stage":
-        import cascade.runtime.batch  # noqa: F401
+        import cascade.runtime.batch
         import cascade.runtime.staging  # noqa: F401
 
         if args.warmup:

@@ -76,7 +76,7 @@ SLOW = ("upsert", "dlt")
 START_MICROS = 1_704_067_200_000_000  # 2024-01-01
 
 
-def schema():  # noqa: ANN201 (pyiceberg is imported lazily, after the environment is set)
+def schema():  # pyiceberg is imported lazily, after the environment is set
     from pyiceberg.schema import Schema
     from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
 
@@ -271,12 +271,12 @@ def summarize(runs: list[Result]) -> Result:
     )
 
 
-def append_files(table, chunks: list[pa.Table]) -> None:  # noqa: ANN001
+def append_files(table, chunks: list[pa.Table]) -> None:
     """One data file per chunk, in commits of at most 100 files (one manifest each)."""
     import itertools
     from concurrent.futures import ThreadPoolExecutor
 
-    from pyiceberg.io.pyarrow import _dataframe_to_data_files
+    from cascade.runtime.pyiceberg_compat import write_data_files
 
     arrow_schema = table.schema().as_arrow()
     counter = itertools.count()
@@ -287,11 +287,7 @@ def append_files(table, chunks: list[pa.Table]) -> None:  # noqa: ANN001
                 def write(chunk: pa.Table) -> list:
                     data = chunk.select(arrow_schema.names).cast(arrow_schema)
                     metadata = transaction.table_metadata
-                    return list(
-                        _dataframe_to_data_files(
-                            metadata, data, table.io, append.commit_uuid, counter
-                        )
-                    )
+                    return write_data_files(metadata, data, table.io, append.commit_uuid, counter)
 
                 with ThreadPoolExecutor(max_workers=4) as pool:
                     for files in pool.map(write, chunks[start : start + MANIFEST_FILES]):
@@ -305,7 +301,7 @@ def pa_to_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def data_file_paths(table) -> list[str]:  # noqa: ANN001
+def data_file_paths(table) -> list[str]:
     return [task.file.file_path.removeprefix("file://") for task in table.scan().plan_files()]
 
 
@@ -324,7 +320,7 @@ def digest(paths: list[str]) -> tuple:
     return duckdb.sql(DIGEST.format(source=source)).fetchone()
 
 
-def expected_digest(table, batch: Path) -> tuple:  # noqa: ANN001
+def expected_digest(table, batch: Path) -> tuple:
     """The rows after a correct merge: the table's rows whose key is not in the batch, + batch."""
     import duckdb
 
@@ -515,7 +511,7 @@ def machine() -> str:
 
 def child(args: argparse.Namespace) -> None:
     # What a variant imports is imported before the clock starts.
-    import pyiceberg.io.pyarrow  # noqa: F401
+    import pyiceberg.io.pyarrow
     import pyiceberg.table.upsert_util  # noqa: F401
     from pyiceberg.catalog.sql import SqlCatalog
 
@@ -546,17 +542,17 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds": seconds, "base_mb": base_mb, "peak_mb": memory_mb("VmHWM")}))
 
 
-def cascade_merge(table, batch: pa.Table) -> None:  # noqa: ANN001
+def cascade_merge(table, batch: pa.Table) -> None:
     from cascade.runtime.merge import merge_batch
 
     merge_batch(table, batch, ["id"])
 
 
-def delete_append(table, batch: pa.Table) -> None:  # noqa: ANN001
-    from cascade.runtime.keys import key_filter
+def delete_append(table, batch: pa.Table) -> None:
+    from pyiceberg.expressions import In
 
     with table.transaction() as transaction:
-        transaction.delete(key_filter(batch, ["id"]))
+        transaction.delete(In("id", set(batch.column("id").to_pylist())))
         transaction.append(batch)
 
 

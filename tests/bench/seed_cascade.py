@@ -28,6 +28,7 @@ from pyiceberg.types import (
 )
 
 from cascade.runtime import IcebergResource, IngestionConfig, run_ingestion
+from cascade.runtime.contract import TableContract
 
 NAMESPACE = "raw"
 PARTITION_START = "2024-01-01"
@@ -105,7 +106,9 @@ def seed_cascade_ingestion(
         schema = iceberg_schema(validation_schema)
         identifier = f"{NAMESPACE}.{table_name}"
         keys = (unique_key,) if isinstance(unique_key, str) else tuple(unique_key)
-        dlt_columns = {
+        # The seed built dlt column hints at import; the runtime now types rows itself, so they
+        # are built (the import-time work measured) and not passed.
+        dlt_columns = {  # noqa: F841
             field.name: dict(DLT_HINTS[field.field_type])
             for field in schema.fields
             if field.field_id < 100
@@ -141,11 +144,12 @@ def seed_cascade_ingestion(
                 iceberg=iceberg,
                 source=fn,
                 validation_schema=validation_schema,
-                identifier=identifier,
-                schema=schema,
-                partition_spec=UNPARTITIONED_PARTITION_SPEC,
-                unique_key=keys,
-                dlt_columns=dlt_columns,
+                table=TableContract(
+                    identifier=identifier,
+                    schema=schema,
+                    partition_spec=UNPARTITIONED_PARTITION_SPEC,
+                    unique_key=keys,
+                ),
                 validate=validate,
                 max_runtime_seconds=max_runtime_seconds,
             )

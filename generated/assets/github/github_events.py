@@ -44,7 +44,7 @@ def dlt_github_events(
     from cascade.runtime import run_ingestion
     from examples.ingestion.github.events import github_events
     from examples.schemas.github import RawGitHubEvents
-    from generated.schemas.github import github_events as table
+    from generated.schemas.github.github_events import TABLE
 
     yield from run_ingestion(
         context,
@@ -52,14 +52,7 @@ def dlt_github_events(
         iceberg=iceberg,
         source=github_events,
         validation_schema=RawGitHubEvents,
-        identifier=table.IDENTIFIER,
-        schema=table.SCHEMA,
-        partition_spec=table.PARTITION_SPEC,
-        unique_key=table.UNIQUE_KEY,
-        retired_field_ids=table.RETIRED_FIELD_IDS,
-        last_column_id=table.LAST_COLUMN_ID,
-        last_partition_id=table.LAST_PARTITION_ID,
-        allowed_breaking=table.ALLOWED_BREAKING,
+        table=TABLE,
         validate=True,
         max_runtime_seconds=600,
     )

@@ -44,7 +44,7 @@ def dlt_github_repo_stats(
     from cascade.runtime import run_ingestion
     from examples.ingestion.github.repos import github_repo_stats
     from examples.schemas.github import RawGitHubRepoStats
-    from generated.schemas.github import github_repo_stats as table
+    from generated.schemas.github.github_repo_stats import TABLE
 
     yield from run_ingestion(
         context,
@@ -52,14 +52,7 @@ def dlt_github_repo_stats(
         iceberg=iceberg,
         source=github_repo_stats,
         validation_schema=RawGitHubRepoStats,
-        identifier=table.IDENTIFIER,
-        schema=table.SCHEMA,
-        partition_spec=table.PARTITION_SPEC,
-        unique_key=table.UNIQUE_KEY,
-        retired_field_ids=table.RETIRED_FIELD_IDS,
-        last_column_id=table.LAST_COLUMN_ID,
-        last_partition_id=table.LAST_PARTITION_ID,
-        allowed_breaking=table.ALLOWED_BREAKING,
+        table=TABLE,
         validate=True,
         max_runtime_seconds=120,
     )

@@ -44,7 +44,7 @@ def dlt_glucose_entries(
     from cascade.runtime import run_ingestion
     from examples.ingestion.nightscout.glucose import glucose_entries
     from examples.schemas.nightscout import RawGlucoseEntries
-    from generated.schemas.nightscout import glucose_entries as table
+    from generated.schemas.nightscout.glucose_entries import TABLE
 
     yield from run_ingestion(
         context,
@@ -52,14 +52,7 @@ def dlt_glucose_entries(
         iceberg=iceberg,
         source=glucose_entries,
         validation_schema=RawGlucoseEntries,
-        identifier=table.IDENTIFIER,
-        schema=table.SCHEMA,
-        partition_spec=table.PARTITION_SPEC,
-        unique_key=table.UNIQUE_KEY,
-        retired_field_ids=table.RETIRED_FIELD_IDS,
-        last_column_id=table.LAST_COLUMN_ID,
-        last_partition_id=table.LAST_PARTITION_ID,
-        allowed_breaking=table.ALLOWED_BREAKING,
+        table=TABLE,
         validate=True,
         max_runtime_seconds=300,
     )

@@ -16,12 +16,8 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
-IDENTIFIER = "raw.github_events"
-TABLE_NAME = "github_events"
-UNIQUE_KEY = ("id",)
+from cascade.runtime.contract import TableContract
 
-# One field per line (a struct's fields too), so that a schema change is a one-line
-# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "created_at", TimestamptzType(), required=True, doc="When GitHub created it (UTC)"),
@@ -43,6 +39,7 @@ SCHEMA = Schema(
     NestedField(17, "_dlt_load_id", StringType(), required=True, doc="dlt load id"),
     NestedField(18, "_dlt_id", StringType(), required=True, doc="dlt row id"),
     NestedField(19, "_cascade_ingested_at", TimestamptzType(), required=True, doc="When Cascade loaded the row"),
+    identifier_field_ids=[2],
 )
 # fmt: on
 
@@ -50,12 +47,12 @@ PARTITION_SPEC = PartitionSpec(
     PartitionField(source_id=1, field_id=1000, transform=DayTransform(), name="created_at_day"),
 )
 
-# Ids that earlier generations gave columns since removed: Iceberg never reuses an id,
-# because data files written before still carry it. New columns count on from here.
-RETIRED_FIELD_IDS = {}
-LAST_COLUMN_ID = 19
-LAST_PARTITION_ID = 1000
-
-# Breaking changes a review accepted (`allow_breaking` in the decorator; see
-# `cascade diff`): loads apply them to the table, where Iceberg can.
-ALLOWED_BREAKING = ()
+TABLE = TableContract(
+    identifier="raw.github_events",
+    schema=SCHEMA,
+    partition_spec=PARTITION_SPEC,
+    unique_key=("id",),
+    last_column_id=19,
+    last_partition_id=1000,
+    allowed_breaking=(),
+)

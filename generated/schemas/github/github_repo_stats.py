@@ -20,12 +20,8 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
-IDENTIFIER = "raw.github_repo_stats"
-TABLE_NAME = "github_repo_stats"
-UNIQUE_KEY = ("repo_id", "snapshot_date")
+from cascade.runtime.contract import TableContract
 
-# One field per line (a struct's fields too), so that a schema change is a one-line
-# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "created_at", TimestamptzType(), required=True, doc="When GitHub created it (UTC)"),
@@ -53,6 +49,7 @@ SCHEMA = Schema(
     NestedField(23, "_dlt_load_id", StringType(), required=True, doc="dlt load id"),
     NestedField(24, "_dlt_id", StringType(), required=True, doc="dlt row id"),
     NestedField(25, "_cascade_ingested_at", TimestamptzType(), required=True, doc="When Cascade loaded the row"),
+    identifier_field_ids=[2, 3],
 )
 # fmt: on
 
@@ -65,12 +62,12 @@ PARTITION_SPEC = PartitionSpec(
     ),
 )
 
-# Ids that earlier generations gave columns since removed: Iceberg never reuses an id,
-# because data files written before still carry it. New columns count on from here.
-RETIRED_FIELD_IDS = {}
-LAST_COLUMN_ID = 25
-LAST_PARTITION_ID = 1001
-
-# Breaking changes a review accepted (`allow_breaking` in the decorator; see
-# `cascade diff`): loads apply them to the table, where Iceberg can.
-ALLOWED_BREAKING = ()
+TABLE = TableContract(
+    identifier="raw.github_repo_stats",
+    schema=SCHEMA,
+    partition_spec=PARTITION_SPEC,
+    unique_key=("repo_id", "snapshot_date"),
+    last_column_id=25,
+    last_partition_id=1001,
+    allowed_breaking=(),
+)

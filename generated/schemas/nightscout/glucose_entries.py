@@ -9,12 +9,8 @@ from pyiceberg.schema import Schema
 from pyiceberg.transforms import DayTransform
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
-IDENTIFIER = "raw.glucose_entries"
-TABLE_NAME = "glucose_entries"
-UNIQUE_KEY = ("_id",)
+from cascade.runtime.contract import TableContract
 
-# One field per line (a struct's fields too), so that a schema change is a one-line
-# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "_id", StringType(), required=True, doc="Nightscout entry id"),
@@ -30,6 +26,7 @@ SCHEMA = Schema(
     NestedField(11, "_dlt_load_id", StringType(), required=True, doc="dlt load id"),
     NestedField(12, "_dlt_id", StringType(), required=True, doc="dlt row id"),
     NestedField(13, "_cascade_ingested_at", TimestamptzType(), required=True, doc="When Cascade loaded the row"),
+    identifier_field_ids=[1],
 )
 # fmt: on
 
@@ -37,12 +34,12 @@ PARTITION_SPEC = PartitionSpec(
     PartitionField(source_id=4, field_id=1000, transform=DayTransform(), name="date_string_day"),
 )
 
-# Ids that earlier generations gave columns since removed: Iceberg never reuses an id,
-# because data files written before still carry it. New columns count on from here.
-RETIRED_FIELD_IDS = {}
-LAST_COLUMN_ID = 13
-LAST_PARTITION_ID = 1000
-
-# Breaking changes a review accepted (`allow_breaking` in the decorator; see
-# `cascade diff`): loads apply them to the table, where Iceberg can.
-ALLOWED_BREAKING = ()
+TABLE = TableContract(
+    identifier="raw.glucose_entries",
+    schema=SCHEMA,
+    partition_spec=PARTITION_SPEC,
+    unique_key=("_id",),
+    last_column_id=13,
+    last_partition_id=1000,
+    allowed_breaking=(),
+)

@@ -6,12 +6,8 @@ from pyiceberg.schema import Schema
 from pyiceberg.transforms import DayTransform
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
-IDENTIFIER = "raw.users"
-TABLE_NAME = "users"
-UNIQUE_KEY = ("user_id",)
+from cascade.runtime.contract import TableContract
 
-# One field per line (a struct's fields too), so that a schema change is a one-line
-# diff in review.
 # fmt: off
 SCHEMA = Schema(
     NestedField(1, "user_id", StringType(), required=True, doc="User id"),
@@ -22,6 +18,7 @@ SCHEMA = Schema(
     NestedField(6, "_dlt_load_id", StringType(), required=True, doc="dlt load id"),
     NestedField(7, "_dlt_id", StringType(), required=True, doc="dlt row id"),
     NestedField(8, "_cascade_ingested_at", TimestamptzType(), required=True, doc="When Cascade loaded the row"),
+    identifier_field_ids=[1],
 )
 # fmt: on
 
@@ -29,12 +26,12 @@ PARTITION_SPEC = PartitionSpec(
     PartitionField(source_id=4, field_id=1000, transform=DayTransform(), name="signed_up_at_day"),
 )
 
-# Ids that earlier generations gave columns since removed: Iceberg never reuses an id,
-# because data files written before still carry it. New columns count on from here.
-RETIRED_FIELD_IDS = {}
-LAST_COLUMN_ID = 8
-LAST_PARTITION_ID = 1000
-
-# Breaking changes a review accepted (`allow_breaking` in the decorator; see
-# `cascade diff`): loads apply them to the table, where Iceberg can.
-ALLOWED_BREAKING = ()
+TABLE = TableContract(
+    identifier="raw.users",
+    schema=SCHEMA,
+    partition_spec=PARTITION_SPEC,
+    unique_key=("user_id",),
+    last_column_id=8,
+    last_partition_id=1000,
+    allowed_breaking=(),
+)
