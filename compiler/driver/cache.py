@@ -43,6 +43,7 @@ from cascade.compiler.diagnostics import Diagnostic, Span
 if TYPE_CHECKING:
     from cascade.compiler.driver.incremental import ModuleResult
     from cascade.compiler.frontend.facts import ModuleFacts
+    from cascade.compiler.resolve.lock import TableLock
 
 RESULT_FILE = "result.cache"  # small: read on every run
 PARTS_FILE = "parts.cache"  # everything else: read only when the result is not reusable
@@ -50,7 +51,7 @@ FORMAT_VERSION = 1  # of the signed file; what is in it changes with the fingerp
 # The kinds of entries in the parts file. Parse facts are kept in it as compressed JSON text,
 # decoded only when looked up: as plain JSON, reading and writing the facts of 500 modules
 # (4.5 MB) took ~40 ms of every incremental compile, which needs a few of them.
-PARTS = ("parse", "format", "module", "lock", "naming")
+PARTS = ("parse", "format", "module", "lock", "table_lock", "naming")
 MAX_NAMING_ENTRIES = 200_000  # dlt's answers are kept across runs; past this, this run's only
 MAGIC = b"cascade-compile-cache"
 KEY_FILE = "compile-cache.key"
@@ -276,6 +277,20 @@ class CompileCache:
 
     def store_lock_identifier(self, key: str, identifier: str) -> None:
         self.use("lock", key, identifier)
+
+    def table_lock(self, key: str) -> TableLock | None:
+        """The lock a previous generated file (by its digest) holds, as it was read."""
+        from cascade.compiler.driver.codec import decode_table_lock
+
+        return self.lookup("table_lock", key, decode_table_lock)
+
+    def store_table_lock(self, key: str, lock: TableLock) -> None:
+        from cascade.compiler.driver.codec import encode_table_lock
+
+        try:
+            self.use("table_lock", key, encode_table_lock(lock))
+        except (CacheFormatError, RecursionError):
+            pass  # read again next time
 
     def naming(self) -> dict[str, str]:
         """dlt's names for column names, as earlier runs asked it (resolve/naming.py)."""

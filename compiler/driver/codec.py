@@ -10,6 +10,7 @@ import binascii
 import json
 import math
 import zlib
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from cascade.compiler.driver.cache import (
@@ -37,6 +38,7 @@ from cascade.compiler.frontend.facts import (
     TypeRef,
 )
 from cascade.compiler.ir import TableSummary
+from cascade.compiler.resolve.lock import TableLock
 
 MAX_DEPTH = 64  # nesting of literal values; deeper ones are simply not cached
 MAX_INT_BITS = 8192  # json refuses ints of more than 4300 digits; such ones are not cached
@@ -307,3 +309,20 @@ def decode_module_result(value: Any) -> ModuleResult:
         tuple((text(p), optional_text(s)) for p, s in (fields(i, 2) for i in items(inputs))),
         text_pairs(locks),
     )
+
+
+def encode_table_lock(lock: TableLock) -> list[Any]:
+    """Field by field, whatever fields TableLock has (resolve/lock.py is another's to change;
+    a change to it changes the compiler's fingerprint, so no lock of another shape is read)."""
+    if type(lock) is not TableLock:
+        raise CacheFormatError("not a table lock")
+    return [[f.name, encode_value(getattr(lock, f.name))] for f in dataclass_fields(TableLock)]
+
+
+def decode_table_lock(value: Any) -> TableLock:
+    names = [f.name for f in dataclass_fields(TableLock)]
+    pairs = [fields(pair, 2) for pair in items(value)]
+    if [name for name, _ in pairs] != names:
+        raise CacheFormatError("not a table lock")
+    decoded: dict[str, Any] = {name: decode_value(encoded) for name, encoded in pairs}
+    return TableLock(**decoded)

@@ -51,9 +51,9 @@ def lock_file_key(path: str, text: str) -> str:
 class PreviousLocks:
     """The previous output's field-id locks, read on demand (a `Locks` for the resolver).
 
-    Which table each previous file locks is remembered by the file's digest in the cache, so
-    that after an edit only the locks of the tables resolved again are read: reading all of
-    them (an `ast.parse` of 500 schema modules) took longer than the rest of the compile.
+    Which table each previous file locks, and the lock it holds, are remembered by the file's
+    digest in the cache: reading every schema module took longer than the rest of the compile,
+    and reading even one imports PyIceberg (~0.1 s), into which its contract is evaluated.
     """
 
     def __init__(
@@ -97,12 +97,25 @@ class PreviousLocks:
             return self.adopted[identifier]
         if identifier not in self.locks:
             paths = self.files(identifier)
-            if len(paths) == 1 and paths[0] in self.read:
-                found = self.read[paths[0]]
-            else:
+            if len(paths) == 1:
+                self.locks[identifier] = self.file_lock(paths[0]).get(identifier)
+            else:  # none, or several files for one table: as previous_locks picks among them
                 found = previous_locks(self.config, {p: self.previous[p] for p in paths})
-            self.locks[identifier] = found.get(identifier)
+                self.locks[identifier] = found.get(identifier)
         return self.locks[identifier]
+
+    def file_lock(self, path: str) -> dict[str, TableLock]:
+        """The locks in one previous file (by identifier), from the cache when it has them."""
+        if path not in self.read:
+            key = self.digests[path]
+            cached = self.cache.table_lock(key) if self.cache else None
+            if cached is not None:
+                self.read[path] = {cached.identifier: cached}
+            else:
+                self.read[path] = previous_locks(self.config, {path: self.previous[path]})
+                if self.cache is not None and len(self.read[path]) == 1:
+                    self.cache.store_table_lock(key, next(iter(self.read[path].values())))
+        return self.read[path]
 
 
 def relock_module_results(

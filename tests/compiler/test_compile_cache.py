@@ -4,6 +4,7 @@ trusted."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,13 @@ from cascade.compiler.driver.cache import (
     digest,
     key_path,
 )
-from cascade.compiler.driver.codec import decode_module_facts, encode_module_facts
+from cascade.compiler.driver.codec import (
+    decode_module_facts,
+    decode_table_lock,
+    encode_module_facts,
+    encode_table_lock,
+)
+from cascade.compiler.driver.previous import previous_locks
 from cascade.compiler.resolve import naming
 from tests.helpers import REPO_ROOT
 
@@ -580,6 +587,22 @@ def test_the_facts_of_every_example_and_case_module_round_trip():
         source = path.read_text(encoding="utf-8", errors="replace")
         facts = parse.parse_module(path.as_posix(), path.stem, source)
         assert decode_module_facts(encode_module_facts(facts)) == facts, path
+
+
+def test_the_lock_of_every_generated_and_expected_schema_module_round_trips():
+    """Every schema module of the repository (generated/, the cases' previous and expected
+    output): the lock read from the cache equals the lock read from the file."""
+    config = load_config(REPO_ROOT)
+    modules = [REPO_ROOT / "generated"] + sorted((REPO_ROOT / "tests" / "cases").glob("*/*"))
+    locks = [
+        lock
+        for root in modules
+        for path in root.rglob("schemas/*/*.py")
+        for lock in previous_locks(config, {"generated/schemas/x/t.py": path.read_text()}).values()
+    ]
+    assert len(locks) > 40
+    for lock in locks:
+        assert decode_table_lock(json.loads(json.dumps(encode_table_lock(lock)))) == lock
 
 
 def test_every_kind_of_literal_round_trips():
