@@ -30,7 +30,6 @@ from cascade.compiler.driver.compile import (
 )
 from cascade.compiler.driver.previous import (
     existing_generated_files,
-    previous_locks,
     read_out_folder,
 )
 from cascade.compiler.driver.write import stale_diff, write_files
@@ -253,8 +252,9 @@ def plan(project_dir: Path, branch: str) -> None:
     from cascade.runtime.plan import plan_tables
 
     config = load_or_exit(project_dir)
+    contracts = generated_contracts(config)  # read before the catalog is touched
     catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
-    plans = plan_tables(catalog, generated_contracts(config), branch)
+    plans = plan_tables(catalog, contracts, branch)
     print_plans(plans)
     if any(p.blocked for p in plans):
         sys.exit(2)
@@ -271,8 +271,8 @@ def apply(project_dir: Path, branch: str) -> None:
     from cascade.runtime.plan import apply_plans, plan_tables
 
     config = load_or_exit(project_dir)
+    contracts = generated_contracts(config)  # read before the catalog is touched
     catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
-    contracts = generated_contracts(config)
     plans = plan_tables(catalog, contracts, branch)
     print_plans(plans)
     if any(p.blocked for p in plans):
@@ -333,7 +333,9 @@ def publish(branch: str, project_dir: Path) -> None:
     from cascade.runtime.publish import apply_publish, plan_publish
 
     config = load_or_exit(project_dir)
-    identifiers = sorted(previous_locks(config, existing_generated_files(config)))
+    # Every table the deployed schema modules declare; one that cannot be read stops publish
+    # before anything moves (it would otherwise be left behind on the branch, unpublished).
+    identifiers = sorted(contract.identifier for contract in generated_contracts(config))
     catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
     steps = plan_publish(catalog, identifiers, branch)
     for step in steps:

@@ -98,10 +98,14 @@ def load_config(project_dir: Path) -> ProjectConfig:
     out = table.get("out", "generated")
     namespace = table.get("namespace", "raw")
     partition_start = table.get("partition_start", "2024-01-01")
-    if not (isinstance(namespace, str) and namespace.replace("/", "_").isidentifier()):
+    # The Iceberg namespace is the first part of every table identifier ("raw.events"): a name
+    # with a dot or a slash would be read back as a nested namespace or not at all.
+    if not (isinstance(namespace, str) and namespace.isidentifier()):
         raise ConfigError(
             Diagnostic(
-                span, f"[tool.cascade] namespace must be a Python identifier, got {namespace!r}"
+                setting_span(root, "namespace"),
+                f"[tool.cascade] namespace must be a Python identifier, got {namespace!r}",
+                'one name of letters, digits and underscores, e.g. namespace = "raw"',
             )
         )
     try:

@@ -275,6 +275,7 @@ def analyze_sources(
     problems = [d for result, _ in reused.values() for d in result.diagnostics]
     problems += [d for module in resolved for d in module.diagnostics]
     problems += duplicate_tables(tables)
+    problems += locks.unreadable()
     if not has_errors(diagnostics + problems):
         problems += folders_without_ingestions(config, (t.path for t in tables))
     states = {p.as_posix(): reader.state(p.as_posix()) for p in modules}

@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from cascade.compiler.config import ProjectConfig
-from cascade.compiler.diagnostics import Diagnostic
+from cascade.compiler.diagnostics import Diagnostic, Span
 from cascade.compiler.driver.cache import CompileCache, digest
+from cascade.compiler.driver.contract_reader import NotASchemaModule, read_contract
 from cascade.compiler.driver.files import FileState
-from cascade.compiler.driver.previous import previous_locks
+from cascade.compiler.driver.previous import is_schema_module_path, previous_locks
 from cascade.compiler.frontend.discover import module_candidates
 from cascade.compiler.frontend.facts import ModuleFacts
 from cascade.compiler.ir import TableSummary
@@ -68,6 +69,7 @@ class PreviousLocks:
         self.cache = cache
         self.adopted = adopted or {}  # `cascade adopt`: a live table's ids, in place of these
         self.by_identifier: dict[str, list[str]] | None = None  # previous paths, in order
+        self.unreadable_paths: list[str] = []  # previous schema modules that lock nothing
         self.digests: dict[str, str] = {}
         self.read: dict[str, dict[str, TableLock]] = {}  # one file's locks, when it was read
         self.locks: dict[str, TableLock | None] = {}
@@ -86,7 +88,33 @@ class PreviousLocks:
                         self.cache.store_lock_identifier(key, identifier_here)
                 if identifier_here:
                     self.by_identifier.setdefault(identifier_here, []).append(path)
+                elif is_schema_module_path(self.config, path):
+                    self.unreadable_paths.append(path)
         return self.by_identifier.get(identifier, [])
+
+    def unreadable(self) -> list[Diagnostic]:
+        """An error for each previous schema module that cannot be read as a contract (a merge
+        conflict left in it, a hand edit): compiling on would lose its table's field ids and
+        reuse retired ones, so nothing may be written until it is restored."""
+        self.files("")
+        problems = []
+        for path in self.unreadable_paths:
+            try:
+                read_contract(self.previous[path], path)
+                continue  # cannot happen: it was read as locking nothing
+            except NotASchemaModule as error:
+                span = Span(path, error.line or 1, error.column)
+                reason = error.reason
+            problems.append(
+                Diagnostic(
+                    span,
+                    f"cannot read the field ids this generated schema module locks: {reason}",
+                    "cascade gen keeps each column's field id by reading the previous "
+                    f"generation: resolve the merge conflict in it or restore it (git checkout -- "
+                    f"{path}), then run cascade gen again; delete it to give the table new ids",
+                )
+            )
+        return problems
 
     def key(self, identifier: str) -> str:
         """What a table's lock is read from: its files and their texts."""

@@ -107,12 +107,16 @@ def _read_generated(entry: os.DirEntry[str]) -> str | None:
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
+def is_schema_module_path(config: ProjectConfig, path: str) -> bool:
+    return path.startswith(f"{config.out}/schemas/") and not path.endswith("/__init__.py")
+
+
 def previous_locks(config: ProjectConfig, previous: dict[str, str]) -> dict[str, TableLock]:
-    """The field-id locks in the previous output's schema modules, by table identifier."""
+    """The field-id locks in the previous output's schema modules, by table identifier (a
+    module that cannot be read locks nothing here: PreviousLocks.unreadable reports it)."""
     locks = {}
-    prefix = f"{config.out}/schemas/"
     for path, text in previous.items():
-        if path.startswith(prefix) and not path.endswith("/__init__.py"):
+        if is_schema_module_path(config, path):
             try:
                 lock = lock_of(read_contract(text, path))
             except NotASchemaModule:

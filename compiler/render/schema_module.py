@@ -136,7 +136,8 @@ def render_schema_module(ingestion: Ingestion) -> str:
         header(ingestion.path),
         docstring(doc),
         "",
-        "from pyiceberg.partitioning import PartitionField, PartitionSpec",
+        "from pyiceberg.partitioning import "
+        + ("PartitionField, PartitionSpec" if transforms else "PartitionSpec"),
         "from pyiceberg.schema import Schema",
     ]
     if transforms:

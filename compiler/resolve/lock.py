@@ -40,11 +40,13 @@ def lock_of(contract: TableContract) -> TableLock:
         for f in contract.partition_spec.fields
         if f.source_id in fields
     }
+    retired = {int(k): str(v) for k, v in contract.retired_field_ids.items()}
     return TableLock(
         identifier=contract.identifier,
         field_ids=field_ids,
-        retired={int(k): str(v) for k, v in contract.retired_field_ids.items()},
-        last_column_id=contract.last_column_id or max(fields, default=0),
+        retired=retired,
+        # A module without last_column_id: no id it names, retired ones included, is reused.
+        last_column_id=contract.last_column_id or max([*fields, *retired], default=0),
         partition_ids=partition_ids,
         last_partition_id=contract.last_partition_id or max(partition_ids.values(), default=999),
         required={(f.name,): f.required for f in schema.fields},

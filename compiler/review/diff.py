@@ -115,7 +115,12 @@ def files_at_revision(root: Path, revision: str, folder: str) -> dict[str, str]:
         header_end = output.index(b"\n", offset)
         size = int(output[offset:header_end].split()[2])
         start = header_end + 1
-        files[path.removeprefix(prefix)] = output[start : start + size].decode("utf-8")
+        try:
+            files[path.removeprefix(prefix)] = output[start : start + size].decode("utf-8")
+        except UnicodeDecodeError:
+            if path.endswith(".py"):
+                raise DiffError(f"{path} at {revision} is not UTF-8 text") from None
+            # Not a module (a stray data file): nothing to compare.
         offset = start + size + 1
     return files
 

@@ -199,3 +199,21 @@ def test_github_format_prints_one_annotation_per_diagnostic(project_copy: Path):
         f"::error file={GLUCOSE},line={fresh_line},col=5::freshness_hours must be (warn_hours, "
         "fail_hours) with 0 < warn < fail, got (24, 1) (hint: for example freshness_hours=(1, 24))",
     ]
+
+
+@pytest.mark.parametrize("command", [["gen"], ["check"], ["plan"], ["apply"], ["publish", "dev"]])
+def test_an_unreadable_schema_module_stops_every_command_before_it_acts(
+    project_copy: Path, command: list[str]
+) -> None:
+    # A merge left its markers in a generated schema module: its field ids cannot be read, so
+    # gen must not renumber the table, and publish must not leave the table behind.
+    path = project_copy / "generated" / "schemas" / "nightscout" / "glucose_entries.py"
+    text = path.read_text(encoding="utf-8")
+    conflicted = text.replace("SCHEMA = Schema(", "<<<<<<< HEAD\nSCHEMA = Schema(", 1)
+    path.write_text(conflicted, encoding="utf-8")
+    result = CliRunner().invoke(main, [*command, "--project", str(project_copy)])
+    assert result.exit_code == 1, result.output
+    assert "generated/schemas/nightscout/glucose_entries.py:" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert path.read_text(encoding="utf-8") == conflicted  # nothing written
+    assert not (project_copy / ".cascade" / "catalog.db").exists()  # no catalog touched

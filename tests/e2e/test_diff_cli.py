@@ -260,3 +260,28 @@ def test_errors_exit_1(repo: Path, tmp_path: Path) -> None:
     broken = cascade(repo, "diff")
     assert broken.returncode == 1
     assert "models/users.py:" in broken.stderr and broken.stdout == ""
+
+
+def test_a_baseline_that_is_no_schema_module_is_an_error_naming_it(repo: Path) -> None:
+    # What a revision holds is untrusted: read, never run; a broken module is named.
+    module = next((repo / "generated" / "schemas").rglob("users.py"))
+    relative = module.relative_to(repo).as_posix()
+    planted = repo / "planted_marker"
+    module.write_text(
+        f"from pyiceberg.transforms import _try_import\nTABLE = _try_import({str(planted)!r})\n",
+        encoding="utf-8",
+    )
+    (repo / "generated" / "stray.bin").write_bytes(b"\xff\xfe not text")
+    commit(repo, "a hostile baseline")
+    git(repo, "checkout", "--quiet", "HEAD~1", "--", "generated")
+    result = cascade(repo, "diff", "--against", "HEAD")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.startswith(f"cascade diff: {relative}:2:9: _try_import is not")
+    assert "Traceback" not in result.stderr and not planted.exists()
+
+    module.write_bytes(b"\xff\xfe")  # not UTF-8 at all
+    commit(repo, "a binary baseline")
+    git(repo, "checkout", "--quiet", "HEAD~2", "--", "generated")
+    binary = cascade(repo, "diff", "--against", "HEAD")
+    assert binary.returncode == 1
+    assert binary.stderr == f"cascade diff: {relative} at HEAD is not UTF-8 text\n"

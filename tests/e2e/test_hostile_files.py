@@ -124,7 +124,10 @@ def test_a_line_break_in_a_file_name_cannot_start_a_line_of_its_own(project_copy
 
 def test_a_stale_diff_in_github_actions_cannot_issue_workflow_commands(project_copy: Path):
     schema = project_copy / SCHEMA
-    schema.write_text(schema.read_text() + "::error file=x.py::forged\n::stop-commands::pwned\n")
+    # Lines a runner would take as workflow commands, in a string so that the module still
+    # reads as a contract (an unreadable one stops check before any diff).
+    hostile = '"""\n::error file=x.py::forged\n::stop-commands::pwned\n"""\n'
+    schema.write_text(schema.read_text() + hostile)
 
     result = cascade(project_copy, "check", GITHUB_ACTIONS="true")
 

@@ -5,6 +5,8 @@ included as Iceberg identifier fields."""
 from __future__ import annotations
 
 import importlib
+import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -14,6 +16,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField, StringType
 
 from cascade.compiler.driver.contract_reader import NotASchemaModule, read_contract
+from cascade.compiler.resolve.lock import lock_of
 from cascade.runtime.contract import TableContract
 from cascade.runtime.errors import TableMismatchError
 from cascade.runtime.table import MANAGED_PROPERTY, plan_evolution, prepare_table
@@ -77,6 +80,22 @@ def test_a_schema_module_of_the_constants_era_reads_into_the_same_contract() -> 
     assert contract.allowed_breaking == ("CAS201:old",)
 
 
+CONTRACT_IMPORTS = (
+    "from pyiceberg.schema import Schema\n"
+    "from pyiceberg.types import NestedField, StringType\n"
+    "from cascade.runtime.contract import TableContract\n"
+)
+KEY_SCHEMA = 'Schema(NestedField(1, "id", StringType(), required=True))'
+
+
+def contract_text(**fields: str) -> str:
+    arguments = {"identifier": '"raw.t"', "schema": KEY_SCHEMA, **fields}
+    return (
+        CONTRACT_IMPORTS
+        + f"TABLE = TableContract({', '.join(f'{k}={v}' for k, v in arguments.items())})\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -85,15 +104,60 @@ def test_a_schema_module_of_the_constants_era_reads_into_the_same_contract() -> 
             "from cascade.runtime.contract import TableContract\nTABLE = TableContract(1)\n",
             "<m>:2:9: TableContract",
         ),
-        ("TABLE = (1, 2)\n", "<m>: TABLE is not a TableContract"),
-        ("TABLE = TABLE\n", "<m>:1:9: not a literal or pyiceberg call: TABLE"),
+        ("TABLE = (1, 2)\n", "<m>:1:9: TABLE is not a TableContract"),
+        ("TABLE = TABLE\n", "<m>:1:9: TABLE is defined by itself"),
         ("x = 1\n", "<m>: no IDENTIFIER: not a generated schema module"),
+        # Names of the allowed modules that are no data class are never called.
+        (
+            "from pyiceberg.transforms import _try_import\nX = _try_import('this')\nTABLE = X\n",
+            "<m>:2:5: _try_import is not a pyiceberg type",
+        ),
+        ("from pyiceberg.types import *\nTABLE = LongType()\n", "<m>:2:9: LongType is not"),
+        ("from pyiceberg.types import Nope\nTABLE = Nope()\n", "<m>:2:9: Nope is not"),
+        ('TABLE = -"a"\n', "<m>:1:9: a minus sign before something that is not a number"),
+        ("TABLE = {{}: 2}\n", "<m>:1:9: a dict key that is not a number or a string"),
+        ("TABLE = {(1,): 2}\n", "<m>:1:9: a dict key that is not a number or a string"),
+        ("TABLE = {**{}}\n", "<m>:1:9: ** entries in a dict are not read"),
+        ("TABLE = " + "-" * 3000 + "1\n", "<m>: "),
+        ("TABLE = " + "-" * 30000 + "1\n", "<m>: "),
+        (contract_text(identifier="1", schema="(1, 2)"), "<m>:4:9: identifier is not"),
+        (contract_text(retired_field_ids='{"a": "b"}'), "<m>:4:9: retired_field_ids is not"),
+        (contract_text(unique_key="5"), "<m>:4:9: unique_key is not a tuple of column names"),
+        (contract_text(last_column_id="True"), "<m>:4:9: last_column_id is not a field id"),
+        (
+            contract_text(allowed_breaking='("CAS201:x", 2)'),
+            "<m>:4:9: allowed_breaking is not",
+        ),
+        (
+            CONTRACT_IMPORTS
+            + f'IDENTIFIER = "raw.t"\nSCHEMA = {KEY_SCHEMA}\nRETIRED_FIELD_IDS = "abc"\n',
+            "<m>: retired_field_ids is not a dict of field id to name",
+        ),
+        ("TABLE = (\n", "<m>:1:9: "),
+        ("x = 1\0\n", "<m>: "),
     ],
 )
 def test_anything_else_is_no_schema_module(text: str, message: str) -> None:
     with pytest.raises(NotASchemaModule) as refused:
         read_contract(text, "<m>")
     assert str(refused.value).startswith(message)
+
+
+def test_reading_a_module_imports_nothing_it_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A module on sys.path that records being imported: no schema module may make it load.
+    (tmp_path / "cascade_planted.py").write_text("import sys\nsys.modules['PLANTED'] = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = (
+        "from pyiceberg.transforms import _try_import\n"
+        "from cascade_planted import x\n"
+        "import cascade_planted\n"
+        "TABLE = _try_import('cascade_planted')\n"
+    )
+    with pytest.raises(NotASchemaModule):
+        read_contract(text, "<m>")
+    assert "PLANTED" not in sys.modules and "cascade_planted" not in sys.modules
 
 
 def test_a_new_table_records_the_unique_key_as_its_identifier_fields(catalog: Catalog) -> None:
@@ -161,3 +225,9 @@ def test_a_table_whose_identifier_fields_differ_is_named_in_the_mismatch(catalog
     with pytest.raises(TableMismatchError) as refused:
         prepare_table(catalog, keyless)
     assert "CAS206" in str(refused.value) and "unique key tenant -> " in str(refused.value)
+
+
+def test_a_lock_without_last_column_id_never_reuses_a_retired_id() -> None:
+    contract = TableContract(IDENTIFIER, SCHEMA, retired_field_ids={14: "old"})
+    assert lock_of(contract).last_column_id == 14
+    assert lock_of(CONTRACT).last_column_id == 3

@@ -4,7 +4,7 @@
 Metrics with every kind of Config option a team sets.
 """
 
-from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.types import DoubleType, NestedField, StringType, TimestamptzType
 

@@ -4,7 +4,7 @@
 Orders: the base's columns first, an override keeps its place.
 """
 
-from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.types import DoubleType, NestedField, StringType, TimestamptzType
 

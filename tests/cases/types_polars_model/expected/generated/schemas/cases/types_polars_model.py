@@ -4,7 +4,7 @@
 Taxi trips, validated with Pandera's polars backend.
 """
 
-from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
     DateType,

@@ -4,7 +4,7 @@
 Every row of the seed's type table.
 """
 
-from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
     BinaryType,
