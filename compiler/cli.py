@@ -238,7 +238,7 @@ def print_plans(plans: list) -> None:
         if plan.detail:
             click.echo(f"  {plan.detail}")
         for change in plan.changes:
-            click.echo(change_line(change, change in plan.refused))
+            click.echo(change_line(change, change in plan.refused, plan.allowed))
     counts = Counter(plan.status for plan in plans)
     click.echo("cascade plan: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "no tables"))
 

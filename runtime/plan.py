@@ -32,6 +32,7 @@ class TablePlan:
     refused: tuple[Change, ...] = ()
     detail: str = ""  # why a table is refused or not adopted
     branch: str = ""  # what happens to the branch, when planning for one
+    allowed: tuple[str, ...] = ()  # the contract's allowed_breaking
 
     @property
     def blocked(self) -> bool:
@@ -68,7 +69,14 @@ def plan_tables(catalog: Catalog, contracts: list[TableContract], branch: str) -
         changes, refused = plan_evolution(table, target, target.allowed_breaking)
         status = "refused" if refused else "evolve" if changes else "up to date"
         plans.append(
-            TablePlan(target.identifier, status, tuple(changes), tuple(refused), branch=note)
+            TablePlan(
+                target.identifier,
+                status,
+                tuple(changes),
+                tuple(refused),
+                branch=note,
+                allowed=target.allowed_breaking,
+            )
         )
     return plans
 

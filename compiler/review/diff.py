@@ -125,12 +125,15 @@ def files_at_revision(root: Path, revision: str, folder: str) -> dict[str, str]:
     return files
 
 
-def change_line(change: Change, refused: bool) -> str:
-    """`  CAS201 BREAKING column-dropped  old (id 9) is dropped; allow with ...`"""
+def change_line(change: Change, refused: bool, allowed: tuple[str, ...] = ()) -> str:
+    """`  CAS201 BREAKING column-dropped  old (id 9) is dropped; allow with ...`; `allowed`:
+    the allowances given, which a change may be refused in spite of (its reason says why)."""
     rule = change.rule
     note = ""
     if change.breaking and not refused:
         note = " (allowed)"
+    elif refused and change.allowance in allowed:
+        note = ""  # allowed, and refused all the same: the reason says what to do first
     elif refused and rule.allowable:
         note = f"; allow with allow_breaking=({change.allowance!r},) in the decorator"
     elif refused:

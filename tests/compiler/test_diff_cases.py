@@ -37,8 +37,14 @@ from pathlib import Path
 import pytest
 
 from cascade.compiler import Compilation, compile_project, load_config
-from cascade.compiler.review.diff import TableDiff, diff_tables, format_json, format_text
-from cascade.runtime.change_rules import RULES
+from cascade.compiler.review.diff import (
+    TableDiff,
+    change_line,
+    diff_tables,
+    format_json,
+    format_text,
+)
+from cascade.runtime.change_rules import RULES, Change
 from tests.helpers import DIFF_CASES as CASES
 from tests.helpers import case_names, read_tree, tree_diff, write_tree
 
@@ -212,3 +218,13 @@ def test_every_folder_is_a_case_and_every_base_is_used() -> None:
 
 if __name__ == "__main__":
     write_baselines(sys.argv[1:])
+
+
+def test_a_change_refused_although_allowed_is_not_told_to_allow_itself() -> None:
+    # `cascade plan`: a column with nulls cannot become required, allowed or not.
+    reason = "email becomes required, but 4 row(s) hold nulls: fill them first, or keep it optional"
+    change = Change("CAS203", "email", reason, 2)
+    assert change_line(change, True, ("CAS203:email",)).endswith(reason)
+    assert change_line(change, True).endswith(
+        "; allow with allow_breaking=('CAS203:email',) in the decorator"
+    )
