@@ -74,7 +74,7 @@ def prepare_table(catalog: Catalog, contract: TableContract) -> PreparedTable:
         )
     changes, refused = plan_evolution(table, contract, allowed)
     if refused:
-        raise refusal(identifier, refused, allowed)
+        raise refusal(identifier, refused, allowed, adoptable=not is_managed(table))
     changed, problems = _evolve(transaction, table, contract, changes)
     check_table(transaction.table_metadata, contract, problems)
     if changed:
@@ -191,8 +191,13 @@ def _null_count(table: Table, field_id: int | None) -> int:
 
 
 def refusal(
-    identifier: str, refused: list[Change], allowed_breaking: Collection[str] = ()
+    identifier: str,
+    refused: list[Change],
+    allowed_breaking: Collection[str] = (),
+    adoptable: bool = False,
 ) -> TableMismatchError:
+    """The error for breaking changes a load may not make; `adoptable`: the table was made
+    elsewhere, where `cascade adopt` (a schema that fits the table) is the usual way out."""
     lines = [
         f"{c.code} {c.rule.name}: {c.reason}" + (f" ({c.rule.hint})" if c.rule.hint else "")
         for c in refused
@@ -205,6 +210,11 @@ def refusal(
         if allowances
         else ""
     )
+    if adoptable:
+        hint += (
+            f" The table was not created by Cascade: `cascade adopt {identifier}` generates a "
+            "schema that fits it."
+        )
     return TableMismatchError(
         f"Table {identifier} cannot be evolved to the generated schema; nothing was changed. "
         "Breaking change(s):\n  "
@@ -297,7 +307,7 @@ def _evolve(
         _set_identifier_fields(transaction, contract)
     # A table adopted (or made before Cascade marked its tables) whose ids agree with the
     # generated ones is from now on evolved by id like the tables Cascade creates.
-    marked = table.properties.get(MANAGED_PROPERTY) != "true"
+    marked = not is_managed(table)
     if marked:
         transaction.set_properties({MANAGED_PROPERTY: "true"})
     changed = marked or moved or any(c.code not in ("CAS101", "CAS107") for c in changes)
@@ -318,6 +328,11 @@ def _has_rows(table: Table) -> bool:
     return int(snapshot.summary.get("total-records") or 1) > 0
 
 
+def is_managed(table: Table) -> bool:
+    """Whether Cascade created (or adopted) the table: its ids are the generated ones."""
+    return table.properties.get(MANAGED_PROPERTY) == "true"
+
+
 def foreign_ids(table: Table, schema: Schema) -> list[str]:
     """For a table Cascade did not create, the names whose ids differ from the generated ones.
 
@@ -325,7 +340,7 @@ def foreign_ids(table: Table, schema: Schema) -> list[str]:
     numbered its columns its own way, and comparing its ids with the generated ones would
     read as drops, adds and renames that nobody made.
     """
-    if table.properties.get(MANAGED_PROPERTY) == "true":
+    if is_managed(table):
         return []
     live, generated = index_by_name(table.schema()), index_by_name(schema)
     return [

@@ -19,6 +19,7 @@ from cascade.compiler.driver.contract_reader import NotASchemaModule, read_contr
 from cascade.compiler.resolve.lock import lock_of
 from cascade.runtime.contract import TableContract
 from cascade.runtime.errors import TableMismatchError
+from cascade.runtime.plan import plan_tables
 from cascade.runtime.table import MANAGED_PROPERTY, plan_evolution, prepare_table
 from tests.helpers import REPO_ROOT
 
@@ -231,3 +232,22 @@ def test_a_lock_without_last_column_id_never_reuses_a_retired_id() -> None:
     contract = TableContract(IDENTIFIER, SCHEMA, retired_field_ids={14: "old"})
     assert lock_of(contract).last_column_id == 14
     assert lock_of(CONTRACT).last_column_id == 3
+
+
+def test_a_refused_table_made_elsewhere_points_at_adopt(catalog: Catalog) -> None:
+    # Ids that happen to match the generated ones: no foreign ids, but Cascade's own required
+    # columns cannot be added to a table with rows. Adopting is the way out.
+    catalog.create_namespace_if_not_exists("raw")
+    made = catalog.create_table(IDENTIFIER, Schema(*SCHEMA.fields))
+    made.append(rows(("a", 1, "one")))
+    grown = Schema(
+        *SCHEMA.fields,
+        NestedField(4, "_dlt_id", StringType(), required=True),
+        identifier_field_ids=[1, 2],
+    )
+    with pytest.raises(TableMismatchError) as refused:
+        prepare_table(catalog, TableContract(IDENTIFIER, grown, unique_key=CONTRACT.unique_key))
+    message = str(refused.value)
+    assert "CAS204" in message and f"`cascade adopt {IDENTIFIER}` generates a schema" in message
+    [plan] = plan_tables(catalog, [TableContract(IDENTIFIER, grown)], "")
+    assert plan.status == "refused" and f"cascade adopt {IDENTIFIER}" in plan.detail
