@@ -127,8 +127,9 @@ class ArgumentReader:
                     self.report.error(
                         argument.span,
                         f"unique_key column {key!r} may be null or absent",
-                        "declare it without `| None` and with nullable=False: rows are merged "
-                        "on it, and a null key matches nothing",
+                        "declare it required (in a model: no `| None`, nullable=False; in an "
+                        "iceberg_schema: required=True): rows are merged on it, and a null key "
+                        "matches nothing",
                     )
                 elif (shown := _type_name(column)) in ("float", "double"):
                     self.report.error(
