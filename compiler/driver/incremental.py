@@ -101,19 +101,18 @@ class PreviousLocks:
         for path in self.unreadable_paths:
             try:
                 read_contract(self.previous[path], path)
-                continue  # cannot happen: it was read as locking nothing
-            except NotASchemaModule as error:
-                span = Span(path, error.line or 1, error.column)
-                reason = error.reason
-            problems.append(
-                Diagnostic(
-                    span,
-                    f"cannot read the field ids this generated schema module locks: {reason}",
-                    "cascade gen keeps each column's field id by reading the previous "
-                    f"generation: resolve the merge conflict in it or restore it (git checkout -- "
-                    f"{path}), then run cascade gen again; delete it to give the table new ids",
+            except NotASchemaModule as error:  # read again: the cache kept no reason
+                problems.append(
+                    Diagnostic(
+                        Span(path, error.line or 1, error.column),
+                        "cannot read the field ids this generated schema module locks: "
+                        + error.reason,
+                        "cascade gen keeps each column's field id by reading the previous "
+                        "generation: resolve the merge conflict in it or restore it (git "
+                        f"checkout -- {path}), then run cascade gen again; delete it to give "
+                        "the table new ids",
+                    )
                 )
-            )
         return problems
 
     def key(self, identifier: str) -> str:
