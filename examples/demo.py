@@ -15,6 +15,8 @@ import os
 from datetime import date, timedelta
 
 import dagster as dg
+from pyiceberg.table import Table
+from pyiceberg.transforms import TimeTransform
 
 from examples.fixtures.github_server import GitHubFixtureServer
 from examples.fixtures.nightscout_server import NightscoutFixtureServer
@@ -74,10 +76,23 @@ def show_tables(defs: dg.Definitions) -> None:
                 partitions["record_count"].to_pylist(),
                 strict=True,
             ):
-                shown = ", ".join(f"{key}={value}" for key, value in partition.items())
+                shown = ", ".join(
+                    f"{name}={partition_value(table, name, value)}"
+                    for name, value in partition.items()
+                )
                 print(f"  partition {shown}: {count} rows")
             columns = [c for c in rows.column_names if not c.startswith("_")][:8]
             print(rows.select(columns).slice(0, 5).to_pandas().to_string(index=False))
+
+
+def partition_value(table: Table, name: str, value: object) -> object:
+    """A partition value as Iceberg writes it in paths (`2024-01` for a month, not its count of
+    months since 1970), through the transform's own `to_human_string`."""
+    field = next(f for f in table.spec().fields if f.name == name)
+    if not isinstance(value, int) or not isinstance(field.transform, TimeTransform):
+        return value
+    source = table.schema().find_field(field.source_id).field_type
+    return field.transform.to_human_string(source, value)
 
 
 if __name__ == "__main__":

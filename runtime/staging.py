@@ -61,8 +61,16 @@ def stage(result: object, identifier: str, schema: Schema) -> Staged | None:
         converter = RecordConverter(schema, naming, table_name)
         # The staging folder is empty on every run, so "replace" or "merge" dispositions of the
         # user's resource would mean nothing here (deduplication happens in the Iceberg merge);
-        # the resource's column hints are dropped, because the converter decides the types.
-        root.apply_hints(table_name=table_name, write_disposition="append", columns={})
+        # the resource's column hints are dropped, because the converter decides the types, and
+        # so are its keys (dlt would mark them non-null and warn that the Arrow data differs;
+        # the unique key is Cascade's, checked against the contract).
+        root.apply_hints(
+            table_name=table_name,
+            write_disposition="append",
+            columns={},
+            primary_key=[],
+            merge_key=[],
+        )
         root.add_step(converter)
         root.add_step(_Numbering())
         with _arrow_lineage(pipeline.pipeline_name):

@@ -1,6 +1,7 @@
 """Staging through a real dlt pipeline: which resource is run, the values it stages, refusals,
 and the working folder."""
 
+import logging
 import math
 import tempfile
 from datetime import UTC, datetime, timedelta, timezone
@@ -250,3 +251,26 @@ def test_rows_keep_the_order_the_resource_yielded_them_across_staged_files(
 
     assert staged.rows.column("id").to_pylist() == list(range(12_000))
     assert "_cascade_position" not in staged.rows.column_names
+
+
+def test_the_resources_own_keys_do_not_make_dlt_warn() -> None:
+    # dlt marks primary-key columns non-null and warned that Cascade's Arrow pages differ; the
+    # merge key is Cascade's unique key, so the resource's keys are not staging hints. dlt's
+    # logger does not propagate, so its records are collected at the logger itself.
+    class Collect(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    collect = Collect()
+    resource = dlt.resource([{"id": 1}, {"id": 2}], name="things", primary_key="id")
+    logging.getLogger("dlt").addHandler(collect)
+    try:
+        staged = stage(resource, IDENTIFIER, SCHEMA)
+    finally:
+        logging.getLogger("dlt").removeHandler(collect)
+    assert staged is not None and staged.rows.column("id").to_pylist() == [1, 2]
+    assert [m for m in collect.messages if "hints were different" in m] == []
