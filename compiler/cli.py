@@ -53,6 +53,7 @@ format_option = click.option(
 
 
 @click.group()
+@click.version_option(package_name="cascade-lakehouse", prog_name="cascade")
 def main() -> None:
     """Cascade: compile decorated dlt ingestions into Iceberg schemas and Dagster assets."""
 

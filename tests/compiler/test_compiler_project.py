@@ -217,3 +217,11 @@ def test_an_unreadable_schema_module_stops_every_command_before_it_acts(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert path.read_text(encoding="utf-8") == conflicted  # nothing written
     assert not (project_copy / ".cascade" / "catalog.db").exists()  # no catalog touched
+
+
+def test_version_names_the_installed_distribution() -> None:
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"cascade, version {version('cascade-lakehouse')}\n"
