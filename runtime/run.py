@@ -16,16 +16,17 @@ from pandera.api.dataframe.model import DataFrameModel
 from pyiceberg.table.refs import MAIN_BRANCH
 
 from cascade.runtime.batch import conform, deduplicate
+from cascade.runtime.branch import check_branch_name
 from cascade.runtime.catalog import IcebergResource
 from cascade.runtime.config import IngestionConfig
 from cascade.runtime.contract import TableContract
-from cascade.runtime.errors import BranchError, ValidationFailed
+from cascade.runtime.errors import BranchError, ModelError, ValidationFailed
 from cascade.runtime.limits import Deadline
 from cascade.runtime.merge import merge_batch
 from cascade.runtime.report import column_schema, no_data
 from cascade.runtime.staging import stage
 from cascade.runtime.table import prepare_table
-from cascade.runtime.validation import validate_batch
+from cascade.runtime.validation import model_schema, validate_batch
 
 # The run tag that selects the Iceberg branch, e.g. `dagster job launch --tags '{"branch": "dev"}'`.
 BRANCH_TAG = "branch"
@@ -77,9 +78,12 @@ def run_ingestion(
     """
     started = time.monotonic()
     log = context.log
-    branch = context.run.tags.get(BRANCH_TAG) or config.branch_name
+    # A tag that is set wins even when empty: `branch=""` is refused, not read as main.
+    tag = context.run.tags.get(BRANCH_TAG)
+    branch = config.branch_name if tag is None else tag
     partition_date = context.partition_key
     identifier, unique_key = table.identifier, table.unique_key
+    check_branch_name(branch)  # before the source runs and the catalog is touched
     log.info(f"Loading {identifier} for {partition_date} on branch {branch}")
 
     deadline = Deadline(max_runtime_seconds)
@@ -87,7 +91,7 @@ def run_ingestion(
         with deadline.interrupting():
             deadline.check("the ingestion function and dlt staging")
             batch = prepare_batch(context, source, table, validation_schema if validate else None)
-    except ValidationFailed as failure:
+    except (ValidationFailed, ModelError) as failure:
         if _declares_pandera_check(context):
             # Yielded before the failure, so the check's failure sample shows in Dagster.
             yield dg.AssetCheckResult(
@@ -187,7 +191,7 @@ def prepare_batch(
         dropped = ", ".join(
             f"{key} ({n} record(s))" for key, n in sorted(staged.dropped_keys.items())
         )
-        if validation_schema is not None and validation_schema.to_schema().strict is True:
+        if validation_schema is not None and model_schema(validation_schema).strict is True:
             # `Config.strict = True`: columns the model does not have are an error to Pandera.
             message = (
                 f"{validation_schema.__name__} is strict and the records hold key(s) it does not "
@@ -210,7 +214,7 @@ def prepare_batch(
     if validation_schema is not None:
         try:
             validate_batch(rows, validation_schema, identifier)
-        except ValidationFailed as failure:
+        except (ValidationFailed, ModelError) as failure:
             log.error(failure.description)
             raise
         log.info(f"{validation_schema.__name__} accepted {rows.num_rows} rows")
