@@ -24,7 +24,7 @@ from cascade.runtime.errors import BranchError, ModelError, ValidationFailed
 from cascade.runtime.limits import Deadline
 from cascade.runtime.merge import merge_batch
 from cascade.runtime.report import column_schema, no_data
-from cascade.runtime.staging import stage
+from cascade.runtime.staging import configuration_refusal, stage
 from cascade.runtime.table import prepare_table
 from cascade.runtime.validation import model_schema, validate_batch
 
@@ -177,11 +177,16 @@ def prepare_batch(
     log = context.log
     started = time.monotonic()
     partition_date = context.partition_key
-    result = source(partition_date)
-    if result is None:
-        log.info(f"The ingestion function returned None for {partition_date}: no data")
-        return None
-    staged = stage(result, identifier, schema)
+    try:
+        result = source(partition_date)
+        if result is None:
+            log.info(f"The ingestion function returned None for {partition_date}: no data")
+            return None
+        staged = stage(result, identifier, schema)
+    except Exception as error:
+        if (refusal := configuration_refusal(error, identifier)) is not None:
+            raise refusal from error
+        raise  # the source's own errors, the network's: the retry policy's business
     dlt_elapsed = time.monotonic() - started
     if staged is None:
         log.info(f"The source yielded no rows for {identifier} in {dlt_elapsed:.2f}s: no data")

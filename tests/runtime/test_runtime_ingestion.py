@@ -612,3 +612,26 @@ def test_a_network_error_is_retried_by_the_policy_and_the_retry_loads(
     assert step_attempts(result) == (2, 1)
     assert calls == [PARTITION, PARTITION]
     assert table_rows(catalog) == [{"_id": "a", "value": 1, "note": None}]
+
+
+@pytest.mark.parametrize("when", ["called", "extracted"])
+def test_a_missing_dlt_secret_fails_once_without_retries(catalog: Catalog, when: str) -> None:
+    @dlt.source(name="cascade_test_readings")
+    def with_a_secret(api_key: str = dlt.secrets.value):
+        return dlt.resource([reading("a", 1)], name="readings")
+
+    @dlt.resource(name="readings")
+    def resource_with_a_secret(api_key: str = dlt.secrets.value):
+        yield reading("a", 1)
+
+    def readings(partition_date: str):
+        # A source asks for its secrets when called; a resource's generator when dlt runs it.
+        return with_a_secret() if when == "called" else resource_with_a_secret
+
+    result = materialize(ingestion_asset(readings, retry_policy=RETRY))
+
+    assert step_attempts(result) == (1, 0)
+    message = failure_message(result)
+    assert "The dlt source for raw.readings is missing configuration" in message
+    assert "api_key" in message
+    assert not catalog.table_exists(IDENTIFIER)
