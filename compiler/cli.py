@@ -225,9 +225,33 @@ def generated_contracts(config: ProjectConfig) -> list:
 
 branch_option = click.option(
     "--branch",
-    default="",
+    default=None,
     help="Plan for this Iceberg branch: it is made from main's head where missing.",
 )
+
+
+def catalog_or_exit(config: ProjectConfig, command: str):  # -> pyiceberg Catalog
+    from cascade.runtime.catalog import IcebergResource
+    from cascade.runtime.errors import CatalogConfigError
+
+    try:
+        return IcebergResource(project_dir=str(config.root)).load_catalog()
+    except CatalogConfigError as error:
+        click.echo(f"cascade {command}: {error.description}", err=True)
+        sys.exit(1)
+
+
+def branch_or_exit(branch: str | None, command: str) -> str:
+    """The branch a command was given ("" for none), or exit 1 when it is not a valid name,
+    before the catalog is touched."""
+    from cascade.runtime.branch import branch_name_problem
+
+    if branch is None:
+        return ""
+    if (problem := branch_name_problem(branch)) is not None:
+        click.echo(f"cascade {command}: {branch!r} is not a valid branch name: {problem}", err=True)
+        sys.exit(1)
+    return branch
 
 
 def print_plans(plans: list) -> None:
@@ -247,14 +271,14 @@ def print_plans(plans: list) -> None:
 @main.command()
 @project_option
 @branch_option
-def plan(project_dir: Path, branch: str) -> None:
+def plan(project_dir: Path, branch: str | None) -> None:
     """Show what a load would change in each table of the catalog (exit 2 if it would refuse)."""
-    from cascade.runtime.catalog import IcebergResource
     from cascade.runtime.plan import plan_tables
 
+    branch = branch_or_exit(branch, "plan")
     config = load_or_exit(project_dir)
     contracts = generated_contracts(config)  # read before the catalog is touched
-    catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
+    catalog = catalog_or_exit(config, "plan")
     plans = plan_tables(catalog, contracts, branch)
     print_plans(plans)
     if any(p.blocked for p in plans):
@@ -264,16 +288,16 @@ def plan(project_dir: Path, branch: str) -> None:
 @main.command()
 @project_option
 @branch_option
-def apply(project_dir: Path, branch: str) -> None:
+def apply(project_dir: Path, branch: str | None) -> None:
     """Create and evolve the tables as a load would, without loading data (all or nothing:
     exit 2 and change nothing when any table's plan is refused)."""
-    from cascade.runtime.catalog import IcebergResource
     from cascade.runtime.errors import CascadeError
     from cascade.runtime.plan import apply_plans, plan_tables
 
+    branch = branch_or_exit(branch, "apply")
     config = load_or_exit(project_dir)
     contracts = generated_contracts(config)  # read before the catalog is touched
-    catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
+    catalog = catalog_or_exit(config, "apply")
     plans = plan_tables(catalog, contracts, branch)
     print_plans(plans)
     if any(p.blocked for p in plans):
@@ -296,7 +320,6 @@ def adopt(table: str, project_dir: Path) -> None:
     from pyiceberg.exceptions import NoSuchTableError
 
     from cascade.runtime.adopt import adopted_contract
-    from cascade.runtime.catalog import IcebergResource
 
     config = load_or_exit(project_dir)
     existing = existing_generated_files(config)
@@ -309,7 +332,7 @@ def adopt(table: str, project_dir: Path) -> None:
         click.echo(f"cascade adopt: no ingestion of this project writes {table}", err=True)
         sys.exit(1)
     try:
-        live = IcebergResource(project_dir=str(config.root)).load_catalog().load_table(table)
+        live = catalog_or_exit(config, "adopt").load_table(table)
     except NoSuchTableError:
         click.echo(f"cascade adopt: {table} does not exist in the catalog", err=True)
         sys.exit(1)
@@ -330,17 +353,24 @@ def adopt(table: str, project_dir: Path) -> None:
 @project_option
 def publish(branch: str, project_dir: Path) -> None:
     """Fast-forward main to BRANCH on every table of the project (all or nothing)."""
-    from cascade.runtime.catalog import IcebergResource
     from cascade.runtime.publish import apply_publish, plan_publish
 
+    branch = branch_or_exit(branch, "publish")
     config = load_or_exit(project_dir)
     # Every table the deployed schema modules declare; one that cannot be read stops publish
     # before anything moves (it would otherwise be left behind on the branch, unpublished).
     identifiers = sorted(contract.identifier for contract in generated_contracts(config))
-    catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
+    catalog = catalog_or_exit(config, "publish")
     steps = plan_publish(catalog, identifiers, branch)
     for step in steps:
         click.echo(f"{step.identifier}: {step.status}")
+    if not any(step.has_branch for step in steps):
+        click.echo(
+            f"cascade publish: no table of the project has a branch {branch!r}; "
+            "nothing was published. A run tagged branch=<name> makes it.",
+            err=True,
+        )
+        sys.exit(1)
     if any(step.refused for step in steps):
         click.echo(
             f"cascade publish: main has moved past {branch!r} on the tables marked diverged; "

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from cascade.runtime.errors import CatalogConfigError
+
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
 
@@ -34,9 +36,14 @@ class IcebergResource(dg.ConfigurableResource):
         # after that. Passing the properties makes both agree.
         configured = Config().get_catalog_config(self.catalog_name)
         if configured is not None:
-            # pyiceberg annotates the properties as strings but merges them as the nested
-            # RecursiveDict its Config returns (load_catalog's own first step).
-            return load_catalog(self.catalog_name, **configured)  # type: ignore[arg-type]
+            try:
+                # pyiceberg annotates the properties as strings but merges them as the nested
+                # RecursiveDict its Config returns (load_catalog's own first step).
+                return load_catalog(self.catalog_name, **configured)  # type: ignore[arg-type]
+            except Exception as error:
+                if (refusal := _misconfigured(self.catalog_name, error)) is not None:
+                    raise refusal from error
+                raise  # a catalog that does not answer: the retry policy's business
         from pyiceberg.catalog.sql import SqlCatalog  # SQLAlchemy: only for the default
 
         home = Path(self.project_dir).resolve() / ".cascade"
@@ -47,3 +54,21 @@ class IcebergResource(dg.ConfigurableResource):
             uri=f"sqlite:///{home / 'catalog.db'}",
             warehouse=warehouse.as_uri(),
         )
+
+
+def _misconfigured(name: str, error: Exception) -> CatalogConfigError | None:
+    """The refusal for a configuration that no retry can fix: an unknown catalog type, a
+    missing property (pyiceberg raises ValueError), a library the type needs (NotInstalledError,
+    ImportError), an SQLAlchemy URI it cannot parse (ArgumentError). A connection that fails
+    raises an OSError and is not one of them."""
+    from pyiceberg.exceptions import NotInstalledError
+    from sqlalchemy.exc import ArgumentError
+
+    if isinstance(error, OSError) or not isinstance(
+        error, ValueError | NotInstalledError | ImportError | ArgumentError
+    ):
+        return None
+    return CatalogConfigError(
+        f"The catalog {name!r} is misconfigured in pyiceberg's configuration (.pyiceberg.yaml "
+        f"or PYICEBERG_CATALOG__{name.upper()}__* variables): {type(error).__name__}: {error}"
+    )

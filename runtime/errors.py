@@ -39,3 +39,11 @@ class TableMismatchError(CascadeError):
 
 class BranchError(CascadeError):
     """The branch to write cannot be created."""
+
+
+class ModelError(CascadeError):
+    """The Pandera model cannot be built, or fails when run on the batch (not a failed check)."""
+
+
+class CatalogConfigError(CascadeError):
+    """pyiceberg's configuration of the catalog is incomplete or names what does not exist."""

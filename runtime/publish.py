@@ -26,6 +26,10 @@ class PublishStep:
     def refused(self) -> bool:
         return self.status == "diverged"
 
+    @property
+    def has_branch(self) -> bool:
+        return self.status not in ("no branch", "no table")
+
 
 def plan_publish(catalog: Catalog, identifiers: list[str], branch: str) -> list[PublishStep]:
     from pyiceberg.exceptions import NoSuchTableError

@@ -16,16 +16,17 @@ from pandera.api.dataframe.model import DataFrameModel
 from pyiceberg.table.refs import MAIN_BRANCH
 
 from cascade.runtime.batch import conform, deduplicate
+from cascade.runtime.branch import check_branch_name
 from cascade.runtime.catalog import IcebergResource
 from cascade.runtime.config import IngestionConfig
 from cascade.runtime.contract import TableContract
-from cascade.runtime.errors import BranchError, ValidationFailed
+from cascade.runtime.errors import BranchError, ModelError, ValidationFailed
 from cascade.runtime.limits import Deadline
 from cascade.runtime.merge import merge_batch
 from cascade.runtime.report import column_schema, no_data
-from cascade.runtime.staging import stage
+from cascade.runtime.staging import configuration_refusal, stage
 from cascade.runtime.table import prepare_table
-from cascade.runtime.validation import validate_batch
+from cascade.runtime.validation import model_schema, validate_batch
 
 # The run tag that selects the Iceberg branch, e.g. `dagster job launch --tags '{"branch": "dev"}'`.
 BRANCH_TAG = "branch"
@@ -71,15 +72,20 @@ def run_ingestion(
     Raises, each a `dagster.Failure` that is not retried: `SourceError` (the function returned
     no usable dlt source or resource), `BatchError` (values that do not fit the schema, with
     the column, the reason and sample values), `ValidationFailed` (Pandera rejected rows),
-    `TableMismatchError` (the table cannot be made to match the contract), `BranchError`;
-    `LoadTimeout` past the deadline. Whatever is raised, nothing was committed. Errors of the
+    `TableMismatchError` (the table cannot be made to match the contract), `BranchError` (an
+    invalid branch name, checked before the source runs), `ModelError` (Pandera cannot build
+    or run the model), `CatalogConfigError`; `SourceError` too for a missing dlt secret or
+    config value; `LoadTimeout` past the deadline. Whatever is raised, nothing was committed. Errors of the
     source itself, the network and the catalog propagate and are retried by the asset's policy.
     """
     started = time.monotonic()
     log = context.log
-    branch = context.run.tags.get(BRANCH_TAG) or config.branch_name
+    # A tag that is set wins even when empty: `branch=""` is refused, not read as main.
+    tag = context.run.tags.get(BRANCH_TAG)
+    branch = config.branch_name if tag is None else tag
     partition_date = context.partition_key
     identifier, unique_key = table.identifier, table.unique_key
+    check_branch_name(branch)  # before the source runs and the catalog is touched
     log.info(f"Loading {identifier} for {partition_date} on branch {branch}")
 
     deadline = Deadline(max_runtime_seconds)
@@ -87,7 +93,7 @@ def run_ingestion(
         with deadline.interrupting():
             deadline.check("the ingestion function and dlt staging")
             batch = prepare_batch(context, source, table, validation_schema if validate else None)
-    except ValidationFailed as failure:
+    except (ValidationFailed, ModelError) as failure:
         if _declares_pandera_check(context):
             # Yielded before the failure, so the check's failure sample shows in Dagster.
             yield dg.AssetCheckResult(
@@ -173,11 +179,16 @@ def prepare_batch(
     log = context.log
     started = time.monotonic()
     partition_date = context.partition_key
-    result = source(partition_date)
-    if result is None:
-        log.info(f"The ingestion function returned None for {partition_date}: no data")
-        return None
-    staged = stage(result, identifier, schema)
+    try:
+        result = source(partition_date)
+        if result is None:
+            log.info(f"The ingestion function returned None for {partition_date}: no data")
+            return None
+        staged = stage(result, identifier, schema)
+    except Exception as error:
+        if (refusal := configuration_refusal(error, identifier)) is not None:
+            raise refusal from error
+        raise  # the source's own errors, the network's: the retry policy's business
     dlt_elapsed = time.monotonic() - started
     if staged is None:
         log.info(f"The source yielded no rows for {identifier} in {dlt_elapsed:.2f}s: no data")
@@ -187,7 +198,7 @@ def prepare_batch(
         dropped = ", ".join(
             f"{key} ({n} record(s))" for key, n in sorted(staged.dropped_keys.items())
         )
-        if validation_schema is not None and validation_schema.to_schema().strict is True:
+        if validation_schema is not None and model_schema(validation_schema).strict is True:
             # `Config.strict = True`: columns the model does not have are an error to Pandera.
             message = (
                 f"{validation_schema.__name__} is strict and the records hold key(s) it does not "
@@ -210,7 +221,7 @@ def prepare_batch(
     if validation_schema is not None:
         try:
             validate_batch(rows, validation_schema, identifier)
-        except ValidationFailed as failure:
+        except (ValidationFailed, ModelError) as failure:
             log.error(failure.description)
             raise
         log.info(f"{validation_schema.__name__} accepted {rows.num_rows} rows")

@@ -88,6 +88,26 @@ def stage(result: object, identifier: str, schema: Schema) -> Staged | None:
     return Staged(rows, dict(converter.problems.dropped))
 
 
+def configuration_refusal(error: BaseException, identifier: str) -> SourceError | None:
+    """The refusal for an error of dlt's configuration (a secret or config value missing or of
+    the wrong type), raised when the ingestion function is called or, wrapped in dlt's
+    `PipelineStepFailed`, while its resource runs: no retry finds the value. None for anything
+    else, such as a network error, which propagates and is retried by the asset's policy."""
+    from dlt.common.configuration.exceptions import ConfigurationException
+
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ConfigurationException):
+            return SourceError(
+                f"The dlt source for {identifier} is missing configuration; nothing was "
+                f"written.\n{type(cause).__name__}: {cause}"
+            )
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def _keep_timezones() -> None:
     """Make pyarrow convert aware datetimes by their instant again.
 

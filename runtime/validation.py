@@ -47,7 +47,7 @@ from pandera.api.checks import Check
 from pandera.api.dataframe.model import DataFrameModel
 
 from cascade.runtime.contract import METADATA_COLUMN_NAMES  # not what the model describes
-from cascade.runtime.errors import SAMPLE_SIZE, ValidationFailed
+from cascade.runtime.errors import SAMPLE_SIZE, ModelError, ValidationFailed
 
 COLUMN_UNIQUENESS = "field_uniqueness"
 MODEL_UNIQUENESS = "multiple_fields_uniqueness"
@@ -58,8 +58,51 @@ KEEP = {"exclude_first": "first", "exclude_last": "last", "all": False}
 
 
 def validate_batch(batch: pa.Table, model: type[DataFrameModel], table_name: str) -> None:
-    """Raise `ValidationFailed` naming each failed check, its column and sample values."""
-    schema = model.to_schema()
+    """Raise `ValidationFailed` naming each failed check, its column and sample values, and
+    `ModelError` when Pandera cannot build the model or run it on the batch."""
+    schema = model_schema(model)
+    try:
+        failures = _failures(batch, schema)
+    except Exception as error:
+        raise _model_error(model, "cannot run on the batch", error) from error
+    if failures:
+        raise ValidationFailed(
+            f"{model.__name__} rejected the batch for {table_name}; nothing was written.\n"
+            + "\n".join(failures),
+            metadata={
+                "model": model.__name__,
+                "failed_checks": len(failures),
+                "failures": "\n".join(failures),
+            },
+        ) from None
+
+
+def model_schema(model: type[DataFrameModel]) -> Any:
+    """The model's Pandera schema; `ModelError` when Pandera cannot build it (a check on a
+    field the model does not have, an annotation Pandera does not support, ...).
+
+    Raised, like every error of this module, as a failure that is not retried: the model and
+    the batch are in memory, so Pandera would fail the same way on every attempt.
+    """
+    try:
+        return model.to_schema()
+    except Exception as error:
+        raise _model_error(model, "cannot be built", error) from error
+
+
+def _model_error(model: type[DataFrameModel], what: str, error: Exception) -> ModelError:
+    if isinstance(error, MemoryError):  # the machine's limit, not the model's
+        raise error
+    reason = f"{type(error).__name__}: {error}"
+    return ModelError(
+        f"The Pandera model {model.__module__}.{model.__qualname__} {what}; nothing was "
+        f"written.\n{reason}",
+        metadata={"model": model.__name__, "reason": reason},
+    )
+
+
+def _failures(batch: pa.Table, schema: Any) -> list[str]:
+    """One line per failed check of `schema` on the batch."""
     batch = batch.select(
         [
             name
@@ -77,16 +120,7 @@ def validate_batch(batch: pa.Table, model: type[DataFrameModel], table_name: str
         failures = []
     except pandera.errors.SchemaErrors as errors:
         failures = _describe(errors, schema, frame, batch)
-    if failures := [*out_of_range, *failures]:
-        raise ValidationFailed(
-            f"{model.__name__} rejected the batch for {table_name}; nothing was written.\n"
-            + "\n".join(failures),
-            metadata={
-                "model": model.__name__,
-                "failed_checks": len(failures),
-                "failures": "\n".join(failures),
-            },
-        ) from None
+    return [*out_of_range, *failures]
 
 
 def _as_the_model_declares(batch: pa.Table, schema: Any) -> pa.Table:

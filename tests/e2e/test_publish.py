@@ -64,3 +64,37 @@ def test_publish_refuses_when_main_moved_on_and_changes_nothing():
     assert f"{TABLE}: diverged" in result.output
     assert "nothing was published" in result.output
     assert catalog.load_table(TABLE).metadata_location == before
+
+
+@pytest.mark.usefixtures("catalog_env", "nightscout")
+def test_publish_of_a_branch_no_table_has_exits_1_and_says_so():
+    load("2024-01-01")
+    catalog = IcebergResource().load_catalog()
+    before = catalog.load_table(TABLE).metadata_location
+
+    result = publish("nosuch")
+
+    assert result.exit_code == 1
+    assert f"{TABLE}: no branch" in result.output
+    assert "no table of the project has a branch 'nosuch'; nothing was published" in result.output
+    assert catalog.load_table(TABLE).metadata_location == before
+
+
+@pytest.mark.usefixtures("catalog_env")
+@pytest.mark.parametrize(
+    ("command", "branch", "rule"),
+    [
+        (["publish", ""], "", "it is empty"),
+        (["publish", " dev"], " dev", "whitespace"),
+        (["plan", "--branch", "a..b"], "a..b", "'..'"),
+        (["plan", "--branch", ""], "", "it is empty"),
+        (["apply", "--branch", "dev/"], "dev/", "ends with '/'"),
+    ],
+)
+def test_an_invalid_branch_name_is_refused_before_the_catalog_is_touched(command, branch, rule):
+    result = CliRunner().invoke(main, [*command, "--project", str(REPO_ROOT)])
+
+    assert result.exit_code == 1, result.output
+    assert f"cascade {command[0]}: {branch!r} is not a valid branch name: " in result.output
+    assert rule in result.output
+    assert IcebergResource().load_catalog().list_namespaces() == []

@@ -83,10 +83,12 @@ def ingestion_asset(
     identifier: str = IDENTIFIER,
     validate: bool = True,
     max_runtime_seconds: int = 300,
+    retry_policy: dg.RetryPolicy | None = None,
 ) -> dg.AssetsDefinition:
     @dg.asset(
         name="dlt_readings",
         partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01"),
+        retry_policy=retry_policy,
     )
     def dlt_readings(
         context: dg.AssetExecutionContext, config: IngestionConfig, iceberg: IcebergResource
@@ -452,6 +454,36 @@ def test_a_branch_of_a_missing_table_is_refused_before_creating_it(catalog: Cata
     assert not catalog.table_exists(IDENTIFIER)
 
 
+@pytest.mark.parametrize(
+    ("branch", "rule"),
+    [
+        ("", "it is empty"),
+        (" dev", "whitespace"),
+        ("a..b", "'..'"),
+        ("dev/", "ends with '/'"),
+        ("dev.lock", "'.lock'"),
+        ("HEAD", "reserved"),
+    ],
+)
+@pytest.mark.parametrize("given_by", ["tag", "config"])
+def test_an_invalid_branch_name_is_refused_before_anything_runs(
+    catalog: Catalog, branch: str, rule: str, given_by: str
+) -> None:
+    calls: list[str] = []
+    asset = ingestion_asset(rows_source([reading("a", 1)], calls))
+    if given_by == "tag":
+        result = materialize(asset, tags={"branch": branch})
+    else:
+        config = {"ops": {"dlt_readings": {"config": {"branch_name": branch}}}}
+        result = materialize(asset, run_config=config)
+
+    message = failure_message(result)
+    assert f"{branch!r} is not a valid branch name: " in message
+    assert rule in message
+    assert calls == []  # the source never ran
+    assert catalog.list_namespaces() == []
+
+
 def test_a_table_with_other_field_ids_is_refused(catalog: Catalog) -> None:
     catalog.create_namespace("raw")
     # The same columns, created in another order: pyiceberg numbers them as they come.
@@ -484,4 +516,122 @@ def test_a_load_past_max_runtime_is_stopped_and_writes_nothing(catalog: Catalog)
     message = failure_message(result)
     assert "exceeded max_runtime_seconds=2" in message
     assert "nothing was written" in message
+    assert not catalog.table_exists(IDENTIFIER)
+
+
+RETRY = dg.RetryPolicy(max_retries=3, delay=0)
+
+
+def step_attempts(result: dg.ExecuteInProcessResult) -> tuple[int, int]:
+    """How many times the run's step was started, and how many of them were retries."""
+    types = [event.event_type for event in result.all_events]
+    started = types.count(dg.DagsterEventType.STEP_START)
+    restarted = types.count(dg.DagsterEventType.STEP_RESTARTED)
+    return started + restarted, types.count(dg.DagsterEventType.STEP_UP_FOR_RETRY)
+
+
+class Unbuildable(DataFrameModel):
+    value: int
+
+    @pandera.pandas.check("valeu")  # a typo: Pandera refuses to build the model
+    def positive(cls, series):
+        return series > 0
+
+
+class ParserRaises(DataFrameModel):
+    value: int
+
+    @pandera.pandas.parser("value")
+    def clip(cls, series):
+        raise ValueError("cannot clip")
+
+
+@pytest.mark.parametrize(
+    ("model", "what", "reason"),
+    [
+        (
+            Unbuildable,
+            "cannot be built",
+            "SchemaInitError: Check positive is assigned to a non-existing field 'valeu'",
+        ),
+        (ParserRaises, "cannot run on the batch", "ValueError: cannot clip"),
+    ],
+)
+def test_a_model_pandera_cannot_run_fails_once_without_retries(
+    catalog: Catalog, model: type[DataFrameModel], what: str, reason: str
+) -> None:
+    calls: list[str] = []
+    asset = ingestion_asset(rows_source([reading("a", 1)], calls), model=model, retry_policy=RETRY)
+
+    result = materialize(asset)
+
+    assert not result.success
+    assert step_attempts(result) == (1, 0)
+    assert calls == [PARTITION]
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert failure.step_failure_data.error.cls_name == "ModelError"  # allow_retries=False
+    message = failure_message(result)
+    assert f"The Pandera model {model.__module__}.{model.__qualname__} {what}" in message
+    assert reason in message
+    assert not catalog.table_exists(IDENTIFIER)
+
+
+def flaky_source(calls: list[str], *, in_the_resource: bool):
+    """An ingestion function whose first call fails with ConnectionError: when it is called, or
+    while dlt runs its resource."""
+
+    def readings(partition_date: str):
+        calls.append(partition_date)
+        first = len(calls) == 1
+        if first and not in_the_resource:
+            raise ConnectionError("connection reset by peer")
+
+        @dlt.resource(name="readings")
+        def rows():
+            if first:
+                raise ConnectionError("connection reset by peer")
+            yield reading("a", 1)
+
+        return rows()
+
+    return readings
+
+
+@pytest.mark.parametrize("in_the_resource", [False, True])
+def test_a_network_error_is_retried_by_the_policy_and_the_retry_loads(
+    catalog: Catalog, in_the_resource: bool
+) -> None:
+    calls: list[str] = []
+    asset = ingestion_asset(
+        flaky_source(calls, in_the_resource=in_the_resource), retry_policy=RETRY
+    )
+
+    result = materialize(asset)
+
+    assert result.success, failure_message(result)
+    assert step_attempts(result) == (2, 1)
+    assert calls == [PARTITION, PARTITION]
+    assert table_rows(catalog) == [{"_id": "a", "value": 1, "note": None}]
+
+
+@pytest.mark.parametrize("when", ["called", "extracted"])
+def test_a_missing_dlt_secret_fails_once_without_retries(catalog: Catalog, when: str) -> None:
+    @dlt.source(name="cascade_test_readings")
+    def with_a_secret(api_key: str = dlt.secrets.value):
+        return dlt.resource([reading("a", 1)], name="readings")
+
+    @dlt.resource(name="readings")
+    def resource_with_a_secret(api_key: str = dlt.secrets.value):
+        yield reading("a", 1)
+
+    def readings(partition_date: str):
+        # A source asks for its secrets when called; a resource's generator when dlt runs it.
+        return with_a_secret() if when == "called" else resource_with_a_secret
+
+    result = materialize(ingestion_asset(readings, retry_policy=RETRY))
+
+    assert step_attempts(result) == (1, 0)
+    message = failure_message(result)
+    assert "The dlt source for raw.readings is missing configuration" in message
+    assert "api_key" in message
     assert not catalog.table_exists(IDENTIFIER)
