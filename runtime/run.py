@@ -70,13 +70,14 @@ def run_ingestion(
     `branch_name`) selects the Iceberg branch written.
 
     Raises, each a `dagster.Failure` that is not retried: `SourceError` (the function returned
-    no usable dlt source or resource), `BatchError` (values that do not fit the schema, with
-    the column, the reason and sample values), `ValidationFailed` (Pandera rejected rows),
-    `TableMismatchError` (the table cannot be made to match the contract), `BranchError` (an
-    invalid branch name, checked before the source runs), `ModelError` (Pandera cannot build
-    or run the model), `CatalogConfigError`; `SourceError` too for a missing dlt secret or
-    config value; `LoadTimeout` past the deadline. Whatever is raised, nothing was committed. Errors of the
-    source itself, the network and the catalog propagate and are retried by the asset's policy.
+    no usable dlt source or resource, or a dlt secret or config value is missing),
+    `BatchError` (values that do not fit the schema, with the column, the reason and sample
+    values), `ValidationFailed` (Pandera rejected rows), `ModelError` (Pandera cannot build or
+    run the model), `TableMismatchError` (the table cannot be made to match the contract),
+    `BranchError` (an invalid branch name, checked before the source runs),
+    `CatalogConfigError`; `LoadTimeout` past the deadline. Whatever is raised, nothing was
+    committed. Errors of the source itself, the network and the catalog propagate and are
+    retried by the asset's policy.
     """
     started = time.monotonic()
     log = context.log
