@@ -51,6 +51,7 @@ def main() -> None:
                     f"{partition}: {event.asset_key.to_user_string()} "
                     f"inserted={meta['rows_inserted'].value} "
                     f"updated={meta['rows_updated'].value} "
+                    f"unchanged={meta['rows_unchanged'].value} "
                     f"branch={meta['branch'].value} "
                     f"in {meta['total_elapsed_seconds'].value:.2f}s"
                 )

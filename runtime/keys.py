@@ -15,6 +15,7 @@ from pyiceberg.expressions import (
 
 # A column name no user column can take: dlt normalizes names to snake case without a leading "__".
 _ROW = "__cascade_row"
+_KEY = "__cascade_key"
 
 
 def key_range_filter(batch: pa.Table, unique_key: Sequence[str]) -> BooleanExpression:
@@ -61,3 +62,21 @@ def key_mask(rows: pa.Table, keys: pa.Table, unique_key: Sequence[str]) -> np.nd
     mask = np.zeros(rows.num_rows, dtype=bool)
     mask[hits.to_numpy()] = True
     return mask
+
+
+def key_positions(rows: pa.Table, keys: pa.Table, unique_key: Sequence[str]) -> np.ndarray:
+    """For each row of `rows`, the position in `keys` (which holds each key once) of its unique
+    key, or -1: `key_mask` that also says which key matched."""
+    names = list(unique_key)
+    if len(names) == 1:
+        column = rows.column(names[0])
+        values = keys.column(names[0]).cast(column.type).combine_chunks()
+        found = pc.index_in(column, value_set=values).fill_null(-1)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+    numbered = rows.select(names).append_column(_ROW, pa.array(np.arange(rows.num_rows)))
+    probe = keys.select(names).cast(numbered.select(names).schema)
+    probe = probe.append_column(_KEY, pa.array(np.arange(keys.num_rows)))
+    pairs = numbered.join(probe, keys=names, join_type="inner")
+    positions = np.full(rows.num_rows, -1, dtype=np.int64)
+    positions[pairs.column(_ROW).to_numpy()] = pairs.column(_KEY).to_numpy()
+    return positions

@@ -5,7 +5,8 @@ A merge is a copy-on-write rewrite of only the data files that hold a batch key:
 2. probe: read their key columns, keep the files that really hold one;
 3. rewrite each of those files: its rows minus the replaced ones, plus the batch rows that
    replace them, so that a file keeps its key range and later merges can still prune; batch
-   rows with new keys go to new files;
+   rows with new keys go to new files. The replaced rows, read anyway, are compared with the
+   batch rows replacing them, to count which keys' values changed;
 4. commit ONE overwrite snapshot that removes the rewritten files and adds the new ones.
 
 So the cost follows the touched files, not the table, but for reading the table's manifests to
@@ -27,7 +28,6 @@ from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.io.pyarrow import ArrowScan
@@ -39,9 +39,10 @@ from pyiceberg.table.snapshots import IsolationLevel, Operation
 from pyiceberg.table.update.snapshot import ManageSnapshots
 from pyiceberg.utils.concurrent import ExecutorFactory
 
+from cascade.runtime.contract import METADATA_COLUMN_NAMES
 from cascade.runtime.errors import BranchError
 from cascade.runtime.file_pruning import Candidate, candidate_files
-from cascade.runtime.keys import key_mask, key_range_filter
+from cascade.runtime.keys import key_mask, key_positions, key_range_filter
 from cascade.runtime.manifest_cache import reading_once
 from cascade.runtime.pyiceberg_compat import (
     CachedMetadataTransaction,
@@ -50,6 +51,7 @@ from cascade.runtime.pyiceberg_compat import (
     keeping_null_lists,
     write_data_files,
 )
+from cascade.runtime.row_equality import same_rows
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,22 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class MergeOutcome:
+    """What a merge did. Each batch row is inserted, updated or unchanged (the three add up to
+    the batch's rows), and the table's row count grows by `rows_inserted - rows_deleted`.
+
+    - `rows_inserted`: batch rows with a key the table did not hold;
+    - `rows_updated`: batch rows with a key the table held, where some data column differs;
+    - `rows_unchanged`: batch rows equal, in every data column, to what the table held under
+      their key (`row_equality`); Cascade's and dlt's metadata columns (`_dlt_load_id`,
+      `_dlt_id`, `_cascade_ingested_at`) are not compared. Such rows are still rewritten, so
+      the metadata columns tell the latest load that delivered them;
+    - `rows_deleted`: rows gone from the table: the extra copies of a key the table held more
+      than once (a batch row replaces them all). 0 in a table only Cascade writes.
+    """
+
     rows_inserted: int
     rows_updated: int
+    rows_unchanged: int
     rows_deleted: int
     snapshot_id: int
     # Files whose key columns were read, files replaced by a rewrite, files written.
@@ -128,26 +144,31 @@ def _merge_once(
     key_schema = schema.select(*names)
     probes = _parallel(lambda c: _probe(table, c, key_schema, keys, unique_key), candidates)
 
-    # A batch row replaces its key in every file that holds it (`rows_deleted` counts them
-    # all), but is written once, into the first of those files.
+    # A batch row replaces its key in every file that holds it, but is written once, into the
+    # first of those files.
     owner = np.full(batch.num_rows, -1)
     rewrites: list[tuple[Candidate, np.ndarray]] = []
-    rows_deleted = 0
+    rows_replaced = 0
     for candidate, (matched, file_rows) in zip(candidates, probes, strict=True):
         if file_rows:
-            rows_deleted += file_rows
+            rows_replaced += file_rows
             matched = matched[owner[matched] == -1]
             owner[matched] = len(rewrites)
             rewrites.append((candidate, matched))
-    rows_updated = int(np.count_nonzero(owner >= 0))
+    rows_existing = int(np.count_nonzero(owner >= 0))
+    compared = [
+        name
+        for name in batch.column_names
+        if name not in names and name not in METADATA_COLUMN_NAMES
+    ]
 
     write = _Writer(table)
     try:
         rewritten = _parallel(
-            lambda r: _rewrite(table, r[0], batch.take(r[1]), keys, unique_key, write), rewrites
+            lambda r: _rewrite(table, r[0], r[1], batch, compared, unique_key, write), rewrites
         )
         added = [
-            *itertools.chain.from_iterable(rewritten),
+            *itertools.chain.from_iterable(files for files, _ in rewritten),
             *write(batch.take(np.flatnonzero(owner < 0))),
         ]
     except BaseException:
@@ -165,10 +186,16 @@ def _merge_once(
         write.delete_all()
         raise
 
+    # A key held twice counts once, as changed if either copy differs from the batch row.
+    changed = np.zeros(batch.num_rows, dtype=bool)
+    for _, differing in rewritten:
+        changed[differing] = True
+    rows_updated = int(np.count_nonzero(changed))
     return MergeOutcome(
-        rows_inserted=batch.num_rows - rows_updated,
+        rows_inserted=batch.num_rows - rows_existing,
         rows_updated=rows_updated,
-        rows_deleted=rows_deleted,
+        rows_unchanged=rows_existing - rows_updated,
+        rows_deleted=rows_replaced - rows_existing,
         snapshot_id=snapshot_id,
         files_scanned=len(candidates),
         files_rewritten=len(removed),
@@ -220,16 +247,25 @@ def _probe(
 def _rewrite(
     table: Table,
     candidate: Candidate,
-    replacements: pa.Table,
-    keys: pa.Table,
+    owned: np.ndarray,
+    batch: pa.Table,
+    compared: Sequence[str],
     unique_key: Sequence[str],
     write: "_Writer",
-) -> list[DataFile]:
-    """Write the file's rows whose key is not in the batch, plus the rows replacing the others."""
-    rows = _read(table, candidate.task, table.schema())
-    window = keys.slice(candidate.start, candidate.stop - candidate.start)
-    kept = rows.filter(pc.invert(pa.array(key_mask(rows, window, unique_key))))
-    return write(pa.concat_tables([kept.cast(replacements.schema), replacements]))
+) -> tuple[list[DataFile], np.ndarray]:
+    """Write the file's rows whose key is not in the batch, plus the batch rows `owned` (their
+    positions in `batch`) replacing the others; and the positions of the batch rows whose
+    replaced row here differs from them in a `compared` column."""
+    rows = _read(table, candidate.task, table.schema()).cast(batch.schema)
+    window = batch.slice(candidate.start, candidate.stop - candidate.start)
+    positions = key_positions(rows, window.select(list(unique_key)), unique_key)
+    replaced = positions >= 0
+    kept = rows.filter(pa.array(~replaced))
+    matched = positions[replaced]
+    old, new = rows.filter(pa.array(replaced)), window.take(matched)
+    same = same_rows(old.select(compared), new.select(compared))
+    files = write(pa.concat_tables([kept, batch.take(owned)]))
+    return files, candidate.start + matched[~same]
 
 
 class _Writer:

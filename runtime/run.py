@@ -134,6 +134,7 @@ def run_ingestion(
     log.info(
         f"Merged into {identifier}@{branch} in {merge_elapsed:.2f}s: "
         f"{outcome.rows_inserted} inserted, {outcome.rows_updated} updated, "
+        f"{outcome.rows_unchanged} unchanged, {outcome.rows_deleted} deleted, "
         f"snapshot {outcome.snapshot_id}"
     )
 
@@ -142,9 +143,11 @@ def run_ingestion(
         metadata={
             "branch": branch,
             "partition_date": partition_date,
+            # Every key is defined in README.md, "What a load reports".
             "rows_inserted": outcome.rows_inserted,
-            "rows_deleted": outcome.rows_deleted,
             "rows_updated": outcome.rows_updated,
+            "rows_unchanged": outcome.rows_unchanged,
+            "rows_deleted": outcome.rows_deleted,
             "rows_deduplicated": batch.rows_deduplicated,
             "rows_dropped_columns": len(batch.dropped_keys),
             "unique_key": ",".join(unique_key),

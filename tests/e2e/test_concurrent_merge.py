@@ -133,7 +133,8 @@ def merge_rounds(
 ) -> None:
     """A worker process: merge the given rounds of `partition`, one merge each, in order.
 
-    Puts (partition, [(rows_inserted, rows_updated, snapshot_id) per merge], conflict counts,
+    Puts (partition, [(rows_inserted, rows_updated, rows_unchanged, snapshot_id) per merge],
+    conflict counts,
     None) on `results`, or (partition, None, None, traceback) if anything failed.
     """
     conflicts = _ConflictCounter()
@@ -146,7 +147,14 @@ def merge_rounds(
         outcomes = []
         for batch in batches:
             outcome = merge_batch(table, batch, KEY)
-            outcomes.append((outcome.rows_inserted, outcome.rows_updated, outcome.snapshot_id))
+            outcomes.append(
+                (
+                    outcome.rows_inserted,
+                    outcome.rows_updated,
+                    outcome.rows_unchanged,
+                    outcome.snapshot_id,
+                )
+            )
         results.put((partition, outcomes, dict(conflicts.counts), None))
     except BaseException:
         barrier.abort()  # release the other workers instead of leaving them waiting
@@ -248,23 +256,23 @@ def test_four_processes_merge_and_rerun_their_partitions_into_one_table_at_once(
     # but the first to land lost a race: they really overlapped, and they were retried.
     assert conflicts[PYICEBERG_RETRY] + conflicts[MERGE_REDO] >= len(WORKER_PARTITIONS) - 1
     for outcomes, _ in reported.values():
-        # Round r updated the rows of the rounds before it and inserted one round's worth; a
-        # rerun replaced every row of the partition and inserted none. Counted on the table
-        # the commit landed on, whatever the retries.
-        assert [(inserted, updated) for inserted, updated, _ in outcomes] == [
-            *[(ROWS_PER_ROUND, round_ * ROWS_PER_ROUND) for round_ in range(ROUNDS)],
-            *[(0, ROWS_PER_PARTITION)] * RERUNS,
+        # Round r updated the rows of the rounds before it (new values) and inserted one
+        # round's worth; a rerun delivered every row of the partition again, unchanged.
+        # Counted on the table the commit landed on, whatever the retries.
+        assert [counts for *counts, _ in outcomes] == [
+            *[[ROWS_PER_ROUND, round_ * ROWS_PER_ROUND, 0] for round_ in range(ROUNDS)],
+            *[[0, 0, ROWS_PER_PARTITION]] * RERUNS,
         ]
 
     table = load_table(project_dir)
     # Every merge produced its own snapshot, and they form main's history since the race,
     # with each worker's merges in the order it made them.
     history = new_snapshot_ids(table, head_before)[::-1]
-    merged = [snapshot for outcomes, _ in reported.values() for _, _, snapshot in outcomes]
+    merged = [snapshot for outcomes, _ in reported.values() for *_, snapshot in outcomes]
     assert len(set(merged)) == len(WORKER_PARTITIONS) * len(rounds)
     assert sorted(history) == sorted(merged)
     for outcomes, _ in reported.values():
-        positions = [history.index(snapshot) for _, _, snapshot in outcomes]
+        positions = [history.index(snapshot) for *_, snapshot in outcomes]
         assert positions == sorted(positions)
     # A retried commit rebuilt on top of the others' snapshots still wrote only its own
     # worker's partition.

@@ -44,6 +44,7 @@ def test_load_rerun_and_next_partition(nightscout: NightscoutFixtureServer):
         "dlt_elapsed_seconds",
         "total_elapsed_seconds",
         "rows_updated",
+        "rows_unchanged",
         "snapshot_id",
     ):
         assert key in meta, key
@@ -60,8 +61,9 @@ def test_load_rerun_and_next_partition(nightscout: NightscoutFixtureServer):
 
     rerun = materialize("2024-01-01")
     assert rerun.success
-    assert metadata_of(rerun)["rows_updated"] == READINGS_PER_DAY
-    assert metadata_of(rerun)["rows_inserted"] == 0
+    # The fixture server sends the same readings again: every row is unchanged.
+    counts = ("rows_inserted", "rows_updated", "rows_unchanged", "rows_deleted")
+    assert [metadata_of(rerun)[key] for key in counts] == [0, 0, READINGS_PER_DAY, 0]
     assert metadata_of(rerun)["files_rewritten"] >= 1
     table = catalog.load_table("raw.glucose_entries")
     assert table.scan().count() == READINGS_PER_DAY

@@ -79,7 +79,11 @@ def test_events_load_rerun_and_read_back(github: GitHubFixtureServer):
 
     before = data_rows(table)
     rerun = metadata_of(materialize(dlt_github_events, "2024-01-02"))
-    assert (rerun["rows_inserted"], rerun["rows_updated"]) == (0, counts[0])
+    assert (rerun["rows_inserted"], rerun["rows_updated"], rerun["rows_unchanged"]) == (
+        0,
+        0,
+        counts[0],
+    )
     table = catalog.load_table("raw.github_events")
     assert data_rows(table) == before
 
@@ -178,7 +182,7 @@ def test_repo_stats_merge_on_repository_and_day(github: GitHubFixtureServer):
 
     # Rerunning the first day replaces its rows and leaves the second day's alone.
     rerun = metadata_of(materialize(dlt_github_repo_stats, "2024-01-01"))
-    assert (rerun["rows_inserted"], rerun["rows_updated"]) == (0, repos)
+    assert (rerun["rows_inserted"], rerun["rows_updated"], rerun["rows_unchanged"]) == (0, 0, repos)
     table = catalog.load_table("raw.github_repo_stats")
     rows = table.scan().to_arrow()
     assert rows.num_rows == 2 * repos

@@ -87,8 +87,8 @@ def test_load_rerun_and_next_partition(
 
     rerun = materialize("2024-01-01")
     assert rerun.success
-    assert metadata_of(rerun)["rows_updated"] == READINGS_PER_DAY
-    assert metadata_of(rerun)["rows_inserted"] == 0
+    assert metadata_of(rerun)["rows_unchanged"] == READINGS_PER_DAY
+    assert metadata_of(rerun)["rows_updated"] == metadata_of(rerun)["rows_inserted"] == 0
     assert catalog.load_table("raw.glucose_entries").scan().count() == READINGS_PER_DAY
 
     second_day = materialize("2024-01-02")

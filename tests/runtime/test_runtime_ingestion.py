@@ -144,8 +144,13 @@ def test_first_load_creates_the_table_with_the_generated_field_ids(catalog: Cata
     assert data.column("taken_at")[0].as_py() == datetime.fromisoformat(f"{PARTITION}T10:00Z")
     [ingested_at] = data.column("_cascade_ingested_at").unique().to_pylist()
     assert ingested_at.utcoffset().total_seconds() == 0
-    assert meta["rows_inserted"] == 3
-    assert meta["rows_updated"] == meta["rows_deleted"] == meta["rows_deduplicated"] == 0
+    assert (
+        meta["rows_inserted"],
+        meta["rows_updated"],
+        meta["rows_unchanged"],
+        meta["rows_deleted"],
+    ) == (3, 0, 0, 0)
+    assert meta["rows_deduplicated"] == 0
     assert meta["branch"] == "main"
     assert meta["partition_date"] == PARTITION
     assert meta["table_name"] == IDENTIFIER
@@ -183,8 +188,14 @@ def test_rerunning_a_partition_leaves_the_same_rows(catalog: Catalog) -> None:
     meta = metadata_of(materialize(asset))
 
     assert table_rows(catalog) == before
-    assert meta["rows_inserted"] == 0
-    assert meta["rows_updated"] == meta["rows_deleted"] == 2
+    # The same rows again: nothing inserted, updated or deleted, although every row was
+    # rewritten with the new load's _dlt_load_id and _cascade_ingested_at.
+    assert (
+        meta["rows_inserted"],
+        meta["rows_updated"],
+        meta["rows_unchanged"],
+        meta["rows_deleted"],
+    ) == (0, 0, 2, 0)
     assert meta["dagster/row_count"] == 2
 
 
@@ -202,7 +213,12 @@ def test_new_keys_insert_and_changed_rows_replace_in_one_commit(catalog: Catalog
         {"_id": "c", "value": 3, "note": None},
         {"_id": "d", "value": 4, "note": None},
     ]
-    assert (meta["rows_inserted"], meta["rows_updated"], meta["rows_deleted"]) == (1, 1, 1)
+    assert (
+        meta["rows_inserted"],
+        meta["rows_updated"],
+        meta["rows_unchanged"],
+        meta["rows_deleted"],
+    ) == (1, 1, 0, 0)
     assert meta["dagster/row_count"] == 4
     # One catalog commit (the metadata log grows by one file) and one snapshot: an overwrite
     # that replaces the touched data file and adds the new rows, on top of the previous head.
@@ -265,7 +281,12 @@ def test_composite_unique_key_replaces_exactly_the_matching_rows(catalog: Catalo
         ("d2", 2, 41),
         ("d3", 1, 50),
     ]
-    assert (meta["rows_inserted"], meta["rows_updated"], meta["rows_deleted"]) == (1, 2, 2)
+    assert (
+        meta["rows_inserted"],
+        meta["rows_updated"],
+        meta["rows_unchanged"],
+        meta["rows_deleted"],
+    ) == (1, 2, 0, 0)
     assert meta["unique_key"] == "device,seq"
 
 

@@ -155,7 +155,12 @@ def test_merge_into_a_new_table_appends(catalog: Catalog) -> None:
 
     outcome = merge_batch(table, batch(("d1", 0, 1), ("d1", 1, 2)), KEY)
 
-    assert (outcome.rows_inserted, outcome.rows_updated, outcome.rows_deleted) == (2, 0, 0)
+    assert (
+        outcome.rows_inserted,
+        outcome.rows_updated,
+        outcome.rows_unchanged,
+        outcome.rows_deleted,
+    ) == (2, 0, 0, 0)
     assert outcome.snapshot_id == catalog.load_table(IDENTIFIER).current_snapshot().snapshot_id
     assert content(catalog) == [("d1", 0, 1), ("d1", 1, 2)]
 
@@ -166,7 +171,12 @@ def test_merge_on_a_timestamp_key_replaces_only_matching_rows(catalog: Catalog) 
 
     outcome = merge_batch(table, batch(("d1", 1, 20), ("d2", 1, 4)), KEY)
 
-    assert (outcome.rows_inserted, outcome.rows_updated, outcome.rows_deleted) == (1, 1, 1)
+    assert (
+        outcome.rows_inserted,
+        outcome.rows_updated,
+        outcome.rows_unchanged,
+        outcome.rows_deleted,
+    ) == (1, 1, 0, 0)
     assert content(catalog) == [("d1", 0, 1), ("d1", 1, 20), ("d2", 0, 3), ("d2", 1, 4)]
 
 

@@ -90,7 +90,12 @@ def test_one_snapshot_per_merge_that_rewrites_only_the_touched_files(table: Tabl
     snapshot = table.current_snapshot()
     assert snapshot.snapshot_id == outcome.snapshot_id
     assert snapshot.summary.operation.value == "overwrite"
-    assert (outcome.rows_inserted, outcome.rows_updated, outcome.rows_deleted) == (2, 3, 3)
+    assert (
+        outcome.rows_inserted,
+        outcome.rows_updated,
+        outcome.rows_unchanged,
+        outcome.rows_deleted,
+    ) == (2, 3, 0, 0)
     # Bounds ruled out the 8 other files without reading them.
     assert (outcome.files_scanned, outcome.files_rewritten, outcome.files_added) == (2, 2, 3)
     after_files = data_files(table)
@@ -171,7 +176,8 @@ def test_rerunning_the_same_batch_changes_nothing(table: Table) -> None:
 
     again = merge_batch(table, batch, KEY)
 
-    assert (again.rows_inserted, again.rows_updated, again.rows_deleted) == (0, 3, 3)
+    assert (again.rows_inserted, again.rows_updated, again.rows_unchanged) == (0, 0, 3)
+    assert again.rows_deleted == 0
     assert content(table) == first == expected({"k0005": 3, "k0505": 3}) | {"k1500": 3}
 
 
@@ -180,7 +186,20 @@ def test_keys_held_twice_by_the_table_are_replaced_once(table: Table) -> None:
 
     outcome = merge_batch(table, rows([10], 4), KEY)
 
-    assert (outcome.rows_updated, outcome.rows_deleted) == (1, 2)
+    # One key, a new value: one row updated; the extra copy is gone from the table.
+    counts = (outcome.rows_inserted, outcome.rows_updated, outcome.rows_unchanged)
+    assert (*counts, outcome.rows_deleted) == (0, 1, 0, 1)
+    assert content(table) == expected({"k0010": 4})
+
+    # Two copies equal to the batch row: unchanged, and still one copy fewer.
+    table.append(rows([10], 4))
+    outcome = merge_batch(table, rows([10], 4), KEY)
+    counts = (outcome.rows_inserted, outcome.rows_updated, outcome.rows_unchanged)
+    assert (*counts, outcome.rows_deleted) == (0, 0, 1, 1)
+    # One copy differs: updated.
+    table.append(rows([10], 5))
+    outcome = merge_batch(table, rows([10], 4), KEY)
+    assert (outcome.rows_updated, outcome.rows_unchanged, outcome.rows_deleted) == (1, 0, 1)
     assert content(table) == expected({"k0010": 4})
 
 
@@ -233,7 +252,12 @@ def test_composite_keys_match_whole_keys_only(catalog: Catalog) -> None:
     # (a, day 2 hour 5) exists; (c, same hour) and (a, day 9) are new. (b, day 2 hour 5) stays.
     outcome = merge_batch(table, events(("a", 53), ("c", 53), ("a", 9 * 24), value=1), EVENTS_KEY)
 
-    assert (outcome.rows_inserted, outcome.rows_updated, outcome.rows_deleted) == (2, 1, 1)
+    assert (
+        outcome.rows_inserted,
+        outcome.rows_updated,
+        outcome.rows_unchanged,
+        outcome.rows_deleted,
+    ) == (2, 1, 0, 0)
     assert (outcome.files_scanned, outcome.files_rewritten) == (1, 1)
     assert len(before_files - data_files(table)) == 1
     data = table.scan().to_arrow()
