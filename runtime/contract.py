@@ -70,6 +70,9 @@ class TableContract:
     last_column_id: int | None = None
     last_partition_id: int | None = None
     allowed_breaking: tuple[str, ...] = ()
+    # Old name -> column, for the columns a model renamed (`renamed_from`): a source that still
+    # sends the old key fills the renamed column (runtime/records.py), instead of losing it.
+    renamed_columns: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def namespace(self) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ the refusal names each column with its first values and counts.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -110,7 +110,11 @@ class RecordConverter(ItemTransform[Any]):
     placement_affinity: ClassVar[float] = 1.5
 
     def __init__(
-        self, schema: Schema, naming: NamingConvention, table_name: str | None = None
+        self,
+        schema: Schema,
+        naming: NamingConvention,
+        table_name: str | None = None,
+        renamed_columns: Mapping[str, str] | None = None,
     ) -> None:
         # ItemTransform wants a function to call; this step is its own `__call__`.
         super().__init__(lambda item: item)
@@ -118,6 +122,11 @@ class RecordConverter(ItemTransform[Any]):
         self.table_name = table_name
         self._storage_types: dict[int, pa.DataType] = {}
         self.columns = {f.name: f for f in schema.fields if f.name not in METADATA_COLUMN_NAMES}
+        # A column's name before a `renamed_from` rename -> the column: a source that still
+        # sends the old key fills it (one record holding both keys is refused as a clash).
+        self.renamed = {
+            old: new for old, new in (renamed_columns or {}).items() if old not in self.columns
+        }
         self.staging_schema = pa.schema(
             [pa.field(f.name, self._storage(f.field_type)) for f in self.columns.values()]
         )
@@ -258,12 +267,17 @@ class RecordConverter(ItemTransform[Any]):
 
     def _clash(self, path: str, sources: list[str], records: int) -> None:
         spelled = " and ".join(repr(source) for source in sorted(sources))
+        old = self._old_name(path)
+        how = f"renamed_from {old!r} (the column's old name)" if old else "dlt's naming convention"
         self.problems.refuse(
             path,
-            f"record(s) hold both {spelled}, which both become this column through dlt's "
-            "naming convention: which one is meant is unknown",
+            f"record(s) hold both {spelled}, which both become this column through {how}: "
+            "which one is meant is unknown",
             count=records,
         )
+
+    def _old_name(self, path: str) -> str | None:
+        return next((old for old, new in self.renamed.items() if new == path), None)
 
     def _field_name(
         self, key: str, fields: dict[str, NestedField], parents: tuple[str, ...]
@@ -271,7 +285,11 @@ class RecordConverter(ItemTransform[Any]):
         if not parents and key in fields:
             return key
         normalized = self._normalize(key)
-        return self.naming.shorten_fragments(*parents, normalized) if parents else normalized
+        if parents:
+            return self.naming.shorten_fragments(*parents, normalized)
+        if fields is self.columns:
+            return self.renamed.get(normalized, normalized)
+        return normalized
 
     def _normalize(self, key: object) -> str:
         """dlt's name for `key`; a key that names nothing (not text, or empty: dlt's naming

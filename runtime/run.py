@@ -188,7 +188,7 @@ def prepare_batch(
         if result is None:
             log.info(f"The ingestion function returned None for {partition_date}: no data")
             return None
-        staged = stage(result, identifier, schema)
+        staged = stage(result, identifier, schema, table.renamed_columns)
     except Exception as error:
         if (refusal := configuration_refusal(error, identifier)) is not None:
             raise refusal from error

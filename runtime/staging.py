@@ -9,7 +9,7 @@ folder for the pipeline, so runs never share state and nothing lands in ~/.dlt o
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,9 +39,15 @@ class Staged:
     dropped_keys: dict[str, int]
 
 
-def stage(result: object, identifier: str, schema: Schema) -> Staged | None:
+def stage(
+    result: object,
+    identifier: str,
+    schema: Schema,
+    renamed_columns: Mapping[str, str] | None = None,
+) -> Staged | None:
     """Run `result` (what the ingestion function returned) and return its root table's rows,
-    with the generated `schema`'s data columns and dlt's `_dlt_load_id` and `_dlt_id`.
+    with the generated `schema`'s data columns and dlt's `_dlt_load_id` and `_dlt_id`. A key
+    named in `renamed_columns` (old name -> column, the contract's) fills the renamed column.
 
     Returns None when the source yielded no rows. Raises `BatchError` naming each column whose
     values break the value rules (records.py), `SourceError` when `result` is not a dlt
@@ -58,7 +64,7 @@ def stage(result: object, identifier: str, schema: Schema) -> Staged | None:
             dataset_name="staging",
         )
         naming = data.schema.naming if isinstance(data, DltSource) else DltSchema(table_name).naming
-        converter = RecordConverter(schema, naming, table_name)
+        converter = RecordConverter(schema, naming, table_name, renamed_columns)
         # The staging folder is empty on every run, so "replace" or "merge" dispositions of the
         # user's resource would mean nothing here (deduplication happens in the Iceberg merge);
         # the resource's column hints are dropped, because the converter decides the types, and

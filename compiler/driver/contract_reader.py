@@ -204,6 +204,14 @@ def _wrong_types(contract: TableContract) -> str | None:
         (count(contract.last_column_id), "last_column_id"),
         (count(contract.last_partition_id), "last_partition_id"),
         (strings(contract.allowed_breaking), "allowed_breaking"),
+        (
+            isinstance(contract.renamed_columns, dict)
+            and all(
+                isinstance(k, str) and isinstance(v, str)
+                for k, v in contract.renamed_columns.items()
+            ),
+            "renamed_columns",
+        ),
     ]
     wrong = [name for ok, name in checks if not ok]
     if not wrong:
@@ -217,5 +225,6 @@ def _wrong_types(contract: TableContract) -> str | None:
         "last_column_id": "a field id",
         "last_partition_id": "a partition field id",
         "allowed_breaking": 'a tuple of "CODE:subject" strings',
+        "renamed_columns": "a dict of old name to column name",
     }
     return "; ".join(f"{name} is not {expected[name]}" for name in wrong)

@@ -166,6 +166,9 @@ def render_schema_module(ingestion: Ingestion) -> str:
             f"transform={expression}, name={literal(field.name)}),"
         )
     retired = [f"        {r.field_id}: {literal(r.name)}," for r in ingestion.retired_fields]
+    renamed = [
+        f"        {literal(c.renamed_from)}: {literal(c.name)}," for c in columns if c.renamed_from
+    ]
     lines += [
         ")",
         "",
@@ -178,6 +181,7 @@ def render_schema_module(ingestion: Ingestion) -> str:
         f"    last_column_id={ingestion.last_column_id},",
         f"    last_partition_id={ingestion.last_partition_id},",
         f"    allowed_breaking={literal(ingestion.allowed_breaking)},",
+        *(["    renamed_columns={", *renamed, "    },"] if renamed else []),
         ")",
     ]
     return "\n".join(lines) + "\n"

@@ -1611,3 +1611,35 @@ def test_a_polars_object_column_is_refused_not_read_as_addresses() -> None:
     assert converting.problems.lines() == [
         "(records): 1 frame(s) hold polars Object columns, which Arrow cannot read: v"
     ]
+
+
+RENAMED = (
+    NestedField(1, "id", LongType(), required=True),
+    NestedField(2, "delivery_note", StringType(), required=False),
+)
+
+
+def renamed_converter() -> RecordConverter:
+    # The model renamed `notes` to `delivery_note` (renamed_from): the contract says so.
+    return RecordConverter(Schema(*RENAMED), NAMING, renamed_columns={"notes": "delivery_note"})
+
+
+def test_a_source_that_still_sends_the_old_name_fills_the_renamed_column() -> None:
+    converting = renamed_converter()
+    table = converting(
+        [{"id": 1, "notes": "old key"}, {"id": 2, "delivery_note": "new key"}, {"id": 3}]
+    )
+    assert converting.problems.lines() == []
+    assert table.column("delivery_note").to_pylist() == ["old key", "new key", None]
+    frame = converting(pa.table({"id": [4], "Notes": ["spelled as dlt would normalize"]}))
+    assert frame.column("delivery_note").to_pylist() == ["spelled as dlt would normalize"]
+
+
+def test_a_record_with_both_the_old_and_the_new_name_is_refused() -> None:
+    converting = renamed_converter()
+    assert converting([{"id": 1, "notes": "a", "delivery_note": "b"}]) is None
+    assert converting.problems.lines() == [
+        "delivery_note: 1 record(s) hold both 'delivery_note' and 'notes', which both become "
+        "this column through renamed_from 'notes' (the column's old name): which one is meant "
+        "is unknown"
+    ]

@@ -84,6 +84,7 @@ def ingestion_asset(
     validate: bool = True,
     max_runtime_seconds: int = 300,
     retry_policy: dg.RetryPolicy | None = None,
+    renamed_columns: dict[str, str] | None = None,
 ) -> dg.AssetsDefinition:
     @dg.asset(
         name="dlt_readings",
@@ -104,6 +105,7 @@ def ingestion_asset(
                 schema=schema,
                 partition_spec=partition_spec,
                 unique_key=unique_key,
+                renamed_columns=renamed_columns or {},
             ),
             validate=validate,
             max_runtime_seconds=max_runtime_seconds,
@@ -656,3 +658,21 @@ def test_a_missing_dlt_secret_fails_once_without_retries(catalog: Catalog, when:
     assert "The dlt source for raw.readings is missing configuration" in message
     assert "api_key" in message
     assert not catalog.table_exists(IDENTIFIER)
+
+
+def test_a_source_still_sending_a_renamed_columns_old_key_keeps_its_value(
+    catalog: Catalog,
+) -> None:
+    # The model renamed `remark` to `note` (renamed_from); the source was not changed. A rerun
+    # must not set the stored notes to null: the old key fills the renamed column.
+    asset = ingestion_asset(rows_source([reading("a", 1, note="first")]))
+    assert materialize(asset).success
+    renamed = ingestion_asset(
+        rows_source([reading("a", 1, remark="still sent as remark")]),
+        renamed_columns={"remark": "note"},
+    )
+    result = materialize(renamed)
+    assert result.success, failure_message(result)
+    assert metadata_of(result)["rows_dropped_columns"] == 0
+    rows = catalog.load_table(IDENTIFIER).scan().to_arrow().to_pylist()
+    assert [(r["_id"], r["note"]) for r in rows] == [("a", "still sent as remark")]

@@ -30,4 +30,7 @@ TABLE = TableContract(
     last_column_id=7,
     last_partition_id=999,
     allowed_breaking=(),
+    renamed_columns={
+        "email": "email_address",
+    },
 )
