@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.io import FileIO, InputFile, OutputFile
 from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
@@ -269,31 +270,53 @@ def _rewrite(
 
 
 class _Writer:
-    """Writes new data files for one merge attempt, and deletes them if it does not commit."""
+    """Writes new data files for one merge attempt, and deletes them if it does not commit:
+    every file it began, also one a write left half-written (a full disk), which would
+    otherwise hold the space and make the next load fail too."""
 
     def __init__(self, table: Table) -> None:
         self._table = table
+        self._io = _RecordingIO(table.io)
         self._uuid = uuid.uuid4()
         self._counter = itertools.count()
-        self.files: list[DataFile] = []
 
     def __call__(self, rows: pa.Table) -> list[DataFile]:
         if not rows.num_rows:
             return []
         with keeping_null_lists():
-            files = write_data_files(
-                self._table.metadata, rows, self._table.io, self._uuid, self._counter
-            )
-        self.files += files  # list.__iadd__ holds the GIL: safe from worker threads
-        return files
+            return write_data_files(self._table.metadata, rows, self._io, self._uuid, self._counter)
 
     def delete_all(self) -> None:
-        for file in self.files:
+        for location in self._io.began():
             try:
-                self._table.io.delete(file.file_path)
+                self._table.io.delete(location)
+            except FileNotFoundError:
+                pass  # the write failed before the file was created
             except Exception:  # best effort: an orphan file is harmless
-                log.warning("Could not delete uncommitted data file %s", file.file_path)
-        self.files = []
+                log.warning("Could not delete uncommitted data file %s", location)
+
+
+class _RecordingIO(FileIO):
+    """The table's FileIO, noting every file it is asked to write (pyiceberg writes a data
+    file through `new_output`), so that a failed merge can delete what it began."""
+
+    def __init__(self, io: FileIO) -> None:
+        super().__init__(io.properties)
+        self._io = io
+        self._locations: list[str] = []  # list.append holds the GIL: safe from worker threads
+
+    def began(self) -> list[str]:
+        return list(self._locations)
+
+    def new_input(self, location: str) -> InputFile:
+        return self._io.new_input(location)
+
+    def new_output(self, location: str) -> OutputFile:
+        self._locations.append(location)
+        return self._io.new_output(location)
+
+    def delete(self, location: str | InputFile | OutputFile) -> None:
+        self._io.delete(location)
 
 
 def _commit(
