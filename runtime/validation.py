@@ -126,7 +126,7 @@ def _failures(batch: pa.Table, schema: Any) -> list[str]:
 def _as_the_model_declares(batch: pa.Table, schema: Any) -> pa.Table:
     """The batch with timestamps zoned as the model's columns are: a plain `datetime` field is
     a naive datetime to Pandera (its checks compare with naive bounds such as
-    `ge=datetime(2020, 1, 1)`), while the table holds it as UTC (the seed's rule): such a
+    `ge=datetime(2020, 1, 1)`), while the table holds it as UTC (as phlo's decorator did): such a
     column is shown to the checks as its UTC wall time, without zone."""
     columns = []
     for arrow_field in batch.schema:

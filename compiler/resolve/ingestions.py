@@ -46,7 +46,7 @@ REQUIRED_HINTS = {
     "unique_key": 'the column(s) rows are merged on, e.g. unique_key="id"',
     "group": 'the Dagster asset group, e.g. group="github"',
 }
-# The seed decorator's defaults.
+# The defaults of phlo's decorator, which existing ingestions rely on.
 DEFAULT_MAX_RUNTIME_SECONDS = 300
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_RETRY_DELAY_SECONDS = 30

@@ -35,7 +35,7 @@ ICEBERG_MAX_DECIMAL_PRECISION = 38
 UTC_NAMES = frozenset({"UTC", "utc", "Etc/UTC", "Z", "+00:00", "GMT"})
 
 # A plain `datetime` is a UTC timestamp and a plain `Decimal` (no precision or scale to carry
-# over) a double: the seed's mapping, which existing tables rely on.
+# over) a double: phlo's decorator mapped them so, and existing tables rely on it.
 FIXED: dict[str, IcebergType] = {
     "builtins.str": STRING,
     "builtins.int": LONG,

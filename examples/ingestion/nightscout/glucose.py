@@ -28,7 +28,7 @@ def glucose_entries(partition_date: str):
     base_url = os.environ.get("NIGHTSCOUT_BASE_URL", "https://gwp-diabetes.fly.dev/api/v1")
     start = date.fromisoformat(partition_date)
     end = start + timedelta(days=1)
-    # The seed's `rest_api({...})`: in current dlt the one-dict form is `rest_api_source`
+    # phlo's examples call `rest_api({...})`: in current dlt the one-dict form is `rest_api_source`
     # (`rest_api` itself now takes client= and resources= as separate arguments).
     return rest_api_source(
         {
