@@ -313,6 +313,36 @@ def apply(project_dir: Path, branch: str | None) -> None:
 
 
 @main.command()
+@click.argument("table", required=False)
+@project_option
+def show(table: str | None, project_dir: Path) -> None:
+    """List the project's tables as the catalog holds them (rows, data files, snapshots,
+    branches, last load); with TABLE, its schema with field ids, partitioning, recent
+    snapshots and a few rows. Reads only."""
+    from cascade.runtime.catalog import IcebergResource
+    from cascade.runtime.errors import CascadeError
+    from cascade.runtime.show import detail_lines, table_lines
+
+    config = load_or_exit(project_dir)
+    contracts = generated_contracts(config)
+    try:
+        catalog = IcebergResource(project_dir=str(config.root)).load_catalog()
+    except CascadeError as error:  # a misconfigured catalog
+        click.echo(f"cascade show: {error.description}", err=True)
+        sys.exit(1)
+    if table is None:
+        for line in table_lines(catalog, contracts) or ["no tables: run cascade gen first"]:
+            click.echo(line)
+        return
+    lines = detail_lines(catalog, table)
+    if lines is None:
+        click.echo(f"cascade show: {table} does not exist in the catalog", err=True)
+        sys.exit(1)
+    for line in lines:
+        click.echo(line)
+
+
+@main.command()
 @click.argument("table")
 @project_option
 def adopt(table: str, project_dir: Path) -> None:
