@@ -313,6 +313,29 @@ def apply(project_dir: Path, branch: str | None) -> None:
 
 
 @main.command()
+@project_option
+@click.option(
+    "--package",
+    default="pipelines",
+    show_default=True,
+    help="The project's Python package (its models and ingestions).",
+)
+def init(project_dir: Path, package: str) -> None:
+    """Start a project here: pyproject.toml with [tool.cascade], one model, one ingestion with
+    sample rows, a .gitignore; `cascade gen` and a load accept it at once."""
+    from cascade.compiler.scaffold import ScaffoldError, scaffold
+
+    try:
+        written = scaffold(project_dir.resolve(), package)
+    except ScaffoldError as error:
+        click.echo(f"cascade init: {error}; nothing was written", err=True)
+        sys.exit(1)
+    for path in written:
+        click.echo(f"wrote {path.relative_to(project_dir.resolve()).as_posix()}")
+    click.echo("cascade init: next, `cascade gen`, then load a day with Dagster (see README)")
+
+
+@main.command()
 @click.argument("table", required=False)
 @project_option
 def show(table: str | None, project_dir: Path) -> None:
