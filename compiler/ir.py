@@ -225,18 +225,11 @@ def asset_name(table_name: str) -> str:
     return f"dlt_{table_name}"
 
 
-@dataclass(frozen=True)
-class TableSummary:
-    """What the project-wide steps need of one ingestion (the definitions module, the check
-    that no two ingestions write one table): all the compile cache keeps of an ingestion whose
-    module did not change, besides its rendered modules."""
+class _TableNames:
+    """The names derived from an ingestion's namespace and table name (both kinds of it)."""
 
-    function: str
-    path: str
-    group: str
-    table_name: str
     namespace: str
-    span: Span
+    table_name: str
 
     @property
     def identifier(self) -> str:
@@ -248,7 +241,21 @@ class TableSummary:
 
 
 @dataclass(frozen=True)
-class Ingestion:
+class TableSummary(_TableNames):
+    """What the project-wide steps need of one ingestion (the definitions module, the check
+    that no two ingestions write one table): all the compile cache keeps of an ingestion whose
+    module did not change, besides its rendered modules."""
+
+    function: str
+    path: str
+    group: str
+    table_name: str
+    namespace: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Ingestion(_TableNames):
     """One @cascade_ingestion function and everything generated from it."""
 
     function: str
@@ -276,14 +283,6 @@ class Ingestion:
     last_column_id: int = 0
     last_partition_id: int = 999
     schema_source: str = ""  # the model class or iceberg_schema constant the schema came from
-
-    @property
-    def identifier(self) -> str:
-        return f"{self.namespace}.{self.table_name}"
-
-    @property
-    def asset_name(self) -> str:
-        return asset_name(self.table_name)
 
     @property
     def summary(self) -> TableSummary:
