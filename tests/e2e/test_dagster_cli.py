@@ -61,33 +61,6 @@ def test_dagster_cli_materializes_a_partition(tmp_path: Path, nightscout: Nights
     assert nightscout.request_count == 1
 
 
-@pytest.mark.usefixtures("catalog_env")
-def test_the_readme_branch_command_loads_a_branch_and_leaves_main(
-    tmp_path: Path, nightscout: NightscoutFixtureServer
-):
-    def materialize(partition: str, *extra: str) -> None:
-        command = [
-            BIN / "dagster", "asset", "materialize", "-m", "generated.definitions",
-            "--select", "dlt_glucose_entries", "--partition", partition, *extra,
-        ]  # fmt: skip
-        result = subprocess.run(
-            command, cwd=REPO_ROOT, env=dagster_env(tmp_path), capture_output=True, text=True,
-            timeout=300,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-    materialize("2024-01-03")  # main first: a branch starts from main's head
-    # The command README "Branches and publishing" shows.
-    config = {"ops": {"dlt_glucose_entries": {"config": {"branch_name": "dev"}}}}
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    assert f"--config-json '{json.dumps(config)}'" in readme
-    materialize("2024-01-04", "--config-json", json.dumps(config))
-    table = IcebergResource().load_catalog().load_table("raw.glucose_entries")
-    assert "dev" in table.metadata.refs
-    assert table.scan().count() == 288  # main as it was
-    assert table.scan(snapshot_id=table.metadata.refs["dev"].snapshot_id).count() == 576
-
-
 def graphql(url: str, query: str) -> dict:
     request = urllib.request.Request(
         url,

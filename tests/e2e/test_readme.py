@@ -1,0 +1,279 @@
+"""Every shell block of README.md runs in a test, as written, so the README cannot show a
+command that does not work (Dagster 1.13's `asset materialize` has no `--tags`, for one).
+
+`RUNS` names the test that runs each shell block; a block no test runs fails
+`test_every_shell_block_is_run`. The tests take the blocks' text from the README when they run
+(tests/readme.py); what they change in it is only a port or a server address, where the README
+names one the test cannot have."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from pyiceberg.catalog import load_catalog
+
+from examples.fixtures.nightscout_server import NightscoutFixtureServer, entries_for_day
+from tests import readme
+from tests.duckdb_reader import extension_file
+from tests.helpers import REPO_ROOT, edit
+
+pytest_plugins = ["tests.e2e.postgres"]
+
+DAYS = ("2024-01-01", "2024-01-02", "2024-01-03")  # what `make demo` loads
+MODEL = Path("examples/schemas/nightscout.py")
+INGESTION = Path("examples/ingestion/nightscout/glucose.py")
+
+# The test that runs each shell block: (section, how the block begins, test).
+RUNS = [
+    (
+        "Quick start",
+        "make demo",
+        "test_quick_start.py::test_readme_commands_work_from_a_fresh_clone",
+    ),
+    (
+        "See it in Dagster's UI",
+        ".venv/bin/python -m examples.fixtures.nightscout_server",
+        "test_dagster_cli.py::test_webserver_serves_the_generated_asset",
+    ),
+    ("See it in Dagster's UI", "NIGHTSCOUT_BASE_URL=", "test_the_cli_materialize_block"),
+    ("Branches and publishing", ".venv/bin/dagster asset", "test_the_branch_and_publish_block"),
+    ("Looking at the tables", ".venv/bin/cascade show", "test_the_blocks_that_read_the_tables"),
+    ("Catalog configuration", "export PYICEBERG_CATALOG__", "test_the_postgresql_block"),
+    ("Walkthrough", "$ cascade gen", "test_the_walkthrough_sessions"),
+    ("Tests", '.venv/bin/python -m pytest -m "not slow"', "test_the_quick_test_loop_block"),
+    ("Tests", ".venv/bin/python -m pytest tests/compiler/", "test_the_golden_update_block"),
+]
+
+
+def runs(block: readme.Block, section: str, beginning: str) -> bool:
+    return block.section == section and block.first_line.startswith(beginning)
+
+
+def test_every_shell_block_is_run() -> None:
+    found = readme.shell_blocks()
+    unrun = [b for b in found if not any(runs(b, s, p) for s, p, _ in RUNS)]
+    assert not unrun, "README shell blocks no test runs (add them to RUNS):\n" + "\n".join(
+        f"{b.where()}: {b.first_line}" for b in unrun
+    )
+    stale = [(s, p) for s, p, _ in RUNS if not any(runs(b, s, p) for b in found)]
+    assert not stale, f"RUNS names blocks the README no longer has: {stale}"
+    for _, _, test in RUNS:
+        module, _, name = test.rpartition("::")
+        source = Path(__file__).with_name(module or Path(__file__).name).read_text()
+        assert f"def {name}(" in source, f"{test} does not exist"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A checkout of the work in progress (tests/readme.py), in which commands may change
+    anything."""
+    (tmp_path / "project").mkdir()
+    return readme.checkout(tmp_path / "project")
+
+
+def run_ok(script: str, project: Path, env: dict[str, str]) -> str:
+    result = readme.run_script(script, project, env)
+    assert result.returncode == 0, f"{script}\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result.stdout
+
+
+def make_demo(project: Path, env: dict[str, str]) -> None:
+    """The README's starting point for what follows: the example's tables loaded."""
+    assert "inserted=288" in run_ok("make demo", project, env)
+
+
+def high_readings() -> int:
+    """Readings of 180 mg/dL and above in the days `make demo` loads, from the fixture's own
+    data (not from the table)."""
+    return sum(
+        entry["sgv"] >= 180 for day in DAYS for entry in entries_for_day(date.fromisoformat(day))
+    )
+
+
+@pytest.mark.slow
+def test_the_walkthrough_sessions(project: Path) -> None:
+    env = readme.shell_env(project)
+    make_demo(project, env)
+    sessions = [
+        b for b in readme.blocks() if b.section == "Walkthrough" and b.language == "console"
+    ]
+    assert len(sessions) == 4
+    model = project / MODEL
+
+    # 1. the field the README shows, after sys_time, and the import it names
+    battery = readme.block("Walkthrough", "    battery:", language="python").text
+    edit(
+        model,
+        "from pandera.pandas import",
+        "import pandera.pandas as pa\nfrom pandera.pandas import",
+    )
+    sys_time = next(line for line in model.read_text().splitlines(True) if "sys_time:" in line)
+    edit(model, sys_time, sys_time + battery)
+    readme.run_session(sessions[0], project, env)
+    diff = subprocess.run(["git", "show", "HEAD", "--", "generated"], cwd=project, env=env,
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    review = readme.block("Walkthrough", "+    NestedField(14", language="diff").text
+    assert all(line in diff.splitlines() for line in review.splitlines()), diff
+
+    # 2. the rename the README shows in place of `device`, and battery a float | None
+    uploader = readme.block("Walkthrough", "    uploader:", language="python").text
+    device = '    device: str | None = Field(nullable=True, description="Uploading device")\n'
+    edit(model, device, uploader)
+    edit(model, "battery: pa.Float32 | None", "battery: float | None")
+    readme.run_session(sessions[1], project, env)
+
+    # 3. sys_time deleted: diff and apply refuse, and so does a load
+    edit(model, sys_time, "")
+    readme.run_session(sessions[2], project, env)
+    refusal = next(
+        b for b in readme.blocks()
+        if b.section == "Walkthrough" and b.first_line.startswith("Table raw.glucose_entries")
+    ).text  # fmt: skip
+    before = load_catalog_of(project).load_table("raw.glucose_entries").metadata_location
+    with NightscoutFixtureServer() as server:
+        load = readme.run_script(
+            ".venv/bin/dagster asset materialize -m generated.definitions"
+            " --select dlt_glucose_entries --partition 2024-01-04",
+            project,
+            {
+                **env,
+                "NIGHTSCOUT_BASE_URL": server.url,
+                "DAGSTER_HOME": str(project.parent / "home"),
+            },
+        )
+    assert load.returncode == 1 and refusal in load.stdout + load.stderr, load.stderr[-4000:]
+    assert load_catalog_of(project).load_table("raw.glucose_entries").metadata_location == before
+
+    # ... until the decorator allows the drop
+    allow = 'allow_breaking=("CAS201:sys_time",)'
+    assert allow in readme.README.read_text()
+    name = '    table_name="glucose_entries",\n'
+    edit(project / INGESTION, name, f"{name}    {allow},\n")
+    readme.run_session(sessions[3], project, env)
+
+
+def load_catalog_of(project: Path):
+    from cascade.runtime import IcebergResource
+
+    return IcebergResource(project_dir=str(project)).load_catalog()
+
+
+@pytest.mark.slow
+def test_the_blocks_that_read_the_tables(project: Path) -> None:
+    env = readme.shell_env(project)
+    make_demo(project, env)
+
+    shown = run_ok(
+        readme.block("Looking at the tables", ".venv/bin/cascade show").text, project, env
+    )
+    assert "raw.glucose_entries" in shown and "_id" in shown and "864" in shown, shown
+
+    # DuckDB's `INSTALL iceberg` downloads the extension once: this machine is offline, so
+    # the test installs the files of the duckdb-extension-* packages into the same home first.
+    import duckdb_extension_avro
+    import duckdb_extension_iceberg
+
+    install = "import duckdb\n" + "".join(
+        f"duckdb.sql(\"INSTALL '{extension_file(package, name)}'\")\n"
+        for package, name in (
+            (duckdb_extension_avro, "avro.duckdb_extension"),
+            (duckdb_extension_iceberg, "iceberg.duckdb_extension"),
+        )
+    )
+    run_ok(f".venv/bin/python - <<'EOF'\n{install}EOF\n", project, env)
+    reader = readme.block("Looking at the tables", "import duckdb", language="python").text
+    printed = run_ok(f".venv/bin/python - <<'EOF'\n{reader}EOF\n", project, env).split()
+    assert printed == [str(high_readings())] * 4, printed
+
+    # The table contract's block: the unique key is the table's identifier fields.
+    contract = readme.block("The table contract", "from generated.schemas", language="python").text
+    *statements, last = contract.strip().splitlines()
+    expression, _, expected = last.partition("  # ")
+    script = "\n".join([*statements, f"print({expression})"])
+    printed = run_ok(f".venv/bin/python - <<'EOF'\n{script}\nEOF\n", project, env).strip()
+    assert ast.literal_eval(printed) == ast.literal_eval(expected)
+
+
+@pytest.mark.slow
+def test_the_cli_materialize_block(project: Path) -> None:
+    env = readme.shell_env(project, DAGSTER_HOME=str(project.parent / "home"))
+    script = readme.block("See it in Dagster's UI", "NIGHTSCOUT_BASE_URL=").text
+    with NightscoutFixtureServer() as server:
+        # the server the README starts on port 8765 in the block before, on a free port here
+        run_ok(script.replace("http://127.0.0.1:8765/api/v1", server.url), project, env)
+    table = load_catalog_of(project).load_table("raw.glucose_entries")
+    assert table.scan().count() == 288
+    assert {row["date_string"].date() for row in table.scan().to_arrow().to_pylist()} == {
+        date.fromisoformat(re.search(r"--partition (\S+)", script).group(1))
+    }
+
+
+@pytest.mark.slow
+def test_the_branch_and_publish_block(project: Path) -> None:
+    env = readme.shell_env(project, DAGSTER_HOME=str(project.parent / "home"))
+    make_demo(project, env)  # main first: a branch starts from main's head
+    script = readme.block("Branches and publishing", ".venv/bin/dagster asset materialize").text
+    catalog = load_catalog_of(project)
+    with NightscoutFixtureServer() as server:
+        env["NIGHTSCOUT_BASE_URL"] = server.url
+        load, publish = script.split(".venv/bin/cascade publish")
+        run_ok(load, project, env)
+        table = catalog.load_table("raw.glucose_entries")
+        assert table.scan().count() == 864  # main as it was
+        dev = table.metadata.refs["dev"].snapshot_id
+        assert table.scan(snapshot_id=dev).count() == 864 + 288
+        run_ok(".venv/bin/cascade publish" + publish, project, env)
+    assert catalog.load_table("raw.glucose_entries").current_snapshot().snapshot_id == dev
+
+
+@pytest.mark.slow
+def test_the_postgresql_block(project: Path, postgres_uri: str) -> None:
+    from tests.e2e.postgres import create_database
+
+    uri = create_database(postgres_uri, "cascade_readme")
+    warehouse = (project.parent / "warehouse").as_uri()
+    script = readme.block("Catalog configuration", "export PYICEBERG_CATALOG__CASCADE__TYPE").text
+    script = script.replace("postgresql+psycopg2://user:password@db-host:5432/cascade", uri)
+    script = script.replace("s3://my-bucket/warehouse", warehouse)
+    env = readme.shell_env(project)
+    run_ok(script + ".venv/bin/cascade apply\n", project, env)
+    catalog = load_catalog("cascade", type="sql", uri=uri, warehouse=warehouse)
+    assert ("raw", "glucose_entries") in catalog.list_tables("raw")
+    assert not (project / ".cascade" / "catalog.db").exists()  # not the embedded default
+    engine = sqlalchemy.create_engine(uri)
+    try:
+        with engine.connect() as connection:
+            names = connection.execute(sqlalchemy.text("SELECT table_name FROM iceberg_tables"))
+            assert "glucose_entries" in {row[0] for row in names}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_the_quick_test_loop_block(tmp_path: Path) -> None:
+    # Run from the repository as written, but only collected: this suite is what runs it.
+    script = readme.block("Tests", '.venv/bin/python -m pytest -m "not slow"').text
+    result = readme.run_script(script.strip() + " --collect-only -q", REPO_ROOT,
+                               readme.shell_env(REPO_ROOT, home=tmp_path))  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    summary = re.search(r"(\d+)/(\d+) tests collected \((\d+) deselected\)", result.stdout)
+    assert summary, result.stdout[-2000:]
+    selected, total, deselected = map(int, summary.groups())
+    assert selected > 1000 and deselected > 100 and selected + deselected == total
+    assert "tests/e2e/test_readme.py::test_the_quick_test_loop_block" not in result.stdout
+
+
+@pytest.mark.slow
+def test_the_golden_update_block(project: Path) -> None:
+    # Rewriting the goldens of the committed compiler changes none of them.
+    script = readme.block("Tests", ".venv/bin/python -m pytest tests/compiler/test_cases.py").text
+    run_ok(script, project, readme.shell_env(project))
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True,
+                            text=True, check=True).stdout  # fmt: skip
+    assert status == "", status
