@@ -1,0 +1,55 @@
+"""When Dagster's automation loads a partitioned Cascade asset: at every tick of the
+ingestion's cron, the partition in progress (today's, with daily partitions), and the one
+before it once more after it closes, so that rows the source added to a partition after its
+last load are not missed.
+
+Dagster's `AutomationCondition.on_cron` requests only the latest partition of the asset's
+partitions definition. Cascade's partitions end with the partition in progress (`end_offset=1`),
+so on_cron alone would load today and never see the last hours of yesterday again; without the
+offset (phlo's decorator) it loads yesterday again and again and never today.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dagster as dg
+
+# Per partition granularity: the cron of its boundaries (Dagster's defaults: hours on the
+# hour, days at midnight UTC, weeks on Sunday, months on the 1st) and the look-back from the
+# end of the partition in progress that takes in the one before it too. Dagster takes the
+# partitions that lie wholly in the look-back, so it is the length of the two longest
+# neighbours (31 + 31 days for months) and shorter than any three.
+PARTITION_BOUNDARIES: dict[str, tuple[str, timedelta]] = {
+    "hourly": ("0 * * * *", timedelta(hours=2)),
+    "daily": ("0 0 * * *", timedelta(days=2)),
+    "weekly": ("0 0 * * 0", timedelta(days=14)),
+    "monthly": ("0 0 1 * *", timedelta(days=62)),
+}
+
+
+def load_on_cron(cron: str, partitions: str = "daily") -> dg.AutomationCondition:
+    """The automation condition of a Cascade asset with `partitions` ("hourly", "daily",
+    "weekly" or "monthly" time partitions ending with the one in progress) and a 5-field
+    `cron`, evaluated by Dagster's daemon (`dagster dev`, or a deployment's):
+
+    - at each tick of `cron`, the partition in progress is requested;
+    - the partition before it is requested at the first tick of `cron` after it closed (and,
+      when automation is turned on, at its first tick), then not again.
+
+    Raises KeyError for another `partitions`.
+    """
+    boundary, lookback = PARTITION_BOUNDARIES[partitions]
+    ticked = dg.AutomationCondition.cron_tick_passed(cron)
+    in_progress = dg.AutomationCondition.in_latest_time_window()
+    previous = (
+        dg.AutomationCondition.in_latest_time_window(lookback) & ~in_progress
+    ).with_label("previous partition")
+    closed = dg.AutomationCondition.cron_tick_passed(boundary).with_label("partition closed")
+    requested_since_closed = dg.AutomationCondition.newly_requested().since(closed)
+    return (
+        (in_progress & ticked).with_label(f"partition in progress, on cron {cron}")
+        | (previous & ticked & ~requested_since_closed).with_label(
+            f"previous partition, once after it closed, on cron {cron}"
+        )
+    ).with_label(f"Cascade: load on cron {cron}")
