@@ -35,3 +35,14 @@ def pings(partition_date: str):
 )
 def pongs(partition_date: str):
     return None
+
+
+@cascade_ingestion(
+    table_name="pangs",
+    unique_key="event_id",
+    validation_schema=Events,
+    group="app",
+    ignore_keys=("actor.url",),
+)
+def pangs(partition_date: str):
+    return None
