@@ -280,6 +280,9 @@ class Ingestion(_TableNames):
     retired_fields: tuple[RetiredField, ...] = ()
     # The breaking changes a review accepted, as "CODE:subject" (runtime/change_rules.py).
     allowed_breaking: tuple[str, ...] = ()
+    # Source keys the table does not keep on purpose, as dotted paths (`payload.commits`):
+    # the load drops them without a warning (TableContract.ignored_keys).
+    ignored_keys: tuple[str, ...] = ()
     last_column_id: int = 0
     last_partition_id: int = 999
     schema_source: str = ""  # the model class or iceberg_schema constant the schema came from

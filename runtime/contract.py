@@ -23,6 +23,8 @@ What each generated schema module would otherwise explain in comments:
   from `last_column_id`, new partition fields from `last_partition_id`.
 - `allowed_breaking` lists the breaking changes a review accepted (`allow_breaking` in the
   decorator; see `cascade diff`): loads apply them to the table, where Iceberg can.
+- `renamed_columns` and `ignored_keys` say how a source's keys reach the columns beyond their
+  names: an old name that still fills a renamed column, and the keys dropped on purpose.
 """
 
 from __future__ import annotations
@@ -73,6 +75,10 @@ class TableContract:
     # Old name -> column, for the columns a model renamed (`renamed_from`): a source that still
     # sends the old key fills the renamed column (runtime/records.py), instead of losing it.
     renamed_columns: Mapping[str, str] = field(default_factory=dict)
+    # Source keys the table does not keep on purpose (`ignored_keys` in the decorator), as
+    # dotted paths like the load's warning about dropped keys names them (`payload.commits`,
+    # and everything under it): they are dropped without that warning (runtime/records.py).
+    ignored_keys: tuple[str, ...] = ()
 
     @property
     def namespace(self) -> tuple[str, ...]:

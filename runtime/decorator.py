@@ -28,6 +28,7 @@ def cascade_ingestion(
     retry_delay_seconds: int | None = None,
     validate: bool = True,
     allow_breaking: tuple[str, ...] = (),
+    ignored_keys: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
     """Mark a function that returns a dlt source or resource for one daily partition."""
     params = dict(
@@ -44,6 +45,7 @@ def cascade_ingestion(
         retry_delay_seconds=retry_delay_seconds,
         validate=validate,
         allow_breaking=allow_breaking,
+        ignored_keys=ignored_keys,
     )
 
     def mark(fn: F) -> F:

@@ -13,7 +13,8 @@ Names. A key becomes a column through dlt's naming convention (`userName` -> `us
 dlt's `normalize_identifier`), unless it already is a column's name. A nested object fills
 `parent__child` columns where the schema has those (dlt's `shorten_fragments` makes the path)
 and a struct where the schema declares one. Two keys of one object that land on one column are
-refused; keys the schema does not have are dropped and reported.
+refused; keys the schema does not have are dropped and reported, except the keys the
+ingestion declares ignored (`ignored_keys`), which are dropped without a word.
 
 Values. None or an absent key is null, `[]` stays `[]`, structs, lists and maps are built as
 Arrow nested arrays; each primitive column by value_rules.py (Arrow where its conversion is
@@ -25,7 +26,7 @@ the refusal names each column with its first values and counts.
 """
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -67,7 +68,8 @@ class Problems:
     """What the conversion refused, by column path and reason, and the keys it dropped."""
 
     refusals: dict[tuple[str, str], _Refusal] = field(default_factory=dict)
-    # Source keys the schema has no column for, as dotted paths, with the records holding them.
+    # Source keys the schema has no column for, as dotted paths, with the records holding them
+    # (the keys the ingestion declares ignored are not among them).
     dropped: dict[str, int] = field(default_factory=dict)
 
     def refuse(self, path: str, reason: str, sample: str | None = None, count: int = 1) -> None:
@@ -115,6 +117,7 @@ class RecordConverter(ItemTransform[Any]):
         naming: NamingConvention,
         table_name: str | None = None,
         renamed_columns: Mapping[str, str] | None = None,
+        ignored_keys: Collection[str] = (),
     ) -> None:
         # ItemTransform wants a function to call; this step is its own `__call__`.
         super().__init__(lambda item: item)
@@ -127,6 +130,9 @@ class RecordConverter(ItemTransform[Any]):
         self.renamed = {
             old: new for old, new in (renamed_columns or {}).items() if old not in self.columns
         }
+        # Source keys dropped on purpose (the contract's `ignored_keys`), as the dotted paths
+        # `problems.dropped` would name them; each names everything under it too.
+        self.ignored = frozenset(ignored_keys)
         self.staging_schema = pa.schema(
             [pa.field(f.name, self._storage(f.field_type)) for f in self.columns.values()]
         )
@@ -240,10 +246,26 @@ class RecordConverter(ItemTransform[Any]):
                     self._put(keyed, child, found, child)
             else:
                 for key in spelled:
-                    present = sum(1 for o in objects if o and key in o)
                     named = key if isinstance(key, str) and key.strip() else repr(key)
-                    self.problems.drop(f"{where}{named}", present)
+                    dropped = f"{where}{named}"
+                    if not self._ignored(dropped):
+                        present = sum(1 for o in objects if o and key in o)
+                        self.problems.drop(dropped, present)
         return keyed
+
+    def _ignored(self, path: str) -> bool:
+        """Whether the dropped key at `path` is declared ignored: it, or a key it is inside
+        (`payload.commits` covers `payload.commits.sha`; `payload.commit` does not)."""
+        if not self.ignored:
+            return False
+        if path in self.ignored:
+            return True
+        end = path.find(".")
+        while end != -1:
+            if path[:end] in self.ignored:
+                return True
+            end = path.find(".", end + 1)
+        return False
 
     def _put(
         self, keyed: dict[str, tuple[list, str]], name: str, found: tuple[list, str], path: str

@@ -6,7 +6,7 @@ table as it was.
 """
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -188,7 +188,7 @@ def prepare_batch(
         if result is None:
             log.info(f"The ingestion function returned None for {partition_date}: no data")
             return None
-        staged = stage(result, identifier, schema, table.renamed_columns)
+        staged = stage(result, identifier, schema, table.renamed_columns, table.ignored_keys)
     except Exception as error:
         if (refusal := configuration_refusal(error, identifier)) is not None:
             raise refusal from error
@@ -211,7 +211,8 @@ def prepare_batch(
             log.error(message)
             raise ValidationFailed(message, metadata={"model": validation_schema.__name__})
         log.warning(
-            f"Dropped {len(staged.dropped_keys)} key(s) the table schema does not have: {dropped}"
+            f"Dropped {len(staged.dropped_keys)} key(s) the table schema does not have: "
+            f"{dropped}. {_how_to_silence(staged.dropped_keys)}"
         )
 
     conform_started = time.monotonic()
@@ -236,6 +237,14 @@ def prepare_batch(
         dlt_elapsed,
         conform_elapsed,
         time.monotonic() - validate_started,
+    )
+
+
+def _how_to_silence(keys: Iterable[str]) -> str:
+    """How to stop the warning about dropped `keys`: keep them, or declare them ignored."""
+    return (
+        "To keep them, declare them in the model; to drop them without this warning, "
+        f"add ignored_keys={tuple(sorted(keys))!r} to the ingestion's decorator."
     )
 
 

@@ -9,7 +9,7 @@ folder for the pipeline, so runs never share state and nothing lands in ~/.dlt o
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,8 @@ POSITION = "_cascade_position"
 @dataclass(frozen=True)
 class Staged:
     rows: pa.Table
-    # Source keys the table has no column for (dotted paths), with the records holding them.
+    # Source keys the table has no column for (dotted paths), with the records holding them;
+    # not the keys the contract declares ignored.
     dropped_keys: dict[str, int]
 
 
@@ -44,10 +45,12 @@ def stage(
     identifier: str,
     schema: Schema,
     renamed_columns: Mapping[str, str] | None = None,
+    ignored_keys: Collection[str] = (),
 ) -> Staged | None:
     """Run `result` (what the ingestion function returned) and return its root table's rows,
     with the generated `schema`'s data columns and dlt's `_dlt_load_id` and `_dlt_id`. A key
-    named in `renamed_columns` (old name -> column, the contract's) fills the renamed column.
+    named in `renamed_columns` (old name -> column, the contract's) fills the renamed column;
+    a key named in `ignored_keys` (dotted paths, the contract's) is dropped and not reported.
 
     Returns None when the source yielded no rows. Raises `BatchError` naming each column whose
     values break the value rules (records.py), `SourceError` when `result` is not a dlt
@@ -64,7 +67,7 @@ def stage(
             dataset_name="staging",
         )
         naming = data.schema.naming if isinstance(data, DltSource) else DltSchema(table_name).naming
-        converter = RecordConverter(schema, naming, table_name, renamed_columns)
+        converter = RecordConverter(schema, naming, table_name, renamed_columns, ignored_keys)
         # The staging folder is empty on every run, so "replace" or "merge" dispositions of the
         # user's resource would mean nothing here (deduplication happens in the Iceberg merge);
         # the resource's column hints are dropped, because the converter decides the types, and

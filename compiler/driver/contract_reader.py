@@ -212,6 +212,7 @@ def _wrong_types(contract: TableContract) -> str | None:
             ),
             "renamed_columns",
         ),
+        (strings(contract.ignored_keys), "ignored_keys"),
     ]
     wrong = [name for ok, name in checks if not ok]
     if not wrong:
@@ -226,5 +227,6 @@ def _wrong_types(contract: TableContract) -> str | None:
         "last_partition_id": "a partition field id",
         "allowed_breaking": 'a tuple of "CODE:subject" strings',
         "renamed_columns": "a dict of old name to column name",
+        "ignored_keys": "a tuple of dotted source key paths",
     }
     return "; ".join(f"{name} is not {expected[name]}" for name in wrong)

@@ -169,6 +169,7 @@ def render_schema_module(ingestion: Ingestion) -> str:
     renamed = [
         f"        {literal(c.renamed_from)}: {literal(c.name)}," for c in columns if c.renamed_from
     ]
+    ignored = [f"        {literal(key)}," for key in ingestion.ignored_keys]
     lines += [
         ")",
         "",
@@ -182,6 +183,7 @@ def render_schema_module(ingestion: Ingestion) -> str:
         f"    last_partition_id={ingestion.last_partition_id},",
         f"    allowed_breaking={literal(ingestion.allowed_breaking)},",
         *(["    renamed_columns={", *renamed, "    },"] if renamed else []),
+        *(["    ignored_keys=(", *ignored, "    ),"] if ignored else []),
         ")",
     ]
     return "\n".join(lines) + "\n"

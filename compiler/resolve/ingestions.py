@@ -39,6 +39,7 @@ PARAMETERS = (
     "retry_delay_seconds",
     "validate",
     "allow_breaking",
+    "ignored_keys",
 )
 REQUIRED_PARAMETERS = ("table_name", "unique_key", "group")
 REQUIRED_HINTS = {
@@ -117,6 +118,7 @@ class IngestionResolver:
         )
         validate = read.boolean(facts.argument("validate"), True)
         allowed_breaking = read.allowances(facts.argument("allow_breaking"))
+        ignored_keys = read.ignored_keys(facts.argument("ignored_keys"), columns, schema_source)
         if self.report.count() > errors_before or columns is None:
             return None
         assert table_name and group and unique_key and max_retries is not None
@@ -151,6 +153,7 @@ class IngestionResolver:
             retry_delay_seconds=retry_delay,
             validate=validate and model is not None,
             allowed_breaking=allowed_breaking,
+            ignored_keys=ignored_keys,
             partition_start=self.config.partition_start,
             docstring=facts.docstring or "",
             span=facts.span,

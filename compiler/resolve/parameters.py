@@ -7,8 +7,18 @@ import re
 
 from cascade.compiler.diagnostics import did_you_mean
 from cascade.compiler.frontend.facts import Argument, CallValue, NameRef, NotLiteral
-from cascade.compiler.ir import METADATA_COLUMN_NAMES, Column, FreshnessHours, PartitionField
+from cascade.compiler.ir import (
+    METADATA_COLUMN_NAMES,
+    Column,
+    FreshnessHours,
+    IcebergType,
+    ListType,
+    MapType,
+    PartitionField,
+    StructType,
+)
 from cascade.compiler.resolve.cron import cron_problem
+from cascade.compiler.resolve.naming import dlt_name
 from cascade.compiler.resolve.report import Reporter
 from cascade.runtime.change_rules import RULES
 
@@ -46,6 +56,10 @@ TRANSFORM_SOURCE_TYPES = {
     "truncate": {"int", "long", "decimal", "string", "binary"},
 }  # fmt: skip
 TIME_TRANSFORMS = {"year", "month", "day", "hour"}
+IGNORED_KEYS_EXAMPLE = (
+    'e.g. ignored_keys=("actor.avatar_url", "payload.commits"), as the load\'s warning about '
+    "dropped keys names them"
+)
 
 
 class ArgumentReader:
@@ -333,6 +347,71 @@ class ArgumentReader:
                 return ()
         return tuple(sorted(set(entries)))
 
+    def ignored_keys(
+        self, argument: Argument | None, columns: tuple[Column, ...] | None, source: str
+    ) -> tuple[str, ...]:
+        """`ignored_keys=("actor.avatar_url", "payload.commits")`: source keys the table does
+        not keep on purpose, as dotted paths like the load's warning about dropped keys names
+        them; each names everything under it. A key the table keeps cannot be ignored."""
+        if argument is None or argument.value is None:  # None: the decorator's default, ()
+            return ()
+        value = self.literal(argument, "tuple of strings")
+        if value is None:
+            return ()
+        entries = (value,) if isinstance(value, str) else value
+        if not isinstance(entries, tuple | list) or not all(isinstance(e, str) for e in entries):
+            self.report.error(
+                argument.span,
+                f"ignored_keys must be a tuple of strings, got {_shown(value)}",
+                IGNORED_KEYS_EXAMPLE,
+            )
+            return ()
+        errors_before = self.report.count()
+        seen: set[str] = set()
+        for entry in entries:
+            if any(not part.strip() for part in entry.split(".")):
+                self.report.error(
+                    argument.span,
+                    f"ignored_keys entry {_shown(entry)} is not a dotted key path: a part of it "
+                    "is empty or blank",
+                    IGNORED_KEYS_EXAMPLE,
+                )
+            elif entry in seen:
+                self.report.error(
+                    argument.span,
+                    f"ignored_keys names {_shown(entry)} twice",
+                    "keep one of them",
+                )
+            elif columns is not None and (kept := _kept(entry, columns)) is not None:
+                where, columns_under = kept
+                if columns_under:
+                    self.report.error(
+                        argument.span,
+                        f"ignored_keys entry {_shown(entry)} holds the column(s) "
+                        f"{', '.join(columns_under)} of {source}",
+                        "an entry ignores everything under it: name the keys under it that "
+                        "the table does not keep, as the load's warning names them",
+                    )
+                else:
+                    self.report.error(
+                        argument.span,
+                        f"ignored_keys entry {_shown(entry)} is a key {source} keeps: it goes "
+                        f"to {where}",
+                        f"remove the entry, or the column from {source}: a key is either "
+                        "kept or ignored",
+                    )
+            elif outer := next((o for o in entries if entry.startswith(o + ".")), None):
+                self.report.error(
+                    argument.span,
+                    f"ignored_keys entry {_shown(entry)} is inside {_shown(outer)}, which the "
+                    "tuple names already",
+                    "an entry ignores everything under it: remove the inner one",
+                )
+            seen.add(entry)
+        if self.report.count() > errors_before:
+            return ()
+        return tuple(sorted(set(entries)))
+
     def boolean(self, argument: Argument | None, default: bool) -> bool:
         if argument is None:
             return default
@@ -353,3 +432,83 @@ def _type_name(column: Column) -> str:
     if hasattr(column.type, "scale"):
         return "decimal"
     return str(getattr(column.type, "name", "nested")).split("[")[0]
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _kept(entry: str, columns: tuple[Column, ...]) -> tuple[str, list[str]] | None:
+    """Where the table keeps the source key `entry` (a dotted path as the load names dropped
+    keys), the way the load routes keys to columns (runtime/records.py): the column or field it
+    goes to, or the columns under it (`payload` of `payload__action`); None for a key the load
+    would drop. Keys are named as dlt names them (`avatarUrl` -> `avatar_url`); a struct's
+    fields, list elements (`tags[]`) and map keys and values (`m.value`) are followed below a
+    column."""
+    by_name = {c.name: c for c in columns if c.name not in METADATA_COLUMN_NAMES}
+    renamed = {c.renamed_from: c for c in columns if c.renamed_from}
+    parts = [_list_part(part) for part in entry.split(".")]
+    flattened: list[str] = []  # the keys of nested objects flattened into `a__b` columns
+    for index, (key, lists) in enumerate(parts):
+        if index == 0 and key in by_name:
+            column: Column | None = by_name[joined := key]
+        else:
+            name = _key_name(key)
+            if name is None:
+                return None
+            flattened.append(name)
+            joined = "__".join(flattened)
+            column = by_name.get(joined) or (renamed.get(joined) if index == 0 else None)
+        if column is not None:
+            path = _kept_below(column.type, lists, parts[index + 1 :], column.name)
+            if path is None:
+                return None
+            where = f"the column {column.name!r}"
+            if column.name != joined and column.renamed_from == joined:
+                where += f" (renamed from {joined!r})"
+            return (where if path == column.name else f"{path}, in {where}"), []
+        if lists:  # a list the table has no column for: the load drops it whole
+            return None
+    prefix = "__".join(flattened) + "__"
+    under = [repr(name) for name in by_name if name.startswith(prefix)]
+    return ("", under) if under else None
+
+
+def _kept_below(
+    value: IcebergType, lists: int, parts: list[tuple[str, int]], path: str
+) -> str | None:
+    """The path of what keeps the rest of a key below a column's type `value`, or None where
+    the load drops it: a key a struct has no field for."""
+    for _ in range(lists):
+        if not isinstance(value, ListType):
+            return path
+        value, path = value.element, path + "[]"
+    if not parts:
+        return path
+    (key, lists), rest = parts[0], parts[1:]
+    if isinstance(value, StructType):
+        name = key if any(f.name == key for f in value.fields) else _key_name(key)
+        field = next((f for f in value.fields if f.name == name), None)
+        if field is None:
+            return None
+        return _kept_below(field.type, lists, rest, f"{path}.{field.name}")
+    if isinstance(value, MapType) and key in ("key", "value"):
+        inner = value.key if key == "key" else value.value
+        return _kept_below(inner, lists, rest, f"{path}.{key}")
+    # Inside a primitive, a list's elements or a map's entries: all of it is the column's.
+    return path
+
+
+def _list_part(part: str) -> tuple[str, int]:
+    """`tags[]` -> ("tags", 1): the load names a list's elements `column[]`."""
+    lists = 0
+    while part.endswith("[]") and len(part) > 2:
+        part, lists = part[:-2], lists + 1
+    return part, lists
+
+
+def _key_name(key: str) -> str | None:
+    """dlt's name for a source key; None where it is not known here (a key holding `__`,
+    which dlt names as one identifier, not as the path it names for a column)."""
+    return dlt_name(key) if "__" not in key else None

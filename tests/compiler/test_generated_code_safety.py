@@ -35,7 +35,13 @@ from cascade.runtime import cascade_ingestion
 from models.notes import Notes
 
 
-@cascade_ingestion(table_name="notes", unique_key="note_id", validation_schema=Notes, group="g")
+@cascade_ingestion(
+    table_name="notes",
+    unique_key="note_id",
+    validation_schema=Notes,
+    group="g",
+    ignored_keys=({ignored_key},),
+)
 def load(partition_date: str):
     {ingestion_doc}
     return None
@@ -98,7 +104,9 @@ def generate_and_import(root: Path, description: str, model_doc: str, ingestion_
                 model_doc=repr(model_doc), description=repr(description)
             ),
             "ingestion/__init__.py": "",
-            "ingestion/notes.py": INGESTION.format(ingestion_doc=repr(ingestion_doc)),
+            "ingestion/notes.py": INGESTION.format(
+                ingestion_doc=repr(ingestion_doc), ignored_key=repr(ignored_key(description))
+            ),
         },
     )
     compilation = compile_project(load_config(root), previous={})
@@ -111,6 +119,11 @@ def generate_and_import(root: Path, description: str, model_doc: str, ingestion_
     return import_fresh(root, "generated.schemas.g.notes"), import_fresh(
         root, "generated.assets.g.notes"
     )
+
+
+def ignored_key(text: str) -> str:
+    """A source key to ignore that holds `text`: a dotted path of non-blank parts."""
+    return "meta.k" + text.replace(".", "")
 
 
 DEFINITIONS = (ast.Import, ast.ImportFrom, ast.Assign, ast.FunctionDef)
@@ -145,6 +158,7 @@ def test_user_text_round_trips_exactly_and_executes_nothing(
         schema, asset = generate_and_import(Path(folder), description, model_doc, ingestion_doc)
     [note_id] = [f for f in schema.SCHEMA.fields if f.name == "note_id"]
     assert note_id.doc == (description or None)
+    assert schema.TABLE.ignored_keys == (ignored_key(description),)
     # Docstrings as Python shows them (inspect.getdoc), trimmed.
     title = "Iceberg table raw.notes, from the Pandera model Notes."
     model_text = inspect.cleandoc(model_doc)

@@ -59,6 +59,7 @@ def asset(
     produce,  # the ingestion function: partition -> dlt resource or None
     schema: Schema,
     model: type[DataFrameModel] | None = None,
+    ignored_keys: tuple[str, ...] = (),
 ) -> dg.AssetsDefinition:
     """The asset `cascade gen` writes, over `produce`; with the Pandera check when validated."""
     checks = [dg.AssetCheckSpec("pandera_validation", asset="dlt_things")] if model else []
@@ -85,6 +86,7 @@ def asset(
                 retired_field_ids={},
                 last_column_id=max(schema.field_ids),
                 last_partition_id=999,
+                ignored_keys=ignored_keys,
             ),
             validate=model is not None,
             max_runtime_seconds=None,
@@ -474,3 +476,76 @@ def test_a_strict_model_refuses_keys_it_does_not_have(catalog: Catalog) -> None:
     assert "(records): unknown keys: extra (2 record(s))" in message
     assert not check_result(result).passed
     assert state(catalog) is None
+
+
+# Keys the ingestion declares ignored (`ignored_keys=` in the decorator, the contract's
+# `ignored_keys`): dropped without a warning and not counted; the other unknown keys as before.
+
+
+def dropped_warnings(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance) -> list:
+    return [
+        entry.user_message
+        for entry in instance.all_logs(result.run_id)
+        if entry.user_message.startswith("Dropped ") and "key(s)" in entry.user_message
+    ]
+
+
+def test_ignored_keys_are_dropped_without_a_warning_and_not_counted(catalog: Catalog) -> None:
+    schema = table_schema(NestedField(2, "note", StringType(), required=False))
+    records = [
+        {"id": 1, "note": "a", "url": "u1", "meta": {"x": 1, "links": [{"href": "h"}]}},
+        {"id": 2, "url": "u2", "meta": None},
+    ]
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = materialize(
+        asset(yielding(records), schema, ignored_keys=("meta", "url")), instance=instance
+    )
+
+    assert metadata_of(result)["rows_dropped_columns"] == 0
+    assert dropped_warnings(result, instance) == []
+    assert read_back(catalog, "note") == {1: "a", 2: None}
+
+
+def test_a_key_not_declared_ignored_is_still_warned_about_and_counted(catalog: Catalog) -> None:
+    schema = table_schema(NestedField(2, "note", StringType(), required=False))
+    records = [
+        {"id": 1, "note": "a", "url": "u1", "extra": 1},
+        {"id": 2, "url": "u2", "actor": {"url": "a", "login": "b"}},
+    ]
+    instance = dg.DagsterInstance.ephemeral()
+
+    result = materialize(
+        asset(yielding(records), schema, ignored_keys=("url", "actor.url")), instance=instance
+    )
+
+    # `actor` has no column at all, so it is dropped whole, as `actor`: ignoring `actor.url`
+    # does not cover the object around it.
+    assert metadata_of(result)["rows_dropped_columns"] == 2
+    assert dropped_warnings(result, instance) == [
+        "Dropped 2 key(s) the table schema does not have: actor (1 record(s)), extra "
+        "(1 record(s)). To keep them, declare them in the model; to drop them without this "
+        "warning, add ignored_keys=('actor', 'extra') to the ingestion's decorator."
+    ]
+    assert read_back(catalog, "note") == {1: "a", 2: None}
+
+
+def test_a_strict_model_accepts_ignored_keys_and_refuses_the_others(catalog: Catalog) -> None:
+    schema = table_schema(NestedField(2, "note", StringType(), required=False))
+    declared = [{"id": 1, "note": "a", "url": "u1"}, {"id": 2, "url": "u2"}]
+
+    loaded = materialize(asset(yielding(declared), schema, StrictThing, ignored_keys=("url",)))
+
+    assert metadata_of(loaded)["rows_dropped_columns"] == 0
+    assert check_result(loaded).passed
+    assert read_back(catalog, "note") == {1: "a", 2: None}
+    before = state(catalog)
+
+    undeclared = [{"id": 3, "url": "u3", "extra": 1}]
+    refused = materialize(asset(yielding(undeclared), schema, StrictThing, ignored_keys=("url",)))
+
+    message = failure_message(refused)
+    assert "StrictThing is strict and the records hold key(s) it does not have" in message
+    assert "(records): unknown keys: extra (1 record(s))" in message
+    assert "url" not in message
+    assert state(catalog) == before

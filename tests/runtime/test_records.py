@@ -825,6 +825,110 @@ def test_load_columns_from_the_source_are_dropped() -> None:
     assert converting.problems.dropped == {"_dlt_id": 1, "_cascade_ingested_at": 1}
 
 
+# Keys declared ignored (the contract's `ignored_keys`): dropped, and neither reported nor
+# counted; named by the dotted path `problems.dropped` would give them.
+
+
+def ignoring(*ignored_keys: str, columns: tuple[NestedField, ...]) -> RecordConverter:
+    return RecordConverter(Schema(*columns), NAMING, ignored_keys=ignored_keys)
+
+
+def test_ignored_keys_are_dropped_unreported_and_the_others_still_reported() -> None:
+    converting = ignoring(
+        "extra",
+        "v.note",
+        "actor.url",
+        columns=(ORIGIN, *FLATTENED[:1], NestedField(5, "id", LongType())),
+    )
+
+    table = converting(
+        [
+            {"id": 1, "extra": 1, "more": 2, "v": {"site_name": "a", "note": "x", "other": 0}},
+            {"id": 2, "extra": None, "actor": {"login": "l", "url": "u", "avatar_url": "a"}},
+        ]
+    )
+
+    assert table.column("id").to_pylist() == [1, 2]
+    assert table.column("actor__login").to_pylist() == [None, "l"]
+    assert converting.problems.lines() == []
+    assert converting.problems.dropped == {"more": 1, "v.other": 1, "actor.avatar_url": 1}
+
+
+def test_an_ignored_key_covers_everything_under_it_and_nothing_beside_it() -> None:
+    converting = ignoring(
+        "payload.commits", columns=(NestedField(1, "payload__action", StringType()),)
+    )
+
+    converting(
+        [
+            {
+                "payload": {
+                    "action": "pushed",
+                    "commits": [{"sha": "1", "author": {"name": "n"}}],
+                    "commits_url": "u",
+                }
+            },
+            {"payload": {"commits": {"nested": {"deeper": 1}}}},
+        ]
+    )
+
+    # `payload.commits_url` starts like the ignored key but is a key of its own.
+    assert converting.problems.dropped == {"payload.commits_url": 1}
+
+
+def test_a_path_under_an_ignored_key_is_ignored() -> None:
+    # `cascade gen` refuses to ignore `payload` while the model keeps `payload__action`; a
+    # contract written by hand may, and every key reported under it is then ignored.
+    converting = ignoring("payload", columns=(NestedField(1, "payload__action", StringType()),))
+
+    table = converting([{"payload": {"action": "opened", "issue": {"id": 1}, "number": 7}}])
+
+    assert table.column("payload__action").to_pylist() == ["opened"]
+    assert converting.problems.dropped == {}
+
+
+def test_ignored_keys_inside_list_elements_and_map_values_name_their_path() -> None:
+    by_name = MapType(
+        20,
+        StringType(),
+        21,
+        StructType(NestedField(22, "lat", DoubleType(), required=True)),
+        value_required=False,
+    )
+    converting = ignoring("v[].alt", "m.value.z", columns=(POINTS, NestedField(5, "m", by_name)))
+
+    converting(
+        [
+            {
+                "v": [{"lat": 1, "alt": 2}, {"lat": 2, "alt": 3, "speed": 1}],
+                "m": {"a": {"lat": 1, "z": 0, "y": 1}},
+            }
+        ]
+    )
+
+    assert converting.problems.dropped == {"v[].speed": 1, "m.value.y": 1}
+
+
+def test_ignored_keys_are_matched_as_spelled_in_the_report() -> None:
+    # The report names a key as the source spells it: `avatarUrl`, not dlt's `avatar_url`.
+    converting = ignoring(
+        "actor.avatarUrl", columns=(NestedField(1, "actor__login", StringType()),)
+    )
+
+    converting([{"actor": {"login": "l", "avatarUrl": "a", "gravatarId": ""}}])
+
+    assert converting.problems.dropped == {"actor.gravatarId": 1}
+
+
+def test_ignored_columns_of_a_frame_are_dropped_unreported() -> None:
+    converting = ignoring("url", columns=(NestedField(1, "id", LongType()),))
+
+    table = converting(pa.table({"id": [1, 2], "url": ["a", "b"], "extra": [0, 1]}))
+
+    assert table.column("id").to_pylist() == [1, 2]
+    assert converting.problems.dropped == {"extra": 2}
+
+
 # Items: what a resource yields.
 
 

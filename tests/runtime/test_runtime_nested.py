@@ -183,7 +183,11 @@ def test_nested_values_load_with_the_generated_ids_and_read_back(catalog: Catalo
     # The key the struct does not have is dropped and reported by its path.
     assert materialization.metadata["rows_dropped_columns"].value == 1
     logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
-    assert "Dropped 1 key(s) the table schema does not have: origin.extra (1 record(s))" in logged
+    assert (
+        "Dropped 1 key(s) the table schema does not have: origin.extra (1 record(s)). "
+        "To keep them, declare them in the model; to drop them without this warning, "
+        "add ignored_keys=('origin.extra',) to the ingestion's decorator."
+    ) in logged
     table = catalog.load_table(IDENTIFIER)
     assert index_by_name(table.schema()) == index_by_name(SCHEMA)
     rows = {row["_id"]: row for row in table.scan().to_arrow().to_pylist()}

@@ -126,6 +126,7 @@ def contract_text(**fields: str) -> str:
         (contract_text(unique_key="5"), "<m>:4:9: unique_key is not a tuple of column names"),
         (contract_text(last_column_id="True"), "<m>:4:9: last_column_id is not a field id"),
         (contract_text(renamed_columns='{"old": 1}'), "<m>:4:9: renamed_columns is not"),
+        (contract_text(ignored_keys='("a.b", 1)'), "<m>:4:9: ignored_keys is not a tuple"),
         (
             contract_text(allowed_breaking='("CAS201:x", 2)'),
             "<m>:4:9: allowed_breaking is not",
