@@ -12,6 +12,7 @@ _EXPORTS = {
     "cascade_ingestion": "decorator",
     "IcebergResource": "catalog",
     "IngestionConfig": "config",
+    "load_on_cron": "automation",
     "run_ingestion": "run",
     "merge_batch": "merge",
     "MergeOutcome": "merge",
@@ -34,11 +35,13 @@ __all__ = [
     "TableMismatchError",
     "ValidationFailed",
     "cascade_ingestion",
+    "load_on_cron",
     "merge_batch",
     "run_ingestion",
 ]
 
 if TYPE_CHECKING:
+    from cascade.runtime.automation import load_on_cron
     from cascade.runtime.catalog import IcebergResource
     from cascade.runtime.config import IngestionConfig
     from cascade.runtime.decorator import cascade_ingestion

@@ -42,9 +42,9 @@ def load_on_cron(cron: str, partitions: str = "daily") -> dg.AutomationCondition
     boundary, lookback = PARTITION_BOUNDARIES[partitions]
     ticked = dg.AutomationCondition.cron_tick_passed(cron)
     in_progress = dg.AutomationCondition.in_latest_time_window()
-    previous = (
-        dg.AutomationCondition.in_latest_time_window(lookback) & ~in_progress
-    ).with_label("previous partition")
+    previous = (dg.AutomationCondition.in_latest_time_window(lookback) & ~in_progress).with_label(
+        "previous partition"
+    )
     closed = dg.AutomationCondition.cron_tick_passed(boundary).with_label("partition closed")
     requested_since_closed = dg.AutomationCondition.newly_requested().since(closed)
     return (

@@ -13,6 +13,7 @@ RESERVED_NAMES = frozenset(
         "timedelta",
         "IcebergResource",
         "IngestionConfig",
+        "load_on_cron",
         "run_ingestion",
         "context",
         "config",
@@ -70,14 +71,15 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
     if ingestion.docstring:
         decorator.append(f"description={literal(ingestion.docstring)}")
     decorator += [
-        f"partitions_def=dg.DailyPartitionsDefinition(start_date={literal(ingestion.partition_start)})",
+        # end_offset=1: the partitions end with today's, so a load during the day can address
+        # the partition in progress (runtime/automation.py).
+        "partitions_def=dg.DailyPartitionsDefinition("
+        f"start_date={literal(ingestion.partition_start)}, end_offset=1)",
         f"retry_policy=dg.RetryPolicy(max_retries={ingestion.max_retries}, "
         f"delay={literal(ingestion.retry_delay_seconds)})",
     ]
     if ingestion.cron:
-        decorator.append(
-            f"automation_condition=dg.AutomationCondition.on_cron({literal(ingestion.cron)})"
-        )
+        decorator.append(f"automation_condition=load_on_cron({literal(ingestion.cron)})")
     if ingestion.freshness:
         decorator.append(
             "freshness_policy=dg.FreshnessPolicy.time_window("
@@ -116,7 +118,8 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         "# The project's packages are imported now, while Dagster has the project folder on",
         "# sys.path (only during loading), so that the asset can import its modules when it runs.",
         *package_imports,
-        "from cascade.runtime import IcebergResource, IngestionConfig",
+        "from cascade.runtime import IcebergResource, IngestionConfig"
+        + (", load_on_cron" if ingestion.cron else ""),
         "",
         "",
         "@dg.asset(",

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pytest
 from pyiceberg.types import DateType, DecimalType, FloatType, IntegerType, TimestamptzType
 
-from cascade.runtime import IcebergResource
+from cascade.runtime import IcebergResource, load_on_cron
 from examples.fixtures.github_server import (
     GitHubFixtureServer,
     event_count,
@@ -280,9 +280,11 @@ def run_ingestion_arguments(module) -> dict[str, object]:
 def test_generated_asset_carries_the_decorator_parameters(asset, module, table, expected):
     [spec] = asset.specs
     assert spec.group_name == "github"
-    assert asset.partitions_def == dg.DailyPartitionsDefinition(start_date="2024-01-01")
+    assert asset.partitions_def == dg.DailyPartitionsDefinition(
+        start_date="2024-01-01", end_offset=1
+    )
     assert asset.op.retry_policy == expected["retry"]
-    assert spec.automation_condition == dg.AutomationCondition.on_cron(expected["cron"])
+    assert spec.automation_condition == load_on_cron(expected["cron"])
     warn, fail = expected["freshness"]
     assert spec.freshness_policy == dg.FreshnessPolicy.time_window(
         warn_window=timedelta(hours=warn), fail_window=timedelta(hours=fail)

@@ -13,7 +13,8 @@ from generated.definitions import defs as cascade_defs
 GLUCOSE = dg.AssetKey("dlt_glucose_entries")
 
 
-@dg.asset(deps=[GLUCOSE], partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01"))
+# The generated asset's own partitions (they end with today's): one run can then load both.
+@dg.asset(deps=[GLUCOSE], partitions_def=cascade_defs.get_assets_def(GLUCOSE).partitions_def)
 def daily_mean_sgv(context: dg.AssetExecutionContext, iceberg: IcebergResource) -> float:
     """A user's asset that reads the Cascade table through the same resource."""
     table = iceberg.load_catalog().load_table("raw.glucose_entries")

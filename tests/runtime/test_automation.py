@@ -57,8 +57,13 @@ def day(instant: datetime, days_before: int = 0) -> str:
 
 
 def test_an_hourly_cron_on_daily_partitions_loads_today_and_yesterday_once_more() -> None:
-    # The example's settings (phlo's decorator's): cron "0 */1 * * *", daily partitions.
-    glucose = asset_with("daily", "0 */1 * * *")
+    # The example's settings (phlo's decorator's): cron "0 */1 * * *", daily partitions; the
+    # asset as generated.
+    from generated.definitions import defs
+
+    glucose = dg.Definitions(
+        assets=[defs.get_assets_def("dlt_glucose_entries")], resources=defs.resources
+    )
     start = datetime(2024, 3, 5, 21, 7, tzinfo=UTC)
     seen = list(requests(glucose, start, timedelta(minutes=30), 2 * 27 * 2))
     first_tick = start + timedelta(minutes=60)

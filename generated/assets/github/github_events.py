@@ -9,16 +9,16 @@ import dagster as dg
 # The project's packages are imported now, while Dagster has the project folder on
 # sys.path (only during loading), so that the asset can import its modules when it runs.
 import examples  # noqa: F401
-from cascade.runtime import IcebergResource, IngestionConfig
+from cascade.runtime import IcebergResource, IngestionConfig, load_on_cron
 
 
 @dg.asset(
     name="dlt_github_events",
     group_name="github",
     description="Public events of a GitHub user, one daily partition per UTC day of `created_at`.",
-    partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01"),
+    partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1),
     retry_policy=dg.RetryPolicy(max_retries=5, delay=120),
-    automation_condition=dg.AutomationCondition.on_cron("15 * * * *"),
+    automation_condition=load_on_cron("15 * * * *"),
     freshness_policy=dg.FreshnessPolicy.time_window(
         warn_window=timedelta(hours=2), fail_window=timedelta(hours=26)
     ),

@@ -9,15 +9,15 @@ import dagster as dg
 # sys.path (only during loading), so that the asset can import its modules when it runs.
 import ingestion  # noqa: F401
 import models  # noqa: F401
-from cascade.runtime import IcebergResource, IngestionConfig
+from cascade.runtime import IcebergResource, IngestionConfig, load_on_cron
 
 
 @dg.asset(
     name="dlt_events",
     group_name="app",
-    partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01"),
+    partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1),
     retry_policy=dg.RetryPolicy(max_retries=3, delay=30),
-    automation_condition=dg.AutomationCondition.on_cron("0 9-5 * * *"),
+    automation_condition=load_on_cron("0 9-5 * * *"),
     kinds={"dlt", "iceberg"},
     metadata={
         "cascade/source": "ingestion/events.py",

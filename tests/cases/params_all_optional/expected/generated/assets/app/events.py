@@ -10,16 +10,16 @@ import dagster as dg
 # sys.path (only during loading), so that the asset can import its modules when it runs.
 import ingestion  # noqa: F401
 import models  # noqa: F401
-from cascade.runtime import IcebergResource, IngestionConfig
+from cascade.runtime import IcebergResource, IngestionConfig, load_on_cron
 
 
 @dg.asset(
     name="dlt_events",
     group_name="app",
     description="Events of the app, one daily partition per UTC day.",
-    partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01"),
+    partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1),
     retry_policy=dg.RetryPolicy(max_retries=5, delay=120),
-    automation_condition=dg.AutomationCondition.on_cron("0 */1 * * *"),
+    automation_condition=load_on_cron("0 */1 * * *"),
     freshness_policy=dg.FreshnessPolicy.time_window(
         warn_window=timedelta(hours=1), fail_window=timedelta(hours=24)
     ),

@@ -16,7 +16,7 @@ from cascade.runtime import IcebergResource, IngestionConfig
     name="dlt_crm_customers",
     group_name="crm",
     description="Customers from the CRM.",
-    partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01"),
+    partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1),
     retry_policy=dg.RetryPolicy(max_retries=3, delay=30),
     kinds={"dlt", "iceberg"},
     metadata={
