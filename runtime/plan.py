@@ -44,7 +44,7 @@ def plan_tables(catalog: Catalog, contracts: list[TableContract], branch: str) -
     from pyiceberg.exceptions import NoSuchTableError
     from pyiceberg.table.refs import MAIN_BRANCH
 
-    from cascade.runtime.table import foreign_ids, is_managed, plan_evolution
+    from cascade.runtime.table import adoption_helps, foreign_ids, plan_evolution
 
     plans = []
     for target in sorted(contracts, key=lambda c: c.identifier):
@@ -69,7 +69,7 @@ def plan_tables(catalog: Catalog, contracts: list[TableContract], branch: str) -
         changes, refused = plan_evolution(table, target, target.allowed_breaking)
         status = "refused" if refused else "evolve" if changes else "up to date"
         detail = ""
-        if refused and not is_managed(table):
+        if adoption_helps(table, refused):
             detail = f"not created by Cascade: `cascade adopt {target.identifier}` fits the schema"
         plans.append(
             TablePlan(

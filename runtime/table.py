@@ -18,7 +18,7 @@ from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.types import IcebergType, NestedField, PrimitiveType
 
 from cascade.runtime import field_ids
-from cascade.runtime.contract import TableContract
+from cascade.runtime.contract import METADATA_COLUMN_NAMES, TableContract
 from cascade.runtime.errors import TableMismatchError
 from cascade.runtime.evolution import Change, TableShape, classify
 from cascade.runtime.schema_slots import ROOT, index_slots
@@ -74,7 +74,7 @@ def prepare_table(catalog: Catalog, contract: TableContract) -> PreparedTable:
         )
     changes, refused = plan_evolution(table, contract, allowed)
     if refused:
-        raise refusal(identifier, refused, allowed, adoptable=not is_managed(table))
+        raise refusal(identifier, refused, allowed, adoptable=adoption_helps(table, refused))
     changed, problems = _evolve(transaction, table, contract, changes)
     check_table(transaction.table_metadata, contract, problems)
     if changed:
@@ -331,6 +331,16 @@ def _has_rows(table: Table) -> bool:
 def is_managed(table: Table) -> bool:
     """Whether Cascade created (or adopted) the table: its ids are the generated ones."""
     return table.properties.get(MANAGED_PROPERTY) == "true"
+
+
+def adoption_helps(table: Table, refused: list[Change]) -> bool:
+    """Whether `cascade adopt` would lift a refusal: for a table made elsewhere, with rows,
+    that lacks Cascade's metadata columns, which the generated schema requires but an adopted
+    one adds as optional (runtime/adopt.py). Adopting changes nothing else that is refused (a
+    drop stays a drop), so it is not suggested otherwise, after an adoption in particular."""
+    return not is_managed(table) and any(
+        change.code == "CAS204" and change.subject in METADATA_COLUMN_NAMES for change in refused
+    )
 
 
 def foreign_ids(table: Table, schema: Schema) -> list[str]:

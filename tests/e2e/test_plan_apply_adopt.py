@@ -141,3 +141,43 @@ def test_adopt_generates_the_ids_of_a_table_made_elsewhere(project_copy: Path, r
     assert "legacy" not in live.schema().column_names
     assert live.properties["cascade.managed"] == "true"
     assert len(live.scan().to_arrow()) == rows
+
+
+def test_plan_suggests_adopt_only_where_adopting_lifts_the_refusal(project_copy: Path) -> None:
+    catalog = catalog_of(project_copy)
+    catalog.create_namespace("raw")
+    # Made elsewhere with the generated ids, and rows, but none of Cascade's metadata columns:
+    # the generated schema requires them, an adopted one adds them as optional.
+    made = Schema(
+        NestedField(1, "_id", StringType(), required=True),
+        NestedField(2, "sgv", LongType(), required=True),
+        NestedField(3, "date", LongType(), required=True),
+        NestedField(4, "date_string", TimestamptzType(), required=True),
+    )
+    row = {"_id": "a", "sgv": 100, "date": 1, "date_string": datetime(2024, 1, 1, tzinfo=UTC)}
+    catalog.create_table(GLUCOSE, schema=made).append(
+        pa.Table.from_pylist([row], schema=made.as_arrow())
+    )
+    hint = f"not created by Cascade: `cascade adopt {GLUCOSE}` fits the schema"
+
+    planned = cascade(project_copy, "plan")
+    assert planned.returncode == 2
+    assert "CAS204 BREAKING" in planned.stdout and "_dlt_id" in planned.stdout, planned.stdout
+    assert hint in planned.stdout
+
+    assert cascade(project_copy, "adopt", GLUCOSE).returncode == 0
+    planned = cascade(project_copy, "plan")
+    assert planned.returncode == 0, planned.stdout  # adopting lifted the refusal
+    assert "raw.glucose_entries: evolve" in planned.stdout
+
+    # A refusal adopting cannot lift (a drop) comes without the suggestion.
+    edit(
+        project_copy / MODEL,
+        '    sgv: int = Field(ge=1, le=1000, description="Sensor glucose value in mg/dL")\n',
+        "",
+    )
+    assert cascade(project_copy, "gen").returncode == 0
+    planned = cascade(project_copy, "plan")
+    assert planned.returncode == 2
+    assert "CAS201 BREAKING column-dropped           sgv (id 2)" in planned.stdout, planned.stdout
+    assert hint not in planned.stdout

@@ -46,6 +46,7 @@ RUNS = [
     ("Looking at the tables", ".venv/bin/cascade show", "test_the_blocks_that_read_the_tables"),
     ("Catalog configuration", "export PYICEBERG_CATALOG__", "test_the_postgresql_block"),
     ("Walkthrough", "$ cascade gen", "test_the_walkthrough_sessions"),
+    ("Adopting a table made elsewhere", "$ cascade plan", "test_the_adoption_session"),
     ("Tests", '.venv/bin/python -m pytest -m "not slow"', "test_the_quick_test_loop_block"),
     ("Tests", ".venv/bin/python -m pytest tests/compiler/", "test_the_golden_update_block"),
 ]
@@ -156,6 +157,18 @@ def test_the_walkthrough_sessions(project: Path) -> None:
     name = '    table_name="glucose_entries",\n'
     edit(project / INGESTION, name, f"{name}    {allow},\n")
     readme.run_session(sessions[3], project, env)
+
+
+@pytest.mark.slow
+def test_the_adoption_session(project: Path) -> None:
+    env = readme.shell_env(project)
+    section = "Adopting a table made elsewhere"
+    made = readme.block(section, "from pyiceberg.schema import", language="python").text
+    run_ok(f".venv/bin/python - <<'EOF'\n{made}EOF\n", project, env)
+    readme.run_session(readme.block(section, "$ cascade plan", language="console"), project, env)
+    module = (project / "generated/schemas/nightscout/glucose_entries.py").read_text()
+    assert 'NestedField(2, "_id", StringType(), required=True' in module
+    assert '5: "legacy",' in module  # retired: the model lacks it
 
 
 def load_catalog_of(project: Path):
