@@ -4,22 +4,21 @@ into the embedded default catalog, then show what landed.
     python -m examples.demo [--days 3] [--start 2024-01-01]
 
 The Nightscout and GitHub fixture servers run on 127.0.0.1 for the duration, so no network is
-needed.
-The generated definitions are used exactly as a Dagster deployment would load them.
+needed. The generated definitions are used exactly as a Dagster deployment would load them, and
+the runs are recorded in the project's Dagster instance (DAGSTER_HOME, by default
+`.cascade/dagster`), where Dagster's UI (`make ui`) shows them with their metadata and checks.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import date, timedelta
 
 import dagster as dg
 from pyiceberg.table import Table
 from pyiceberg.transforms import TimeTransform
 
-from examples.fixtures.github_server import GitHubFixtureServer
-from examples.fixtures.nightscout_server import NightscoutFixtureServer
+from examples.with_fixtures import fixture_servers, project_dagster_home
 
 
 def main() -> None:
@@ -28,9 +27,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3, help="number of daily partitions")
     args = parser.parse_args()
 
-    with NightscoutFixtureServer() as nightscout, GitHubFixtureServer() as github:
-        os.environ["NIGHTSCOUT_BASE_URL"] = nightscout.url
-        os.environ["GITHUB_API_BASE_URL"] = github.url
+    home = project_dagster_home()
+    with fixture_servers(), dg.DagsterInstance.get() as instance:
         # Imported after the environment is set up, as `dagster` would import it.
         from generated.definitions import defs
 
@@ -40,7 +38,7 @@ def main() -> None:
             partition = (start + timedelta(days=offset)).isoformat()
             result = job.execute_in_process(
                 partition_key=partition,
-                instance=dg.DagsterInstance.ephemeral(),
+                instance=instance,
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
             for event in sorted(
@@ -57,6 +55,7 @@ def main() -> None:
                 )
 
     show_tables(defs)
+    print(f"\nThe runs are in the Dagster instance {home}: `make ui` shows them.")
 
 
 def show_tables(defs: dg.Definitions) -> None:

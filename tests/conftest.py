@@ -5,7 +5,6 @@ option; the hypothesis profiles. Plain helpers are in tests/helpers.py."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from pyiceberg.catalog import Catalog, load_catalog
 
 from examples.fixtures.nightscout_server import NightscoutFixtureServer
-from tests.helpers import REPO_ROOT
+from tests.helpers import copy_example_project
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,13 +34,7 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """The example project (pyproject.toml, examples/, generated/) copied to a temp folder."""
-    target = tmp_path / "project"
-    target.mkdir()
-    shutil.copy(REPO_ROOT / "pyproject.toml", target / "pyproject.toml")
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(REPO_ROOT / "examples", target / "examples", ignore=ignore)
-    shutil.copytree(REPO_ROOT / "generated", target / "generated", ignore=ignore)
-    return target
+    return copy_example_project(tmp_path / "project")
 
 
 @pytest.fixture

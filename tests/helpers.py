@@ -116,6 +116,16 @@ def copy_case(root: Path, target: Path, *, previous: bool = False) -> Path:
     return target
 
 
+def copy_example_project(target: Path) -> Path:
+    """The example project (pyproject.toml, examples/, generated/) copied to `target`."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO_ROOT / "pyproject.toml", target / "pyproject.toml")
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO_ROOT / "examples", target / "examples", ignore=ignore)
+    shutil.copytree(REPO_ROOT / "generated", target / "generated", ignore=ignore)
+    return target
+
+
 # -- processes ------------------------------------------------------------------------------
 
 

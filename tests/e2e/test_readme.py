@@ -36,13 +36,14 @@ RUNS = [
         "make demo",
         "test_quick_start.py::test_readme_commands_work_from_a_fresh_clone",
     ),
+    ("See it in Dagster's UI", "make ui", "test_dagster_ui.py::ui"),
+    ("See it in Dagster's UI", ".venv/bin/python -m examples", "test_the_make_ui_command_block"),
     (
         "See it in Dagster's UI",
-        ".venv/bin/python -m examples.fixtures.nightscout_server",
-        "test_dagster_cli.py::test_webserver_serves_the_generated_asset",
+        "DAGSTER_HOME=$PWD/.cascade/dagster",
+        "test_dagster_ui.py::test_the_readme_command_line_load_shows_in_the_ui",
     ),
-    ("See it in Dagster's UI", "NIGHTSCOUT_BASE_URL=", "test_the_cli_materialize_block"),
-    ("Branches and publishing", ".venv/bin/dagster asset", "test_the_branch_and_publish_block"),
+    ("Branches and publishing", "DAGSTER_HOME=", "test_the_branch_and_publish_block"),
     ("Looking at the tables", ".venv/bin/cascade show", "test_the_blocks_that_read_the_tables"),
     ("Catalog configuration", "export PYICEBERG_CATALOG__", "test_the_postgresql_block"),
     ("Walkthrough", "$ cascade gen", "test_the_walkthrough_sessions"),
@@ -213,35 +214,28 @@ def test_the_blocks_that_read_the_tables(project: Path) -> None:
     assert ast.literal_eval(printed) == ast.literal_eval(expected)
 
 
-@pytest.mark.slow
-def test_the_cli_materialize_block(project: Path) -> None:
-    env = readme.shell_env(project, DAGSTER_HOME=str(project.parent / "home"))
-    script = readme.block("See it in Dagster's UI", "NIGHTSCOUT_BASE_URL=").text
-    with NightscoutFixtureServer() as server:
-        # the server the README starts on port 8765 in the block before, on a free port here
-        run_ok(script.replace("http://127.0.0.1:8765/api/v1", server.url), project, env)
-    table = load_catalog_of(project).load_table("raw.glucose_entries")
-    assert table.scan().count() == 288
-    assert {row["date_string"].date() for row in table.scan().to_arrow().to_pylist()} == {
-        date.fromisoformat(re.search(r"--partition (\S+)", script).group(1))
-    }
+def test_the_make_ui_command_block() -> None:
+    # `make ui` (which tests/e2e/test_dagster_ui.py runs) runs what the README says it runs.
+    shown = readme.block("See it in Dagster's UI", ".venv/bin/python -m examples").text.split()
+    recipe = re.search(r"^ui:.*\n((?:\t.*\n)+)", (REPO_ROOT / "Makefile").read_text(), re.M)
+    assert recipe, "Makefile has no ui target"
+    command = recipe.group(1).replace("\\\n", " ").replace("$(BIN)", ".venv/bin")
+    assert command.replace("$(UI_PORT)", "3000").split() == shown
 
 
 @pytest.mark.slow
 def test_the_branch_and_publish_block(project: Path) -> None:
-    env = readme.shell_env(project, DAGSTER_HOME=str(project.parent / "home"))
+    env = readme.shell_env(project)
     make_demo(project, env)  # main first: a branch starts from main's head
-    script = readme.block("Branches and publishing", ".venv/bin/dagster asset materialize").text
+    script = readme.block("Branches and publishing", "DAGSTER_HOME=").text
     catalog = load_catalog_of(project)
-    with NightscoutFixtureServer() as server:
-        env["NIGHTSCOUT_BASE_URL"] = server.url
-        load, publish = script.split(".venv/bin/cascade publish")
-        run_ok(load, project, env)
-        table = catalog.load_table("raw.glucose_entries")
-        assert table.scan().count() == 864  # main as it was
-        dev = table.metadata.refs["dev"].snapshot_id
-        assert table.scan(snapshot_id=dev).count() == 864 + 288
-        run_ok(".venv/bin/cascade publish" + publish, project, env)
+    load, publish = script.split(".venv/bin/cascade publish")
+    run_ok(load, project, env)
+    table = catalog.load_table("raw.glucose_entries")
+    assert table.scan().count() == 864  # main as it was
+    dev = table.metadata.refs["dev"].snapshot_id
+    assert table.scan(snapshot_id=dev).count() == 864 + 288
+    run_ok(".venv/bin/cascade publish" + publish, project, env)
     assert catalog.load_table("raw.glucose_entries").current_snapshot().snapshot_id == dev
 
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Makes sure Debian's Chromium is installed: the UI tests open Dagster's pages in it, headless
+# (tests/e2e/chromium.py). Idempotent: when `chromium` is on PATH it changes nothing. Otherwise
+# it installs Debian's `chromium` package without its recommended extras.
+# `make test` runs it first, so CI (root, clean machine) and newcomers need no extra step.
+set -euo pipefail
+
+if command -v chromium >/dev/null; then
+    echo "ensure-chromium: Chromium found at $(command -v chromium)"
+    exit 0
+fi
+
+if ! command -v apt-get >/dev/null; then
+    echo "ensure-chromium: no chromium on PATH and no apt-get: install Chromium so that" \
+        "\`chromium\` is on PATH" >&2
+    exit 1
+fi
+# CI runs as root; elsewhere apt-get needs sudo.
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+    sudo=(sudo)
+fi
+
+# apt's chatter goes to a log, shown only if something fails.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+apt_get() {
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@" >>"$log" 2>&1 || {
+        cat "$log" >&2
+        echo "ensure-chromium: apt-get $* failed" >&2
+        exit 1
+    }
+}
+apt_get update -qq
+apt_get install -y -qq --no-install-recommends chromium
+
+command -v chromium >/dev/null || {
+    echo "ensure-chromium: installed chromium but found no \`chromium\` on PATH" >&2
+    exit 1
+}
+echo "ensure-chromium: installed Debian's chromium ($(command -v chromium))"
