@@ -50,3 +50,11 @@ def a_name(partition_hour: str):
 )
 def hostile(partition_date: str):
     return None
+
+
+@cascade_ingestion(
+    table_name="misspelt_parameter", unique_key="reading_id", validation_schema=Readings,
+    group="g", partition="hourly",
+)
+def misspelt_parameter(partition_hour: str):
+    return None
