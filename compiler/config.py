@@ -128,7 +128,8 @@ def load_config(project_dir: Path) -> ProjectConfig:
                 setting_span(root, "partition_start"),
                 f"[tool.cascade] partition_start must be a date YYYY-MM-DD from 1970 on, "
                 f"got {partition_start!r}",
-                'the first daily partition, as Dagster reads it: partition_start = "2024-01-01"',
+                "the day the partitions start from, as Dagster reads it: "
+                'partition_start = "2024-01-01"',
             )
         )
     return ProjectConfig(

@@ -286,6 +286,9 @@ class Ingestion(_TableNames):
     last_column_id: int = 0
     last_partition_id: int = 999
     schema_source: str = ""  # the model class or iceberg_schema constant the schema came from
+    # The asset's time partitions, "hourly", "daily", "weekly" or "monthly", from
+    # partition_start on; None: unpartitioned, each load reads the whole source.
+    partitions: str | None = "daily"
 
     @property
     def summary(self) -> TableSummary:

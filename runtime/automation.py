@@ -1,7 +1,7 @@
-"""When Dagster's automation loads a partitioned Cascade asset: at every tick of the
-ingestion's cron, the partition in progress (today's, with daily partitions), and the one
-before it once more after it closes, so that rows the source added to a partition after its
-last load are not missed.
+"""When Dagster's automation loads a Cascade asset: at every tick of the ingestion's cron, the
+partition in progress (today's, with daily partitions), and the one before it once more after
+it closes, so that rows the source added to a partition after its last load are not missed; an
+unpartitioned asset (`partitions=None`), the whole table at every tick.
 
 Dagster's `AutomationCondition.on_cron` requests only the latest partition of the asset's
 partitions definition. Cascade's partitions end with the partition in progress (`end_offset=1`),
@@ -28,19 +28,25 @@ PARTITION_BOUNDARIES: dict[str, tuple[str, timedelta]] = {
 }
 
 
-def load_on_cron(cron: str, partitions: str = "daily") -> dg.AutomationCondition:
+def load_on_cron(cron: str, partitions: str | None = "daily") -> dg.AutomationCondition:
     """The automation condition of a Cascade asset with `partitions` ("hourly", "daily",
-    "weekly" or "monthly" time partitions ending with the one in progress) and a 5-field
-    `cron`, evaluated by Dagster's daemon (`dagster dev`, or a deployment's):
+    "weekly" or "monthly" time partitions ending with the one in progress, or None for an
+    unpartitioned asset) and a 5-field `cron`, evaluated by Dagster's daemon (`dagster dev`,
+    or a deployment's):
 
     - at each tick of `cron`, the partition in progress is requested;
     - the partition before it is requested at the first tick of `cron` after it closed (and,
-      when automation is turned on, at its first tick), then not again.
+      when automation is turned on, at its first tick), then not again;
+    - without partitions, the asset is requested at each tick.
 
-    Raises KeyError for another `partitions`.
+    The compiler makes sure that `cron` ticks in every partition (compiler/resolve/cron.py):
+    a partition without a tick would not be loaded once it is complete. Raises KeyError for
+    another `partitions`.
     """
-    boundary, lookback = PARTITION_BOUNDARIES[partitions]
     ticked = dg.AutomationCondition.cron_tick_passed(cron)
+    if partitions is None:
+        return ticked.with_label(f"Cascade: load the whole table on cron {cron}")
+    boundary, lookback = PARTITION_BOUNDARIES[partitions]
     in_progress = dg.AutomationCondition.in_latest_time_window()
     previous = (dg.AutomationCondition.in_latest_time_window(lookback) & ~in_progress).with_label(
         "previous partition"

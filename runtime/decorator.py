@@ -21,6 +21,7 @@ def cascade_ingestion(
     validation_schema: type | None = None,
     iceberg_schema: Any = None,
     partition_spec: Any = None,
+    partitions: str | None = "daily",
     cron: str | None = None,
     freshness_hours: tuple[float, float] | None = None,
     max_runtime_seconds: int | None = None,
@@ -30,7 +31,9 @@ def cascade_ingestion(
     allow_breaking: tuple[str, ...] = (),
     ignored_keys: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
-    """Mark a function that returns a dlt source or resource for one daily partition."""
+    """Mark a function that returns a dlt source or resource for one partition: an hour, a
+    day (the default), a week or a month, which it receives as text (README, "Partitions and
+    automation"); with `partitions=None` it takes no argument and returns the whole table."""
     params = dict(
         table_name=table_name,
         unique_key=unique_key,
@@ -38,6 +41,7 @@ def cascade_ingestion(
         validation_schema=validation_schema,
         iceberg_schema=iceberg_schema,
         partition_spec=partition_spec,
+        partitions=partitions,
         cron=cron,
         freshness_hours=freshness_hours,
         max_runtime_seconds=max_runtime_seconds,

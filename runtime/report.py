@@ -1,6 +1,6 @@
 """What a materialization reports to Dagster."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 from pyiceberg.schema import Schema
@@ -24,17 +24,14 @@ def column_schema(schema: Schema, unique_key: Sequence[str]) -> dg.TableSchema:
 
 def no_data(
     branch: str,
-    partition_date: str,
+    partition: Mapping[str, str],
     identifier: str,
     check_results: Sequence[dg.AssetCheckResult] = (),
 ) -> dg.MaterializeResult:
-    """The result of a load whose source had no rows: the table is left as it was."""
+    """The result of a load whose source had no rows: the table is left as it was.
+    `partition` is the partition's metadata (`PartitionArgument.metadata`), empty for an
+    unpartitioned asset."""
     return dg.MaterializeResult(
         check_results=list(check_results),
-        metadata={
-            "status": "no_data",
-            "branch": branch,
-            "partition_date": partition_date,
-            "table_name": identifier,
-        },
+        metadata={"status": "no_data", "branch": branch, **partition, "table_name": identifier},
     )

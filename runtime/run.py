@@ -46,18 +46,57 @@ class Batch:
     validate_elapsed: float
 
 
+@dataclass(frozen=True)
+class PartitionArgument:
+    """What the ingestion function receives for the run's partition (README, "Partitions and
+    automation"): a day, `YYYY-MM-DD` (the day of a daily partition, the first day of a weekly
+    or monthly one), or the start of an hourly partition, `YYYY-MM-DDTHH:00:00+00:00`."""
+
+    value: str
+    is_date: bool
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """How a load reports the partition (README, "What a load reports")."""
+        return (
+            {"partition_date": self.value, "partition": self.value}
+            if self.is_date
+            else {"partition": self.value}
+        )
+
+
+def partition_argument(context: dg.AssetExecutionContext) -> PartitionArgument | None:
+    """The run's partition as the ingestion function receives it; None for an unpartitioned
+    asset (`partitions=None`), whose function is called without an argument.
+
+    Derived from the asset's own partitions definition, so the generated asset passes nothing
+    for it: an hourly partition's Dagster key (`2024-01-01-05:00`) becomes its start in ISO
+    8601, UTC, and a daily, weekly or monthly one its first day."""
+    partitions_def = context.assets_def.partitions_def
+    if partitions_def is None:
+        return None
+    key = context.partition_key  # one partition per run; Dagster names the problem otherwise
+    if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        return PartitionArgument(key, is_date=False)
+    start = partitions_def.time_window_for_partition_key(key).start.astimezone(UTC)
+    if isinstance(partitions_def, dg.HourlyPartitionsDefinition):
+        return PartitionArgument(start.isoformat(), is_date=False)
+    return PartitionArgument(start.date().isoformat(), is_date=True)
+
+
 def run_ingestion(
     context: dg.AssetExecutionContext,
     *,
     config: IngestionConfig,
     iceberg: IcebergResource,
-    source: Callable[[str], object],
+    source: Callable[..., object],
     validation_schema: type[DataFrameModel] | None,
     table: TableContract,
     validate: bool,
     max_runtime_seconds: int | None,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Load one daily partition of `source` into the Iceberg table `table` declares.
+    """Load one partition of `source` (or, for an unpartitioned asset, what it returns for the
+    whole table) into the Iceberg table `table` declares.
 
     A generator, so that a failed Pandera check is reported (with its failure sample) before
     the load fails: generated assets `yield from` it, passing the schema module's `TABLE`.
@@ -84,16 +123,19 @@ def run_ingestion(
     # A tag that is set wins even when empty: `branch=""` is refused, not read as main.
     tag = context.run.tags.get(BRANCH_TAG)
     branch = config.branch_name if tag is None else tag
-    partition_date = context.partition_key
+    partition = partition_argument(context)
+    partition_metadata = partition.metadata if partition else {}
     identifier, unique_key = table.identifier, table.unique_key
     check_branch_name(branch)  # before the source runs and the catalog is touched
-    log.info(f"Loading {identifier} for {partition_date} on branch {branch}")
+    log.info(f"Loading {identifier} for {_described(partition)} on branch {branch}")
 
     deadline = Deadline(max_runtime_seconds)
     try:
         with deadline.interrupting():
             deadline.check("the ingestion function and dlt staging")
-            batch = prepare_batch(context, source, table, validation_schema if validate else None)
+            batch = prepare_batch(
+                context, source, partition, table, validation_schema if validate else None
+            )
     except (ValidationFailed, ModelError) as failure:
         if _declares_pandera_check(context):
             # Yielded before the failure, so the check's failure sample shows in Dagster.
@@ -107,7 +149,10 @@ def run_ingestion(
         # The declared asset check gets its result too: a step that declares a check and
         # yields none fails with DagsterStepOutputNotFoundError.
         yield no_data(
-            branch, partition_date, identifier, _pandera_passed(context, validation_schema, 0)
+            branch,
+            partition_metadata,
+            identifier,
+            _pandera_passed(context, validation_schema, 0),
         )
         return
     if not validate or validation_schema is None:
@@ -141,9 +186,9 @@ def run_ingestion(
     check_results = _pandera_passed(context, validation_schema, batch.rows.num_rows)
     yield dg.MaterializeResult(
         metadata={
-            "branch": branch,
-            "partition_date": partition_date,
             # Every key is defined in README.md, "What a load reports".
+            "branch": branch,
+            **partition_metadata,
             "rows_inserted": outcome.rows_inserted,
             "rows_updated": outcome.rows_updated,
             "rows_unchanged": outcome.rows_unchanged,
@@ -174,7 +219,8 @@ def run_ingestion(
 
 def prepare_batch(
     context: dg.AssetExecutionContext,
-    source: Callable[[str], object],
+    source: Callable[..., object],
+    partition: PartitionArgument | None,
     table: TableContract,
     validation_schema: type[DataFrameModel] | None,
 ) -> Batch | None:
@@ -182,11 +228,10 @@ def prepare_batch(
     identifier, schema = table.identifier, table.schema
     log = context.log
     started = time.monotonic()
-    partition_date = context.partition_key
     try:
-        result = source(partition_date)
+        result = source() if partition is None else source(partition.value)
         if result is None:
-            log.info(f"The ingestion function returned None for {partition_date}: no data")
+            log.info(f"The ingestion function returned None for {_described(partition)}: no data")
             return None
         staged = stage(result, identifier, schema, table.renamed_columns, table.ignored_keys)
     except Exception as error:
@@ -238,6 +283,10 @@ def prepare_batch(
         conform_elapsed,
         time.monotonic() - validate_started,
     )
+
+
+def _described(partition: PartitionArgument | None) -> str:
+    return "the whole table" if partition is None else partition.value
 
 
 def _how_to_silence(keys: Iterable[str]) -> str:

@@ -258,16 +258,25 @@ def decode_field(value: Any) -> FieldFacts:
 
 def encode_ingestion(facts: IngestionFacts) -> list[Any]:
     arguments = [encode_argument(a) for a in facts.arguments]
-    return [facts.function, arguments, facts.docstring, encode_span(facts.span)]
+    return [
+        facts.function,
+        arguments,
+        facts.docstring,
+        encode_span(facts.span),
+        facts.takes_one_argument,
+        facts.takes_no_argument,
+    ]
 
 
 def decode_ingestion(value: Any) -> IngestionFacts:
-    function, arguments, docstring, span = fields(value, 4)
+    function, arguments, docstring, span, takes_one, takes_none = fields(value, 6)
     return IngestionFacts(
         text(function),
         tuple(decode_argument(a) for a in items(arguments)),
         optional_text(docstring),
         decode_span(span),
+        flag(takes_one),
+        flag(takes_none),
     )
 
 

@@ -90,6 +90,10 @@ class IngestionFacts:
     arguments: tuple[Argument, ...]
     docstring: str | None
     span: Span
+    # How the function can be called, which the resolve stage checks against `partitions=`:
+    # with one positional argument (the partition), and with none (a whole-table load).
+    takes_one_argument: bool = True
+    takes_no_argument: bool = False
 
     def argument(self, name: str) -> Argument | None:
         return next((a for a in self.arguments if a.name == name), None)

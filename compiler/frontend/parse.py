@@ -67,6 +67,16 @@ def syntax_error(path: str, source: str) -> Diagnostic:
     return Diagnostic(Span(path), "libcst cannot parse this file", "fix the file")
 
 
+def call_shapes(arguments: ast.arguments) -> tuple[bool, bool]:
+    """Whether a function with these parameters can be called with one positional argument,
+    and with none."""
+    positional = [*arguments.posonlyargs, *arguments.args]
+    required = len(positional) - len(arguments.defaults)
+    keyword_only = any(default is None for default in arguments.kw_defaults)
+    takes_one = (bool(positional) or arguments.vararg is not None) and required <= 1
+    return takes_one and not keyword_only, required == 0 and not keyword_only
+
+
 def statements(body: Sequence[cst.BaseStatement | cst.BaseSmallStatement]) -> list[cst.CSTNode]:
     """libcst statements one per Python statement, as `ast` lists them (`a = 1; b = 2` is two)."""
     flat: list[cst.CSTNode] = []
@@ -232,9 +242,10 @@ class GatherModuleFacts:
                     )
                 )
                 return
-            if not self.ingestion_signature(node, python):
+            if not self.synchronous(node, python):
                 return
             assert isinstance(python_decorator, ast.Call)
+            takes_one, takes_none = call_shapes(python.args)
             self.ingestions.append(
                 IngestionFacts(
                     function=node.name.value,
@@ -243,46 +254,28 @@ class GatherModuleFacts:
                     ),
                     docstring=node.get_docstring(clean=True),
                     span=self.name_span(python, "def"),
+                    takes_one_argument=takes_one,
+                    takes_no_argument=takes_none,
                 )
             )
 
-    def ingestion_signature(
+    def synchronous(
         self, node: cst.FunctionDef, python: ast.FunctionDef | ast.AsyncFunctionDef
     ) -> bool:
-        """Whether the function can be called as the generated asset calls it: synchronously,
-        with the partition date as its one positional argument."""
-        span = self.name_span(python, "def")
+        """Whether the generated asset can call the function as it does: synchronously. (Its
+        parameters are checked against `partitions=` when the decorator is resolved.)"""
+        if node.asynchronous is None:
+            return True
         name = node.name.value
-        if node.asynchronous is not None:
-            self.diagnostics.append(
-                Diagnostic(
-                    span,
-                    f"{name}() is async; the generated asset calls it and runs the dlt source "
-                    "it returns synchronously",
-                    f"write def {name}(partition_date: str) and return the dlt source",
-                )
+        self.diagnostics.append(
+            Diagnostic(
+                self.name_span(python, "def"),
+                f"{name}() is async; the generated asset calls it and runs the dlt source "
+                "it returns synchronously",
+                f"write {name}() without async (a plain def) and return the dlt source",
             )
-            return False
-        arguments = python.args
-        positional = [*arguments.posonlyargs, *arguments.args]
-        required = positional[: len(positional) - len(arguments.defaults)]
-        keyword_only = [
-            a.arg
-            for a, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
-            if default is None
-        ]
-        if (not positional and arguments.vararg is None) or len(required) > 1 or keyword_only:
-            self.diagnostics.append(
-                Diagnostic(
-                    span,
-                    f"{name}() must take the partition date as its one positional parameter; "
-                    "the generated asset calls it as "
-                    f"{name}(partition_date)",
-                    f"write def {name}(partition_date: str)",
-                )
-            )
-            return False
-        return True
+        )
+        return False
 
     def read_class(self, node: cst.ClassDef, python: ast.ClassDef) -> ClassFacts:
         span = self.name_span(python, "class")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from cascade.compiler.ir import Ingestion
 from cascade.compiler.render.python import docstring, header, literal
 
@@ -44,6 +46,36 @@ def package_import(name: str, taken: set[str]) -> str:
     return f"import {name} as {local}  # noqa: F401"
 
 
+# Dagster's class for each granularity.
+PARTITIONS_CLASSES = {
+    "hourly": "HourlyPartitionsDefinition",
+    "daily": "DailyPartitionsDefinition",
+    "weekly": "WeeklyPartitionsDefinition",
+    "monthly": "MonthlyPartitionsDefinition",
+}
+
+
+def partitions_definition(partitions: str, partition_start: str) -> str:
+    """The asset's partitions: from the one that holds the day `partition_start` (YYYY-MM-DD)
+    up to and including the one in progress (end_offset=1: a load can address the partition in
+    progress, runtime/automation.py). Dagster's weekly and monthly partitions begin at the
+    first Sunday or first of the month on or after their start date, so the start is moved back
+    to the beginning of the week (Sunday) or month that holds the day; an hourly start is a
+    time of day as well."""
+    day = dt.date.fromisoformat(partition_start)
+    if partitions == "hourly":
+        start = f"{day.isoformat()}-00:00"
+    elif partitions == "weekly":
+        start = (day - dt.timedelta(days=day.isoweekday() % 7)).isoformat()
+    elif partitions == "monthly":
+        start = day.replace(day=1).isoformat()
+    elif partitions == "daily":
+        start = day.isoformat()
+    else:
+        raise ValueError(f"unknown partitions {partitions!r}")  # the resolve stage refuses it
+    return f"dg.{PARTITIONS_CLASSES[partitions]}(start_date={literal(start)}, end_offset=1)"
+
+
 def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
     model = ingestion.model
     taken = set(RESERVED_NAMES) | {ingestion.asset_name}
@@ -70,16 +102,22 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
     ]
     if ingestion.docstring:
         decorator.append(f"description={literal(ingestion.docstring)}")
-    decorator += [
-        # end_offset=1: the partitions end with today's, so a load during the day can address
-        # the partition in progress (runtime/automation.py).
-        "partitions_def=dg.DailyPartitionsDefinition("
-        f"start_date={literal(ingestion.partition_start)}, end_offset=1)",
+    if ingestion.partitions is not None:
+        partitions_def = partitions_definition(ingestion.partitions, ingestion.partition_start)
+        decorator.append(f"partitions_def={partitions_def}")
+    decorator.append(
         f"retry_policy=dg.RetryPolicy(max_retries={ingestion.max_retries}, "
-        f"delay={literal(ingestion.retry_delay_seconds)})",
-    ]
+        f"delay={literal(ingestion.retry_delay_seconds)})"
+    )
     if ingestion.cron:
-        decorator.append(f"automation_condition=load_on_cron({literal(ingestion.cron)})")
+        # Daily partitions, the default, need no argument (and so keep the modules generated
+        # before there was a choice as they were).
+        choice = (
+            ""
+            if ingestion.partitions == "daily"
+            else f", partitions={literal(ingestion.partitions)}"
+        )
+        decorator.append(f"automation_condition=load_on_cron({literal(ingestion.cron)}{choice})")
     if ingestion.freshness:
         decorator.append(
             "freshness_policy=dg.FreshnessPolicy.time_window("

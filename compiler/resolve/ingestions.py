@@ -32,6 +32,7 @@ PARAMETERS = (
     "group",
     "iceberg_schema",
     "partition_spec",
+    "partitions",
     "cron",
     "freshness_hours",
     "max_runtime_seconds",
@@ -46,6 +47,14 @@ REQUIRED_HINTS = {
     "table_name": 'the Iceberg table to write, e.g. table_name="events"',
     "unique_key": 'the column(s) rows are merged on, e.g. unique_key="id"',
     "group": 'the Dagster asset group, e.g. group="github"',
+}
+# What the function receives with each granularity: the parameter name hints suggest, and
+# the value (runtime/run.py, partition_argument).
+PARTITION_ARGUMENTS = {
+    "hourly": ("partition_hour", "the hour's start as YYYY-MM-DDTHH:00:00+00:00"),
+    "daily": ("partition_date", "the day as YYYY-MM-DD"),
+    "weekly": ("partition_date", "the week's first day (a Sunday) as YYYY-MM-DD"),
+    "monthly": ("partition_date", "the month's first day as YYYY-MM-DD"),
 }
 # The defaults of phlo's decorator, which existing ingestions rely on.
 DEFAULT_MAX_RUNTIME_SECONDS = 300
@@ -107,7 +116,13 @@ class IngestionResolver:
         model, columns, schema_source = self.table_columns(module, facts)
         unique_key = read.unique_key(facts.argument("unique_key"), columns, schema_source)
         partition = read.partition_spec(facts.argument("partition_spec"), columns, schema_source)
+        partitions_valid, partitions = read.partitions(facts.argument("partitions"))
         cron = read.cron(facts.argument("cron"))
+        if partitions_valid:
+            self.check_signature(facts, partitions)
+            cron_argument = facts.argument("cron")
+            if cron and partitions and cron_argument is not None:
+                read.cron_fits(cron_argument, cron, partitions)
         freshness = read.freshness(facts.argument("freshness_hours"))
         max_runtime = read.integer(
             facts.argument("max_runtime_seconds"), DEFAULT_MAX_RUNTIME_SECONDS, 1
@@ -155,6 +170,7 @@ class IngestionResolver:
             allowed_breaking=allowed_breaking,
             ignored_keys=ignored_keys,
             partition_start=self.config.partition_start,
+            partitions=partitions,
             docstring=facts.docstring or "",
             span=facts.span,
             retired_fields=ids.retired,
@@ -162,6 +178,32 @@ class IngestionResolver:
             last_partition_id=ids.last_partition_id,
             schema_source=schema_source,
         )
+
+    def check_signature(self, facts: IngestionFacts, partitions: str | None) -> None:
+        """The function takes what the generated asset passes: the partition, or nothing."""
+        name = facts.function
+        if partitions is None and not facts.takes_no_argument:
+            self.report.error(
+                facts.span,
+                f"{name}() must take no parameters: with partitions=None the generated asset "
+                f"loads the whole table and calls it as {name}()",
+                f'write def {name}(), or choose time partitions (e.g. partitions="daily") to '
+                "be called with the partition",
+            )
+        elif partitions is not None and not facts.takes_one_argument:
+            parameter, value = PARTITION_ARGUMENTS[partitions]
+            choice = (
+                f'partitions="{partitions}"'
+                if facts.argument("partitions") is not None
+                else "daily partitions (the default)"
+            )
+            self.report.error(
+                facts.span,
+                f"{name}() must take the partition as its one positional parameter: with "
+                f"{choice} the generated asset calls it as {name}({parameter}), {value}",
+                f"write def {name}({parameter}: str), or pass partitions=None for a whole-table "
+                f"load that calls {name}()",
+            )
 
     def table_columns(
         self, module: ModuleFacts, facts: IngestionFacts

@@ -17,7 +17,7 @@ from cascade.compiler.ir import (
     PartitionField,
     StructType,
 )
-from cascade.compiler.resolve.cron import cron_problem
+from cascade.compiler.resolve.cron import GRANULARITIES, cron_problem, partitions_ticked
 from cascade.compiler.resolve.naming import dlt_name
 from cascade.compiler.resolve.report import Reporter
 from cascade.runtime.change_rules import RULES
@@ -56,6 +56,14 @@ TRANSFORM_SOURCE_TYPES = {
     "truncate": {"int", "long", "decimal", "string", "binary"},
 }  # fmt: skip
 TIME_TRANSFORMS = {"year", "month", "day", "hour"}
+DEFAULT_PARTITIONS = "daily"  # phlo's decorator's, which existing ingestions rely on
+PARTITION_UNITS = {"hourly": "hour", "daily": "day", "weekly": "week", "monthly": "month"}
+CRON_EXAMPLES = {
+    "hourly": '"0 * * * *"',
+    "daily": '"0 6 * * *"',
+    "weekly": '"0 6 * * 1" (Mondays)',
+    "monthly": '"0 6 1 * *"',
+}
 IGNORED_KEYS_EXAMPLE = (
     'e.g. ignored_keys=("actor.avatar_url", "payload.commits"), as the load\'s warning about '
     "dropped keys names them"
@@ -278,9 +286,51 @@ class ArgumentReader:
         self.report.error(
             argument.span,
             f"invalid cron {value!r}: {problem}",
-            'for example "0 */1 * * *" (hourly) or "30 6 * * mon-fri"',
+            'for example "0 */1 * * *" (every hour) or "30 6 * * *" (every day at 06:30 UTC)',
         )
         return None
+
+    def partitions(self, argument: Argument | None) -> tuple[bool, str | None]:
+        """`partitions="hourly"` (or daily, the default, weekly, monthly), or None for a
+        whole-table load: (whether the argument is valid, the granularity)."""
+        if argument is None:
+            return True, DEFAULT_PARTITIONS
+        value = self.literal(argument, 'string or None, e.g. partitions="hourly"')
+        if value is None:
+            return argument.value is None, None  # a literal None, or literal() reported it
+        if value in GRANULARITIES:
+            assert isinstance(value, str)
+            return True, value
+        choices = ", ".join(f'"{g}"' for g in GRANULARITIES)
+        hint = 'None loads the whole table at once, without partitions; "daily" is the default'
+        if isinstance(value, str):
+            close = did_you_mean(value.strip().lower(), GRANULARITIES)
+            hint = close if close.startswith("did you mean") else hint
+        self.report.error(
+            argument.span,
+            f"partitions must be {choices} or None, got {_shown(value)}",
+            hint,
+        )
+        return False, None
+
+    def cron_fits(self, argument: Argument, cron: str, partitions: str) -> None:
+        """A cron that leaves a partition without a tick: at each tick the partition in progress
+        is loaded, and the one before it once more at the first tick after it closed
+        (runtime/automation.py), so only a tick in every partition loads each one complete."""
+        ticked = partitions_ticked(cron)
+        if partitions in ticked:
+            return
+        unit = PARTITION_UNITS[partitions]
+        fitting = next((g for g in GRANULARITIES if g in ticked), None)
+        coarser = f'partitions="{fitting}", or ' if fitting else ""
+        weeks = " (weeks run Sunday to Saturday, UTC)" if partitions == "weekly" else ""
+        self.report.error(
+            argument.span,
+            f"cron {cron!r} leaves {unit}s without a tick; {partitions} partitions need one in "
+            f"every {unit}{weeks}, or a partition's last rows are never loaded",
+            f"a cron that ticks every {unit}, e.g. {CRON_EXAMPLES[partitions]}; or "
+            f"{coarser}partitions=None (the whole table at each tick)",
+        )
 
     def freshness(self, argument: Argument | None) -> FreshnessHours | None:
         if argument is None:

@@ -194,8 +194,8 @@ def test_github_format_prints_one_annotation_per_diagnostic(project_copy: Path):
     annotations = [line for line in result.output.splitlines() if line.startswith("::")]
     assert annotations == [
         f"::error file={GLUCOSE},line={cron_line},col=5::invalid cron '0 25 * * *': hour field "
-        "'25': '25' is outside 0-23 (hint: for example \"0 */1 * * *\" (hourly) or "
-        '"30 6 * * mon-fri")',
+        "'25': '25' is outside 0-23 (hint: for example \"0 */1 * * *\" (every hour) or "
+        '"30 6 * * *" (every day at 06:30 UTC))',
         f"::error file={GLUCOSE},line={fresh_line},col=5::freshness_hours must be (warn_hours, "
         "fail_hours) with 0 < warn < fail, got (24, 1) (hint: for example freshness_hours=(1, 24))",
     ]

@@ -1,21 +1,24 @@
 """The compiler's own rules checked against the code they stand in for: the cron check against
-Dagster's, the dlt-name check against dlt itself, the parameters it reads against the decorator
-users import, and its check of `ignored_keys` against the load's routing of keys."""
+Dagster's, its reading of which partitions a cron ticks in against Dagster's ticks and
+partitions, the dlt-name check against dlt itself, the parameters it reads against the
+decorator users import, and its check of `ignored_keys` against the load's routing of keys."""
 
 from __future__ import annotations
 
 import inspect
+from datetime import UTC, datetime
 from pathlib import Path
 
+import dagster as dg
 import pytest
-from dagster._utils.schedules import is_valid_cron_string
+from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.common.schema import Schema as DltSchema
-from hypothesis import example, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from cascade.compiler import compile_project, load_config
-from cascade.compiler.resolve.cron import cron_problem
+from cascade.compiler.resolve.cron import cron_problem, partitions_ticked
 from cascade.compiler.resolve.ingestions import PARAMETERS, REQUIRED_PARAMETERS
 from cascade.compiler.resolve.naming import dlt_keeps
 from cascade.runtime import cascade_ingestion
@@ -34,6 +37,82 @@ CRONS = [
 @pytest.mark.parametrize("expression", CRONS)
 def test_cron_check_agrees_with_dagster(expression: str):
     assert (cron_problem(expression) is None) == is_valid_cron_string(expression), expression
+
+
+# Crons whose ticks leave some partitions of a granularity without one, or not: weekdays,
+# days of the month that not every month has, both day fields (croniter then takes either),
+# ranges that wrap around, steps, a range from a value to itself (croniter: every value),
+# names and macros.
+TICK_CRONS = [
+    "0 */1 * * *", "*/15 * * * *", "30 * * * 1-5", "0 0 * * *", "0 6 * * mon-fri",
+    "0 22-2 * * *", "0 5-5 * * *", "0 0 * * 0", "0 0 * * 7", "0 0 * * 6-1", "0 0 * * */2",
+    "0 0 * * 3/3", "0 0 * * 5-5", "0 0 1 * *", "0 0 31 * *", "0 0 28-31 * *", "0 0 29-31 * *",
+    "0 0 */2 * *", "0 0 */3 * *", "0 0 */8 * *", "0 0 5/7 * *", "0 0 1-7 * *", "0 0 8-14 * *",
+    "0 0 1,8,15,22 * *", "0 0 1,8,15,22,29 * *", "0 0 1-7 * 1", "0 0 1-31 * 1",
+    "0 0 1-31 * 0-6", "0 0 25-31 * sun", "0 0 */1 * mon", "0 0 1,*/2 * *", "0 0 * jan-nov *",
+    "0 0 * 12-1 *", "0 0 * */2 *", "0 0 29 2 *", "@hourly", "@daily", "@weekly", "@monthly",
+    "@yearly",
+]  # fmt: skip
+# Where each granularity is checked against Dagster: a leap February and a year's turn.
+TICK_SPANS = {
+    "hourly": (dg.HourlyPartitionsDefinition(start_date="2024-02-26-00:00"), "2024-03-04"),
+    "daily": (dg.DailyPartitionsDefinition(start_date="2023-12-01"), "2025-03-05"),
+    "weekly": (dg.WeeklyPartitionsDefinition(start_date="2023-12-03"), "2025-03-05"),
+    "monthly": (dg.MonthlyPartitionsDefinition(start_date="2023-01-01"), "2029-03-01"),
+}
+
+
+def ticked_by_dagster(cron: str) -> set[str]:
+    """The granularities of whose partitions (in TICK_SPANS) each holds a tick of `cron`, as
+    Dagster's partitions definitions and cron iteration say."""
+    ticked = set()
+    for granularity, (partitions_def, end) in TICK_SPANS.items():
+        current_time = datetime.fromisoformat(end).replace(tzinfo=UTC)
+        for key in partitions_def.get_partition_keys(current_time=current_time):
+            window = partitions_def.time_window_for_partition_key(key)
+            if next(cron_string_iterator(window.start.timestamp(), cron, "UTC")) >= window.end:
+                break
+        else:
+            ticked.add(granularity)
+    if "daily" not in ticked:
+        ticked.discard("hourly")  # the hourly span is a week: every hour needs every day too
+    return ticked
+
+
+@pytest.mark.parametrize("cron", TICK_CRONS)
+def test_the_partitions_a_cron_ticks_in_are_those_dagster_ticks_in(cron: str):
+    assert cron_problem(cron) is None
+    assert partitions_ticked(cron) == ticked_by_dagster(cron)
+
+
+def cron_field(low: int, high: int, names: tuple[str, ...] = ()) -> st.SearchStrategy[str]:
+    value = st.integers(low, high).map(str) | st.sampled_from(names or (str(low),))
+    step = st.integers(1, 9).map(str)
+    term = st.one_of(
+        st.just("*"),
+        st.builds("*/{}".format, st.integers(1, high)),
+        value,
+        st.builds("{}-{}".format, value, value),
+        st.builds("{}-{}/{}".format, value, value, step),
+        st.builds("{}/{}".format, value, step),
+    )
+    return st.lists(term, min_size=1, max_size=2).map(",".join)
+
+
+@settings(max_examples=40)
+@given(
+    minute=st.integers(0, 59).map(str),
+    hour=cron_field(0, 23),
+    day=cron_field(1, 31),
+    month=cron_field(1, 12, ("jan", "feb", "jun", "dec")),
+    weekday=cron_field(0, 7, ("sun", "mon", "fri", "sat")),
+)
+def test_any_cron_ticks_in_the_partitions_dagster_ticks_in(
+    minute: str, hour: str, day: str, month: str, weekday: str
+):
+    cron = f"{minute} {hour} {day} {month} {weekday}"
+    assume(cron_problem(cron) is None and is_valid_cron_string(cron))
+    assert partitions_ticked(cron) == ticked_by_dagster(cron), cron
 
 
 NAME_ALPHABET = st.sampled_from(list("abcxyzABZ019_- .é"))

@@ -20,11 +20,14 @@ PARTITIONS = {
 }
 
 
+WHOLE_TABLE = "(unpartitioned)"  # what `requests` lists for a request of an unpartitioned asset
+
+
 def requests(
     defs: dg.Definitions, start: datetime, every: timedelta, count: int
 ) -> Iterator[tuple[datetime, list[str]]]:
-    """(instant, partition keys requested) at `count` evaluations `every` apart, one cursor
-    carried from each to the next as the daemon does."""
+    """(instant, partition keys requested, or WHOLE_TABLE) at `count` evaluations `every`
+    apart, one cursor carried from each to the next as the daemon does."""
     instance = dg.DagsterInstance.ephemeral()
     cursor = None
     for step in range(count):
@@ -35,12 +38,14 @@ def requests(
                 defs=defs, instance=instance, cursor=cursor, evaluation_time=instant
             )
         cursor = result.cursor
-        keys = sorted(
-            key
-            for asset_result in result.results
-            for key in asset_result.true_subset.expensively_compute_partition_keys()
-        )
-        yield instant, keys
+        keys = []
+        for asset_result in result.results:
+            subset = asset_result.true_subset
+            if subset.is_partitioned:
+                keys += subset.expensively_compute_partition_keys()
+            elif not subset.is_empty:
+                keys.append(WHOLE_TABLE)
+        yield instant, sorted(keys)
 
 
 def asset_with(partitions: str, cron: str) -> dg.Definitions:
@@ -141,3 +146,15 @@ def test_each_granularity_loads_the_partition_in_progress_and_the_closed_one_onc
             closed_since_tick = False
         assert keys == sorted(expected), instant
         previous = instant
+
+
+def test_without_partitions_the_whole_table_is_loaded_at_each_tick() -> None:
+    @dg.asset(automation_condition=load_on_cron("0 6,18 * * *", partitions=None))
+    def snapshot() -> None: ...
+
+    start = datetime(2024, 3, 5, 4, 7, tzinfo=UTC)
+    seen = list(requests(dg.Definitions(assets=[snapshot]), start, timedelta(hours=1), 2 * 24))
+    requested = [instant for instant, keys in seen if keys]
+    # The first evaluation after each tick at 06:00 and 18:00, and no other.
+    assert [(t.day, t.hour) for t in requested] == [(5, 6), (5, 18), (6, 6), (6, 18)]
+    assert all(keys == [WHOLE_TABLE] for instant, keys in seen if instant in requested)

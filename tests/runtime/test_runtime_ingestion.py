@@ -154,7 +154,7 @@ def test_first_load_creates_the_table_with_the_generated_field_ids(catalog: Cata
     ) == (3, 0, 0, 0)
     assert meta["rows_deduplicated"] == 0
     assert meta["branch"] == "main"
-    assert meta["partition_date"] == PARTITION
+    assert meta["partition_date"] == meta["partition"] == PARTITION
     assert meta["table_name"] == IDENTIFIER
     assert meta["unique_key"] == "_id"
     assert meta["snapshot_id"] == str(table.current_snapshot().snapshot_id)
@@ -445,6 +445,7 @@ def test_no_data_is_reported_without_touching_the_catalog(catalog: Catalog, retu
         "status": "no_data",
         "branch": "main",
         "partition_date": PARTITION,
+        "partition": PARTITION,
         "table_name": IDENTIFIER,
     }
     assert not catalog.table_exists(IDENTIFIER)

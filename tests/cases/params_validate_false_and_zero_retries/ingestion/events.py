@@ -7,7 +7,7 @@ from models.events import Events
     unique_key="event_id",
     validation_schema=Events,
     group="app",
-    cron="30 6 * * mon-fri",
+    cron="30 6 * * *",
     freshness_hours=(0.5, 1.5),
     max_runtime_seconds=1,
     max_retries=0,

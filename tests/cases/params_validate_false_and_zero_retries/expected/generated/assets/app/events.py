@@ -18,7 +18,7 @@ from cascade.runtime import IcebergResource, IngestionConfig, load_on_cron
     group_name="app",
     partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1),
     retry_policy=dg.RetryPolicy(max_retries=0, delay=0),
-    automation_condition=load_on_cron("30 6 * * mon-fri"),
+    automation_condition=load_on_cron("30 6 * * *"),
     freshness_policy=dg.FreshnessPolicy.time_window(
         warn_window=timedelta(hours=0.5), fail_window=timedelta(hours=1.5)
     ),
