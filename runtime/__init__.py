@@ -5,8 +5,16 @@ Dagster does when it loads definitions. Exports are therefore resolved on first 
 importing the decorator does not pull in dagster, dlt, pyiceberg and pandera.
 """
 
+import warnings
 from importlib import import_module
 from typing import TYPE_CHECKING
+
+# Dagster 1.13 marks `@asset(backfill_policy=...)` as beta and says so each time definitions
+# load; every generated partitioned asset declares it (single-run backfills, README
+# "Backfills"), so the warning would open every run's log and every `dagster` command.
+warnings.filterwarnings(
+    "ignore", message="Parameter `backfill_policy` of function `asset` is currently in beta"
+)
 
 _EXPORTS = {
     "cascade_ingestion": "decorator",

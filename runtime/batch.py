@@ -40,6 +40,16 @@ def deduplicate(batch: pa.Table, unique_key: Sequence[str]) -> tuple[pa.Table, i
     A source may return the same record twice (pagination overlap, an update within the day);
     the last one is the newest the source gave us.
     """
+    kept = last_of_each_key(batch, unique_key)
+    if kept is None:
+        return batch, 0
+    return batch.take(kept), batch.num_rows - len(kept)
+
+
+def last_of_each_key(batch: pa.Table, unique_key: Sequence[str]) -> pa.Array | None:
+    """The positions of the last row of each unique key, ascending; None when no key repeats.
+
+    Raises BatchError for a key column the batch lacks or a null key."""
     for name in unique_key:
         if name not in batch.column_names:
             raise BatchError(f"Unique key column {name!r} is not in the table schema.")
@@ -53,9 +63,8 @@ def deduplicate(batch: pa.Table, unique_key: Sequence[str]) -> tuple[pa.Table, i
         [("__position", "max")]
     )
     if last.num_rows == batch.num_rows:
-        return batch, 0
-    keep = last["__position_max"].combine_chunks().sort()
-    return batch.take(keep), batch.num_rows - last.num_rows
+        return None
+    return last["__position_max"].combine_chunks().sort()
 
 
 def _storage(data_type: pa.DataType) -> pa.DataType:

@@ -23,11 +23,12 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.io import FileIO, InputFile, OutputFile
@@ -87,6 +88,14 @@ class MergeOutcome:
     files_scanned: int = 0
     files_rewritten: int = 0
     files_added: int = 0
+    # What became of each batch row, in the batch's order: INSERTED, UPDATED or UNCHANGED.
+    row_outcomes: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int8), compare=False, repr=False
+    )
+
+
+# The values of MergeOutcome.row_outcomes.
+INSERTED, UPDATED, UNCHANGED = 0, 1, 2
 
 
 def merge_batch(
@@ -136,7 +145,9 @@ def _merge_once(
     schema = table.schema()
     names = list(unique_key)
     # Sorted on the key, so that each file's bounds select a slice of it (`file_pruning`).
-    batch = _conform(batch, table).sort_by([(name, "ascending") for name in names])
+    batch = _conform(batch, table)
+    order = pc.sort_indices(batch, sort_keys=[(name, "ascending") for name in names])
+    batch = batch.take(order)
     keys = batch.select(names)
 
     candidates = []
@@ -192,6 +203,9 @@ def _merge_once(
     for _, differing in rewritten:
         changed[differing] = True
     rows_updated = int(np.count_nonzero(changed))
+    outcomes = np.where(owner < 0, INSERTED, np.where(changed, UPDATED, UNCHANGED))
+    row_outcomes = np.empty(batch.num_rows, dtype=np.int8)
+    row_outcomes[order.to_numpy()] = outcomes  # back in the order the batch came in
     return MergeOutcome(
         rows_inserted=batch.num_rows - rows_existing,
         rows_updated=rows_updated,
@@ -201,6 +215,7 @@ def _merge_once(
         files_scanned=len(candidates),
         files_rewritten=len(removed),
         files_added=len(added),
+        row_outcomes=row_outcomes,
     )
 
 

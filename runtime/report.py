@@ -24,12 +24,12 @@ def column_schema(schema: Schema, unique_key: Sequence[str]) -> dg.TableSchema:
 
 def no_data(
     branch: str,
-    partition: Mapping[str, str],
+    partition: Mapping[str, str | int],
     identifier: str,
     check_results: Sequence[dg.AssetCheckResult] = (),
 ) -> dg.MaterializeResult:
     """The result of a load whose source had no rows: the table is left as it was.
-    `partition` is the partition's metadata (`PartitionArgument.metadata`), empty for an
+    `partition` is the partitions' metadata (one partition's, or a range's), empty for an
     unpartitioned asset."""
     return dg.MaterializeResult(
         check_results=list(check_results),

@@ -5,26 +5,29 @@ before the catalog is touched, and the merge is one atomic commit, so a failed r
 table as it was.
 """
 
+import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
+import numpy as np
 import pyarrow as pa
 from pandera.api.dataframe.model import DataFrameModel
 from pyiceberg.table.refs import MAIN_BRANCH
 
-from cascade.runtime.batch import conform, deduplicate
+from cascade.runtime.batch import conform, last_of_each_key
 from cascade.runtime.branch import check_branch_name
 from cascade.runtime.catalog import IcebergResource
 from cascade.runtime.config import IngestionConfig
 from cascade.runtime.contract import TableContract
 from cascade.runtime.errors import BranchError, ModelError, ValidationFailed
 from cascade.runtime.limits import Deadline
-from cascade.runtime.merge import merge_batch
+from cascade.runtime.merge import INSERTED, UNCHANGED, UPDATED, MergeOutcome, merge_batch
 from cascade.runtime.report import column_schema, no_data
-from cascade.runtime.staging import configuration_refusal, stage
+from cascade.runtime.staging import Staged, configuration_refusal, stage
 from cascade.runtime.table import prepare_table
 from cascade.runtime.validation import model_schema, validate_batch
 
@@ -44,6 +47,11 @@ class Batch:
     dlt_elapsed: float
     conform_elapsed: float  # the cast to the generated schema and the deduplication
     validate_elapsed: float
+    # For each row, the index of the run's partition that delivered it; and per partition,
+    # the rows its call of the function delivered and those a later row replaced.
+    partition_of_rows: np.ndarray
+    rows_delivered: tuple[int, ...]
+    rows_replaced_later: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -65,9 +73,10 @@ class PartitionArgument:
         )
 
 
-def partition_argument(context: dg.AssetExecutionContext) -> PartitionArgument | None:
-    """The run's partition as the ingestion function receives it; None for an unpartitioned
-    asset (`partitions=None`), whose function is called without an argument.
+def partition_arguments(context: dg.AssetExecutionContext) -> list[PartitionArgument] | None:
+    """The run's partitions, in order, as the ingestion function receives them: one, or the
+    range of a single-run backfill; None for an unpartitioned asset (`partitions=None`), whose
+    function is called without an argument.
 
     Derived from the asset's own partitions definition, so the generated asset passes nothing
     for it: an hourly partition's Dagster key (`2024-01-01-05:00`) becomes its start in ISO
@@ -75,13 +84,29 @@ def partition_argument(context: dg.AssetExecutionContext) -> PartitionArgument |
     partitions_def = context.assets_def.partitions_def
     if partitions_def is None:
         return None
-    key = context.partition_key  # one partition per run; Dagster names the problem otherwise
+    return [_argument(partitions_def, key) for key in context.partition_keys]
+
+
+def _argument(partitions_def: dg.PartitionsDefinition, key: str) -> PartitionArgument:
     if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
         return PartitionArgument(key, is_date=False)
     start = partitions_def.time_window_for_partition_key(key).start.astimezone(UTC)
     if isinstance(partitions_def, dg.HourlyPartitionsDefinition):
         return PartitionArgument(start.isoformat(), is_date=False)
     return PartitionArgument(start.date().isoformat(), is_date=True)
+
+
+def _run_metadata(partitions: list[PartitionArgument] | None) -> dict[str, str | int]:
+    """How a load reports its partitions (README, "What a load reports"): one partition's own
+    keys, or the first and last of a range and how many."""
+    if partitions is None:
+        return {}
+    if len(partitions) == 1:
+        return dict(partitions[0].metadata)
+    return {
+        "partition_range": f"{partitions[0].value}...{partitions[-1].value}",
+        "partitions": len(partitions),
+    }
 
 
 def run_ingestion(
@@ -123,18 +148,21 @@ def run_ingestion(
     # A tag that is set wins even when empty: `branch=""` is refused, not read as main.
     tag = context.run.tags.get(BRANCH_TAG)
     branch = config.branch_name if tag is None else tag
-    partition = partition_argument(context)
-    partition_metadata = partition.metadata if partition else {}
+    partitions = partition_arguments(context)
+    partition_metadata = _run_metadata(partitions)
     identifier, unique_key = table.identifier, table.unique_key
     check_branch_name(branch)  # before the source runs and the catalog is touched
-    log.info(f"Loading {identifier} for {_described(partition)} on branch {branch}")
+    log.info(f"Loading {identifier} for {_described(partitions)} on branch {branch}")
 
-    deadline = Deadline(max_runtime_seconds)
+    # A single-run backfill has the time of a load for each of its partitions.
+    deadline = Deadline(
+        max_runtime_seconds * len(partitions or [None]) if max_runtime_seconds else None
+    )
     try:
         with deadline.interrupting():
             deadline.check("the ingestion function and dlt staging")
             batch = prepare_batch(
-                context, source, partition, table, validation_schema if validate else None
+                context, source, partitions, table, validation_schema if validate else None
             )
     except (ValidationFailed, ModelError) as failure:
         if _declares_pandera_check(context):
@@ -212,57 +240,94 @@ def run_ingestion(
             "total_elapsed_seconds": round(time.monotonic() - started, 3),
             "dagster/row_count": iceberg_table.scan(snapshot_id=outcome.snapshot_id).count(),
             "dagster/column_schema": column_schema(table.schema, unique_key),
+            **(
+                {"partition_counts": partition_counts(partitions, batch, outcome)}
+                if partitions and len(partitions) > 1
+                else {}
+            ),
         },
         check_results=check_results,
     )
 
 
+def partition_counts(
+    partitions: list[PartitionArgument], batch: Batch, outcome: MergeOutcome
+) -> dg.TableMetadataValue:
+    """Per partition of a single-run backfill: the rows its function call delivered, those a
+    row of a later partition (or of itself) replaced in the batch, and what the merge did with
+    the rest. Each row of the batch is counted once, with the partition that delivered it."""
+    counts = [np.bincount(batch.partition_of_rows[outcome.row_outcomes == kind],
+                          minlength=len(partitions))
+              for kind in (INSERTED, UPDATED, UNCHANGED)]  # fmt: skip
+    records = [
+        dg.TableRecord(
+            {
+                "partition": partition.value,
+                "rows_delivered": batch.rows_delivered[index],
+                "rows_deduplicated": batch.rows_replaced_later[index],
+                "rows_inserted": int(counts[0][index]),
+                "rows_updated": int(counts[1][index]),
+                "rows_unchanged": int(counts[2][index]),
+            }
+        )
+        for index, partition in enumerate(partitions)
+    ]
+    columns = [dg.TableColumn("partition", "string")] + [
+        dg.TableColumn(name, "int")
+        for name in (
+            "rows_delivered",
+            "rows_deduplicated",
+            "rows_inserted",
+            "rows_updated",
+            "rows_unchanged",
+        )
+    ]
+    return dg.MetadataValue.table(records, schema=dg.TableSchema(columns=columns))
+
+
 def prepare_batch(
     context: dg.AssetExecutionContext,
     source: Callable[..., object],
-    partition: PartitionArgument | None,
+    partitions: list[PartitionArgument] | None,
     table: TableContract,
     validation_schema: type[DataFrameModel] | None,
 ) -> Batch | None:
-    """Run the source through dlt, conform, deduplicate and validate: no catalog access."""
+    """Run the source through dlt for each of the run's partitions, in order, then conform,
+    deduplicate (a later partition's row wins) and validate them as one batch: no catalog
+    access. None when no partition had rows."""
     identifier, schema = table.identifier, table.schema
     log = context.log
     started = time.monotonic()
-    try:
-        result = source() if partition is None else source(partition.value)
-        if result is None:
-            log.info(f"The ingestion function returned None for {_described(partition)}: no data")
-            return None
-        staged = stage(result, identifier, schema, table.renamed_columns, table.ignored_keys)
-    except Exception as error:
-        if (refusal := configuration_refusal(error, identifier)) is not None:
-            raise refusal from error
-        raise  # the source's own errors, the network's: the retry policy's business
+    staged_parts: list[tuple[int, pa.Table]] = []
+    rows_delivered: list[int] = []
+    dropped_keys: Counter[str] = Counter()
+    for index, partition in enumerate(partitions or [None]):
+        staged = _stage_partition(context, source, partition, table)
+        rows_delivered.append(staged.rows.num_rows if staged else 0)
+        if staged is not None:
+            staged_parts.append((index, staged.rows))
+            dropped_keys.update(staged.dropped_keys)
     dlt_elapsed = time.monotonic() - started
-    if staged is None:
-        log.info(f"The source yielded no rows for {identifier} in {dlt_elapsed:.2f}s: no data")
+    if not staged_parts:
         return None
-    log.info(f"Staged {staged.rows.num_rows} rows for {identifier} in {dlt_elapsed:.2f}s")
-    if staged.dropped_keys:
-        dropped = ", ".join(
-            f"{key} ({n} record(s))" for key, n in sorted(staged.dropped_keys.items())
-        )
-        if validation_schema is not None and model_schema(validation_schema).strict is True:
-            # `Config.strict = True`: columns the model does not have are an error to Pandera.
-            message = (
-                f"{validation_schema.__name__} is strict and the records hold key(s) it does not "
-                f"have; nothing was written.\n(records): unknown keys: {dropped}"
-            )
-            log.error(message)
-            raise ValidationFailed(message, metadata={"model": validation_schema.__name__})
-        log.warning(
-            f"Dropped {len(staged.dropped_keys)} key(s) the table schema does not have: "
-            f"{dropped}. {_how_to_silence(staged.dropped_keys)}"
-        )
+    if dropped_keys:
+        _refuse_or_warn_dropped(dropped_keys, validation_schema, log)
 
     conform_started = time.monotonic()
-    conformed = conform(staged.rows, schema, ingested_at=datetime.now(UTC))
-    rows, rows_deduplicated = deduplicate(conformed, table.unique_key)
+    ingested_at = datetime.now(UTC)
+    conformed = pa.concat_tables(
+        [conform(rows, schema, ingested_at=ingested_at) for _, rows in staged_parts]
+    )
+    partition_of_rows = np.concatenate(
+        [np.full(rows.num_rows, index, dtype=np.int64) for index, rows in staged_parts]
+    )
+    kept = last_of_each_key(conformed, table.unique_key)
+    rows = conformed if kept is None else conformed.take(kept)
+    rows_deduplicated = conformed.num_rows - rows.num_rows
+    replaced = np.bincount(partition_of_rows, minlength=len(rows_delivered))
+    if kept is not None:
+        partition_of_rows = partition_of_rows[kept.to_numpy()]
+    replaced = replaced - np.bincount(partition_of_rows, minlength=len(rows_delivered))
     if rows_deduplicated:
         log.info(f"Dropped {rows_deduplicated} earlier row(s) with a repeated unique key")
 
@@ -278,15 +343,81 @@ def prepare_batch(
     return Batch(
         rows,
         rows_deduplicated,
-        tuple(staged.dropped_keys),
+        tuple(dropped_keys),
         dlt_elapsed,
         conform_elapsed,
         time.monotonic() - validate_started,
+        partition_of_rows,
+        tuple(rows_delivered),
+        tuple(int(n) for n in replaced),
     )
 
 
-def _described(partition: PartitionArgument | None) -> str:
-    return "the whole table" if partition is None else partition.value
+def _stage_partition(
+    context: dg.AssetExecutionContext,
+    source: Callable[..., object],
+    partition: PartitionArgument | None,
+    table: TableContract,
+) -> Staged | None:
+    """One call of the ingestion function, for `partition`, through dlt's staging; None
+    when it had no rows."""
+    identifier, log = table.identifier, context.log
+    started = time.monotonic()
+    try:
+        result = source() if partition is None else source(partition.value)
+        if result is None:
+            log.info(f"The ingestion function returned None for {_described(partition)}: no data")
+            return None
+        staged = stage(result, identifier, table.schema, table.renamed_columns, table.ignored_keys)
+    except Exception as error:
+        if (refusal := configuration_refusal(error, identifier)) is not None:
+            raise refusal from error
+        if partition is not None:
+            log.error(f"The ingestion function failed for {partition.value}: {error!r}")
+        raise  # the source's own errors, the network's: the retry policy's business
+    elapsed = time.monotonic() - started
+    if staged is None:
+        log.info(
+            f"The source yielded no rows for {identifier} ({_described(partition)}) in "
+            f"{elapsed:.2f}s: no data"
+        )
+        return None
+    log.info(
+        f"Staged {staged.rows.num_rows} rows for {identifier} ({_described(partition)}) "
+        f"in {elapsed:.2f}s"
+    )
+    return staged
+
+
+def _refuse_or_warn_dropped(
+    dropped_keys: Mapping[str, int],
+    validation_schema: type[DataFrameModel] | None,
+    log: logging.Logger | dg.DagsterLogManager,
+) -> None:
+    """Source keys the table has no column for: refused by a strict model (`Config.strict =
+    True`: columns the model does not have are an error to Pandera), else a warning."""
+    dropped = ", ".join(f"{key} ({n} record(s))" for key, n in sorted(dropped_keys.items()))
+    if validation_schema is not None and model_schema(validation_schema).strict is True:
+        message = (
+            f"{validation_schema.__name__} is strict and the records hold key(s) it does not "
+            f"have; nothing was written.\n(records): unknown keys: {dropped}"
+        )
+        log.error(message)
+        raise ValidationFailed(message, metadata={"model": validation_schema.__name__})
+    log.warning(
+        f"Dropped {len(dropped_keys)} key(s) the table schema does not have: "
+        f"{dropped}. {_how_to_silence(dropped_keys)}"
+    )
+
+
+def _described(partitions: PartitionArgument | list[PartitionArgument] | None) -> str:
+    if partitions is None:
+        return "the whole table"
+    if isinstance(partitions, PartitionArgument):
+        return partitions.value
+    if len(partitions) == 1:
+        return partitions[0].value
+    return f"{partitions[0].value}...{partitions[-1].value} ({len(partitions)} partitions)"
 
 
 def _how_to_silence(keys: Iterable[str]) -> str:

@@ -105,6 +105,9 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
     if ingestion.partitions is not None:
         partitions_def = partitions_definition(ingestion.partitions, ingestion.partition_start)
         decorator.append(f"partitions_def={partitions_def}")
+        # A backfill of many partitions is one run: the function is called for each, and the
+        # rows are merged in one commit (runtime/run.py).
+        decorator.append("backfill_policy=dg.BackfillPolicy.single_run()")
     decorator.append(
         f"retry_policy=dg.RetryPolicy(max_retries={ingestion.max_retries}, "
         f"delay={literal(ingestion.retry_delay_seconds)})"

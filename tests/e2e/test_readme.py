@@ -11,16 +11,17 @@ from __future__ import annotations
 import ast
 import re
 import subprocess
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import sqlalchemy
 from pyiceberg.catalog import load_catalog
 
 from examples.fixtures.nightscout_server import NightscoutFixtureServer, entries_for_day
 from tests import readme
-from tests.duckdb_reader import extension_file
+from tests.duckdb_reader import extension_file, query_iceberg
 from tests.helpers import REPO_ROOT, edit
 
 pytest_plugins = ["tests.e2e.postgres"]
@@ -44,6 +45,7 @@ RUNS = [
         "test_dagster_ui.py::test_the_readme_command_line_load_shows_in_the_ui",
     ),
     ("Branches and publishing", "DAGSTER_HOME=", "test_the_branch_and_publish_block"),
+    ("Backfills", "DAGSTER_HOME=", "test_the_backfill_block"),
     ("Looking at the tables", ".venv/bin/cascade show", "test_the_blocks_that_read_the_tables"),
     ("Catalog configuration", "export PYICEBERG_CATALOG__", "test_the_postgresql_block"),
     ("Walkthrough", "$ cascade gen", "test_the_walkthrough_sessions"),
@@ -237,6 +239,28 @@ def test_the_branch_and_publish_block(project: Path) -> None:
     assert table.scan(snapshot_id=dev).count() == 864 + 288
     run_ok(".venv/bin/cascade publish" + publish, project, env)
     assert catalog.load_table("raw.glucose_entries").current_snapshot().snapshot_id == dev
+
+
+@pytest.mark.slow
+def test_the_backfill_block(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `dagster asset materialize --partition-range` as written: one run, one commit.
+    script = readme.block("Backfills", "DAGSTER_HOME=", language="bash").text
+    first, last = re.search(r"--partition-range (\S+)\.\.\.(\S+)", script).groups()
+    run_ok(script, project, readme.shell_env(project))
+    table = load_catalog_of(project).load_table("raw.glucose_entries")
+    assert len(table.snapshots()) == 1
+    days = [date.fromisoformat(first) + timedelta(days=n) for n in range(7)]
+    assert days[-1] == date.fromisoformat(last)
+    per_day = query_iceberg(
+        table.metadata_location,
+        "SELECT CAST(date_string AS DATE), count(*) FROM {table} GROUP BY 1",
+    )
+    assert per_day == [(day, len(entries_for_day(day))) for day in days]
+    monkeypatch.setenv("DAGSTER_HOME", str(project / ".cascade" / "dagster"))
+    instance = dg.DagsterInstance.get()  # the instance the README's command recorded into
+    assert len(instance.get_runs()) == 1
+    records = instance.fetch_materializations(dg.AssetKey("dlt_glucose_entries"), limit=100)
+    assert sorted(r.partition_key for r in records.records) == [d.isoformat() for d in days]
 
 
 @pytest.mark.slow

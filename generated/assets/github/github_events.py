@@ -17,6 +17,7 @@ from cascade.runtime import IcebergResource, IngestionConfig, load_on_cron
     group_name="github",
     description="Public events of a GitHub user, one daily partition per UTC day of `created_at`.",
     partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1),
+    backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=dg.RetryPolicy(max_retries=5, delay=120),
     automation_condition=load_on_cron("15 * * * *"),
     freshness_policy=dg.FreshnessPolicy.time_window(

@@ -17,6 +17,7 @@ from cascade.runtime import IcebergResource, IngestionConfig, load_on_cron
     group_name="github",
     description="Daily statistics (stars, forks, open issues, size) of a GitHub user's repositories.",
     partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1),
+    backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=dg.RetryPolicy(max_retries=2, delay=300),
     automation_condition=load_on_cron("50 23 * * *"),
     freshness_policy=dg.FreshnessPolicy.time_window(

@@ -17,6 +17,7 @@ from cascade.runtime import IcebergResource, IngestionConfig
     group_name="shop",
     description="Orders: the explicit schema wins, the model still validates.",
     partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1),
+    backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=dg.RetryPolicy(max_retries=3, delay=30),
     kinds={"dlt", "iceberg"},
     metadata={

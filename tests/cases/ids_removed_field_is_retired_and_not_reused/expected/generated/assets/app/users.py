@@ -16,6 +16,7 @@ from cascade.runtime import IcebergResource, IngestionConfig
     name="dlt_users",
     group_name="app",
     partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1),
+    backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=dg.RetryPolicy(max_retries=3, delay=30),
     kinds={"dlt", "iceberg"},
     metadata={

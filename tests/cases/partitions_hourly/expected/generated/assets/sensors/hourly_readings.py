@@ -17,6 +17,7 @@ from cascade.runtime import IcebergResource, IngestionConfig, load_on_cron
     group_name="sensors",
     description="Readings of one hour, asked for by the hour's start (2024-01-01T05:00:00+00:00).",
     partitions_def=dg.HourlyPartitionsDefinition(start_date="2024-01-01-00:00", end_offset=1),
+    backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=dg.RetryPolicy(max_retries=3, delay=30),
     automation_condition=load_on_cron("*/15 * * * *", partitions="hourly"),
     kinds={"dlt", "iceberg"},

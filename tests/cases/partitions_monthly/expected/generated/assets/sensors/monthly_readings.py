@@ -17,6 +17,7 @@ from cascade.runtime import IcebergResource, IngestionConfig, load_on_cron
     group_name="sensors",
     description="Readings of one month, asked for by its first day; partition_start 2024-01-15 is in\nJanuary.",
     partitions_def=dg.MonthlyPartitionsDefinition(start_date="2024-01-01", end_offset=1),
+    backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=dg.RetryPolicy(max_retries=3, delay=30),
     automation_condition=load_on_cron("30 2 1,15 * *", partitions="monthly"),
     kinds={"dlt", "iceberg"},

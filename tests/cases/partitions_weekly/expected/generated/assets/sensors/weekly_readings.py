@@ -17,6 +17,7 @@ from cascade.runtime import IcebergResource, IngestionConfig, load_on_cron
     group_name="sensors",
     description="Readings of one week, asked for by its Sunday; partition_start 2024-01-03, a Wednesday,\nis in the week from Sunday 2023-12-31.",
     partitions_def=dg.WeeklyPartitionsDefinition(start_date="2023-12-31", end_offset=1),
+    backfill_policy=dg.BackfillPolicy.single_run(),
     retry_policy=dg.RetryPolicy(max_retries=3, delay=30),
     automation_condition=load_on_cron("0 6 * * 1", partitions="weekly"),
     kinds={"dlt", "iceberg"},
