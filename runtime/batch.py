@@ -34,22 +34,12 @@ def conform(staged: pa.Table, schema: Schema, ingested_at: datetime) -> pa.Table
     return staged.select(target.names).cast(target)
 
 
-def deduplicate(batch: pa.Table, unique_key: Sequence[str]) -> tuple[pa.Table, int]:
-    """Keep the last row of each unique key; return the batch and how many rows were dropped.
-
-    A source may return the same record twice (pagination overlap, an update within the day);
-    the last one is the newest the source gave us.
-    """
-    kept = last_of_each_key(batch, unique_key)
-    if kept is None:
-        return batch, 0
-    return batch.take(kept), batch.num_rows - len(kept)
-
-
 def last_of_each_key(batch: pa.Table, unique_key: Sequence[str]) -> pa.Array | None:
     """The positions of the last row of each unique key, ascending; None when no key repeats.
 
-    Raises BatchError for a key column the batch lacks or a null key."""
+    A source may return the same record twice (pagination overlap, an update within the day),
+    and a backfill the same key in two partitions; the last row is the newest the source gave
+    us. Raises BatchError for a key column the batch lacks or a null key."""
     for name in unique_key:
         if name not in batch.column_names:
             raise BatchError(f"Unique key column {name!r} is not in the table schema.")

@@ -22,7 +22,7 @@ from pyiceberg.types import (
 )
 
 from cascade.runtime import BatchError, ValidationFailed
-from cascade.runtime.batch import conform, deduplicate
+from cascade.runtime.batch import conform, last_of_each_key
 from cascade.runtime.records import RecordConverter
 from cascade.runtime.validation import validate_batch
 
@@ -143,18 +143,19 @@ def test_conform_keeps_a_null_struct_whose_fields_are_required(nested_in_list: b
     assert conformed.column("s").to_pylist() == values
 
 
-def test_deduplicate_keeps_the_last_row_of_each_key_in_order() -> None:
+def test_deduplication_keeps_the_last_row_of_each_key_in_order() -> None:
     rows = pa.table({"k1": ["a", "b", "a", "c", "a"], "k2": [1, 1, 1, 1, 2], "v": [1, 2, 3, 4, 5]})
 
-    kept, dropped = deduplicate(rows, ("k1", "k2"))
+    kept = last_of_each_key(rows, ("k1", "k2"))
 
-    assert dropped == 1
-    assert kept.column("v").to_pylist() == [2, 3, 4, 5]
+    assert kept.to_pylist() == [1, 2, 3, 4]
+    assert rows.take(kept).column("v").to_pylist() == [2, 3, 4, 5]
+    assert last_of_each_key(rows.slice(0, 2), ("k1", "k2")) is None  # no key repeats
 
 
-def test_deduplicate_refuses_a_null_key() -> None:
+def test_deduplication_refuses_a_null_key() -> None:
     with pytest.raises(BatchError, match="'k' is null in 1 row"):
-        deduplicate(pa.table({"k": ["a", None]}), ("k",))
+        last_of_each_key(pa.table({"k": ["a", None]}), ("k",))
 
 
 class Glucose(DataFrameModel):
