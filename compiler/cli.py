@@ -332,7 +332,12 @@ def init(project_dir: Path, package: str) -> None:
         sys.exit(1)
     for path in written:
         click.echo(f"wrote {path.relative_to(project_dir.resolve()).as_posix()}")
-    click.echo("cascade init: next, `cascade gen`, then load a day with Dagster (see README)")
+    click.echo(
+        "cascade init: next, generate the code and load a day into the embedded catalog:\n"
+        "  cascade gen\n"
+        "  DAGSTER_HOME=$PWD/.cascade/dagster dagster asset materialize -m generated.definitions "
+        "--select dlt_events --partition 2024-01-05"
+    )
 
 
 @main.command()
@@ -357,6 +362,11 @@ def show(table: str | None, project_dir: Path) -> None:
         for line in table_lines(catalog, contracts) or ["no tables: run cascade gen first"]:
             click.echo(line)
         return
+    if "" in table.split(".") or "." not in table:
+        named = [c.identifier for c in contracts if c.identifier.split(".")[-1] == table]
+        hint = f"; did you mean {named[0]}?" if named else ""
+        click.echo(f"cascade show: name a table as namespace.table, not {table!r}{hint}", err=True)
+        sys.exit(1)
     lines = detail_lines(catalog, table)
     if lines is None:
         click.echo(f"cascade show: {table} does not exist in the catalog", err=True)
@@ -409,6 +419,9 @@ def publish(branch: str, project_dir: Path) -> None:
     from cascade.runtime.publish import apply_publish, plan_publish
 
     branch = branch_or_exit(branch, "publish")
+    if branch == "main":
+        click.echo("cascade publish: name the branch to publish; main is what it moves", err=True)
+        sys.exit(1)
     config = load_or_exit(project_dir)
     # Every table the deployed schema modules declare; one that cannot be read stops publish
     # before anything moves (it would otherwise be left behind on the branch, unpublished).

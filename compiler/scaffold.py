@@ -6,8 +6,12 @@ It writes only files that do not exist: a file of the user's is never touched.""
 
 from __future__ import annotations
 
+import importlib.util
 import keyword
+import sys
 from pathlib import Path
+
+OUT = "generated"  # where `cascade gen` writes
 
 PYPROJECT = """\
 [project]
@@ -18,7 +22,7 @@ dependencies = ["cascade-lakehouse"]
 
 [tool.cascade]
 sources = ["{package}/ingestion"]
-out = "generated"
+out = "{out}"
 namespace = "raw"
 partition_start = "2024-01-01"
 """
@@ -81,8 +85,12 @@ def scaffold(root: Path, package: str) -> list[Path]:
             f"{package!r} cannot be the project's package: use a lowercase Python identifier "
             "(--package my_pipelines)"
         )
+    if taken := _taken(package):
+        raise ScaffoldError(
+            f"{package!r} cannot be the project's package: {taken} (--package my_pipelines)"
+        )
     files = {
-        root / "pyproject.toml": PYPROJECT.format(package=package),
+        root / "pyproject.toml": PYPROJECT.format(package=package, out=OUT),
         root / ".gitignore": ".cascade/\n",
         root / package / "__init__.py": "",
         root / package / "models.py": MODELS,
@@ -97,7 +105,25 @@ def scaffold(root: Path, package: str) -> list[Path]:
             "a new project and touches no file of yours (add [tool.cascade] to an existing "
             "pyproject.toml by hand, as the README shows)"
         )
+    # The project's Dagster instance (README, "Writing an ingestion"), out of git with the rest
+    # of .cascade/.
+    (root / ".cascade" / "dagster").mkdir(parents=True, exist_ok=True)
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return list(files)
+
+
+def _taken(package: str) -> str:
+    """Why `package` would not work as the project's top-level package, or ""."""
+    from cascade.compiler.driver.build import GENERATED_CODE_IMPORTS
+
+    if package == OUT:
+        return "it is where `cascade gen` writes the generated code"
+    if package in GENERATED_CODE_IMPORTS or package in sys.stdlib_module_names:
+        return f"it would hide the module {package!r}, which Python or the generated code imports"
+    # A module the environment already has (found, not imported): the project's would hide it
+    # or be hidden by it.
+    if importlib.util.find_spec(package) is not None:
+        return f"a module {package!r} is already installed"
+    return ""

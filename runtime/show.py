@@ -60,10 +60,13 @@ def detail_lines(catalog: Catalog, identifier: str) -> list[str] | None:
     ] or ["  none"]
     snapshots = sorted(table.metadata.snapshots, key=lambda s: s.timestamp_ms)
     lines.append(f"recent snapshots ({len(snapshots)} in all):")
-    refs = {ref.snapshot_id: name for name, ref in table.metadata.refs.items()}
+    heads: dict[int, list[str]] = {}  # a snapshot may head several branches (after publish)
+    for name, ref in sorted(table.metadata.refs.items()):
+        heads.setdefault(ref.snapshot_id, []).append(name)
     for snapshot in reversed(snapshots[-RECENT_SNAPSHOTS:]):
         operation = snapshot.summary.operation.value if snapshot.summary else "?"
-        head = f" (head of {refs[snapshot.snapshot_id]})" if snapshot.snapshot_id in refs else ""
+        names = heads.get(snapshot.snapshot_id)
+        head = f" (head of {', '.join(names)})" if names else ""
         lines.append(
             f"  {snapshot.snapshot_id} {_when(snapshot)} {operation}: "
             f"+{_summary(snapshot, 'added-records')} -{_summary(snapshot, 'deleted-records')} "

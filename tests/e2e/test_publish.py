@@ -81,6 +81,15 @@ def test_publish_of_a_branch_no_table_has_exits_1_and_says_so():
 
 
 @pytest.mark.usefixtures("catalog_env")
+def test_publish_of_main_is_refused() -> None:
+    result = CliRunner().invoke(main, ["publish", "main", "--project", str(REPO_ROOT)])
+
+    assert result.exit_code == 1
+    assert "cascade publish: name the branch to publish; main is what it moves" in result.output
+    assert IcebergResource().load_catalog().list_namespaces() == []
+
+
+@pytest.mark.usefixtures("catalog_env")
 @pytest.mark.parametrize(
     ("command", "branch", "rule"),
     [

@@ -13,6 +13,7 @@ from tests.helpers import REPO_ROOT
 from tests.helpers import materialize as run_asset
 
 materialize = functools.partial(run_asset, dlt_glucose_entries)
+DEV = {"ops": {"dlt_glucose_entries": {"config": {"branch_name": "dev"}}}}
 
 
 def show(*args: str) -> tuple[int, str]:
@@ -57,3 +58,27 @@ def test_show_lists_the_tables_and_details_one(
 
     code, missing = show("raw.nope")
     assert code == 1 and "raw.nope does not exist in the catalog" in missing
+    for name, hint in (("glucose_entries", "; did you mean raw.glucose_entries?"), (".x", ""),
+                       ("", ""), ("raw.", "")):  # fmt: skip
+        code, refused = show(name)
+        assert code == 1, refused
+        assert f"cascade show: name a table as namespace.table, not {name!r}{hint}\n" == refused
+
+
+def test_show_marks_every_branch_a_snapshot_heads(
+    catalog: Catalog, nightscout: NightscoutFixtureServer
+) -> None:
+    assert materialize("2024-01-01").success
+    assert materialize("2024-01-02", run_config=DEV).success
+    published = CliRunner().invoke(main, ["publish", "dev", "--project", str(REPO_ROOT)])
+    assert published.exit_code == 0, published.output
+    table = catalog.load_table("raw.glucose_entries")
+
+    code, detail = show("raw.glucose_entries")
+
+    assert code == 0
+    head = table.metadata.refs["dev"].snapshot_id
+    assert any(
+        line.startswith(f"  {head} ") and line.endswith("(head of dev, main)")
+        for line in detail.splitlines()
+    ), detail
