@@ -15,6 +15,7 @@ import pytest
 from pyiceberg.catalog import Catalog
 
 from cascade.compiler import compile_project, load_config
+from tests.duckdb_reader import query_iceberg
 from tests.helpers import CASES, copy_case, materialize, metadata_of
 
 PROJECT_PACKAGES = ("generated", "ingestion", "models")
@@ -60,8 +61,13 @@ def loading_line(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult
 
 
 def rows(catalog: Catalog, table: str) -> list[dict[str, object]]:
-    data = catalog.load_table(f"raw.{table}").scan(selected_fields=("reading_id", "received"))
-    return sorted(data.to_arrow().to_pylist(), key=lambda row: str(row["reading_id"]))
+    """The table's rows as pyiceberg reads them, checked against DuckDB's reading."""
+    loaded = catalog.load_table(f"raw.{table}")
+    data = loaded.scan(selected_fields=("reading_id", "received")).to_arrow().to_pylist()
+    found = sorted(data, key=lambda row: str(row["reading_id"]))
+    by_duckdb = query_iceberg(loaded.metadata_location, "SELECT reading_id, received FROM {table}")
+    assert by_duckdb == [(row["reading_id"], row["received"]) for row in found]
+    return found
 
 
 @pytest.mark.parametrize(
