@@ -10,29 +10,12 @@ if command -v chromium >/dev/null; then
     exit 0
 fi
 
-if ! command -v apt-get >/dev/null; then
+source "$(dirname "$0")/apt-install.sh"
+apt_install ensure-chromium chromium || {
     echo "ensure-chromium: no chromium on PATH and no apt-get: install Chromium so that" \
         "\`chromium\` is on PATH" >&2
     exit 1
-fi
-# CI runs as root; elsewhere apt-get needs sudo.
-sudo=()
-if [[ $(id -u) -ne 0 ]]; then
-    sudo=(sudo)
-fi
-
-# apt's chatter goes to a log, shown only if something fails.
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-apt_get() {
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@" >>"$log" 2>&1 || {
-        cat "$log" >&2
-        echo "ensure-chromium: apt-get $* failed" >&2
-        exit 1
-    }
 }
-apt_get update -qq
-apt_get install -y -qq --no-install-recommends chromium
 
 command -v chromium >/dev/null || {
     echo "ensure-chromium: installed chromium but found no \`chromium\` on PATH" >&2

@@ -27,29 +27,17 @@ if dir=$(server_bin); then
     exit 0
 fi
 
-if ! command -v apt-get >/dev/null; then
+source "$(dirname "$0")/apt-install.sh"
+apt_install ensure-postgres postgresql || {
     echo "ensure-postgres: no initdb/pg_ctl and no apt-get: install the PostgreSQL server" \
         "(e.g. 'brew install postgresql', then put its bin folder on PATH)" >&2
     exit 1
-fi
-# CI runs as root; elsewhere apt-get needs sudo.
+}
+# CI runs as root; elsewhere pg_ctlcluster needs sudo.
 sudo=()
 if [[ $(id -u) -ne 0 ]]; then
     sudo=(sudo)
 fi
-
-# apt's chatter goes to a log, shown only if something fails.
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-apt_get() {
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get "$@" >>"$log" 2>&1 || {
-        cat "$log" >&2
-        echo "ensure-postgres: apt-get $* failed" >&2
-        exit 1
-    }
-}
-apt_get update -qq
-apt_get install -y -qq --no-install-recommends postgresql
 
 # The package creates a `main` cluster on port 5432 and may start it; the tests start their
 # own server on a free port, so stop Debian's rather than leave a server running for nothing.
