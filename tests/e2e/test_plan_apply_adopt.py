@@ -24,6 +24,32 @@ def catalog_of(project: Path) -> Catalog:
     return IcebergResource(project_dir=str(project)).load_catalog()
 
 
+# Columns a table made by hand may have, with a value for a row.
+ELSEWHERE = {
+    "_id": (StringType(), True, "a"),
+    "sgv": (LongType(), True, 100),
+    "date": (LongType(), True, 1),
+    "date_string": (TimestamptzType(), True, datetime(2024, 1, 1, tzinfo=UTC)),
+    "legacy": (StringType(), False, "x"),
+}
+
+
+def made_elsewhere(catalog: Catalog, columns: list[str], rows: int) -> None:
+    """raw.glucose_entries as another tool makes it: `columns` numbered 1.. in that order,
+    none of Cascade's metadata columns, and `rows` rows (0 or 1)."""
+    schema = Schema(
+        *(
+            NestedField(n, name, ELSEWHERE[name][0], required=ELSEWHERE[name][1])
+            for n, name in enumerate(columns, start=1)
+        )
+    )
+    catalog.create_namespace("raw")
+    table = catalog.create_table(GLUCOSE, schema=schema)
+    if rows:
+        row = {name: ELSEWHERE[name][2] for name in columns}
+        table.append(pa.Table.from_pylist([row], schema=schema.as_arrow()))
+
+
 def test_apply_creates_the_tables_then_plan_shows_an_evolution_and_apply_makes_it(
     project_copy: Path,
 ) -> None:
@@ -95,21 +121,9 @@ def test_apply_refuses_a_breaking_change_and_changes_no_table(project_copy: Path
 @pytest.mark.parametrize("rows", [0, 1], ids=["empty", "with-rows"])
 def test_adopt_generates_the_ids_of_a_table_made_elsewhere(project_copy: Path, rows: int) -> None:
     catalog = catalog_of(project_copy)
-    catalog.create_namespace("raw")
     # Made by hand: another column order (so other ids), a column the model lacks, and none of
     # Cascade's metadata columns.
-    made = Schema(
-        NestedField(1, "sgv", LongType(), required=True),
-        NestedField(2, "_id", StringType(), required=True),
-        NestedField(3, "date", LongType(), required=True),
-        NestedField(4, "date_string", TimestamptzType(), required=True),
-        NestedField(5, "legacy", StringType(), required=False),
-    )
-    table = catalog.create_table(GLUCOSE, schema=made)
-    if rows:
-        now = datetime(2024, 1, 1, tzinfo=UTC)
-        data = {"sgv": 100, "_id": "a", "date": 1, "date_string": now, "legacy": "x"}
-        table.append(pa.Table.from_pylist([data], schema=made.as_arrow()))
+    made_elsewhere(catalog, ["sgv", "_id", "date", "date_string", "legacy"], rows)
 
     refused = cascade(project_copy, "plan")
     assert refused.returncode == 2
@@ -145,19 +159,9 @@ def test_adopt_generates_the_ids_of_a_table_made_elsewhere(project_copy: Path, r
 
 def test_plan_suggests_adopt_only_where_adopting_lifts_the_refusal(project_copy: Path) -> None:
     catalog = catalog_of(project_copy)
-    catalog.create_namespace("raw")
     # Made elsewhere with the generated ids, and rows, but none of Cascade's metadata columns:
     # the generated schema requires them, an adopted one adds them as optional.
-    made = Schema(
-        NestedField(1, "_id", StringType(), required=True),
-        NestedField(2, "sgv", LongType(), required=True),
-        NestedField(3, "date", LongType(), required=True),
-        NestedField(4, "date_string", TimestamptzType(), required=True),
-    )
-    row = {"_id": "a", "sgv": 100, "date": 1, "date_string": datetime(2024, 1, 1, tzinfo=UTC)}
-    catalog.create_table(GLUCOSE, schema=made).append(
-        pa.Table.from_pylist([row], schema=made.as_arrow())
-    )
+    made_elsewhere(catalog, ["_id", "sgv", "date", "date_string"], rows=1)
     hint = f"not created by Cascade: `cascade adopt {GLUCOSE}` fits the schema"
 
     planned = cascade(project_copy, "plan")
