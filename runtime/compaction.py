@@ -138,7 +138,8 @@ def compact_table(
     bytes sorted on `unique_key`, in one `replace` snapshot (module docstring). `table` is
     refreshed when a concurrent merge makes the compaction start again."""
     target = target_file_size(table, target_size)
-    missing = [name for name in unique_key if table.schema().find_field(name, False) is None]
+    columns = {field.name for field in table.schema().fields}
+    missing = [name for name in unique_key if name not in columns]
     if not unique_key or missing:
         raise ValueError(
             f"{'.'.join(table.name())} has no column {', '.join(missing)} of its unique key; "
