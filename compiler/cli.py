@@ -486,7 +486,7 @@ def maintain(
 ) -> None:
     """Compact small data files, expire old snapshots and delete orphan files, for every table
     of the project or TABLE (exit 2 when a table's upkeep did not complete)."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from cascade.runtime.maintain import UpkeepOptions, maintain_tables, upkeep_lines
 
@@ -503,7 +503,7 @@ def maintain(
         else max(1, int(target_file_size_mb * 1024 * 1024)),
         dry_run=dry_run,
     )
-    reports = maintain_tables(catalog, contracts, options, datetime.now(UTC))
+    reports = maintain_tables(catalog, contracts, options)
     for line in upkeep_lines(reports, options):
         click.echo(line)
     failed = [report.identifier for report in reports if report.failures]

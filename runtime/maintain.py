@@ -16,7 +16,7 @@ files that would be orphans once they are gone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -52,20 +52,22 @@ class TableUpkeep:
 
 
 def maintain_tables(
-    catalog: Catalog, contracts: list[TableContract], options: UpkeepOptions, now: datetime
+    catalog: Catalog, contracts: list[TableContract], options: UpkeepOptions
 ) -> list[TableUpkeep]:
     """Each contract's table maintained, in identifier order. A step that fails is recorded in
     `failures` and the next steps of that table are skipped (orphans are only counted after a
     completed expiry); the other tables go on."""
     return [
-        maintain_table(catalog, contract, options, now)
+        maintain_table(catalog, contract, options)
         for contract in sorted(contracts, key=lambda c: c.identifier)
     ]
 
 
 def maintain_table(
-    catalog: Catalog, contract: TableContract, options: UpkeepOptions, now: datetime
+    catalog: Catalog, contract: TableContract, options: UpkeepOptions
 ) -> TableUpkeep:
+    """The three steps on one table. The retention and the safety window count back from the
+    moment each step starts: the compaction's own snapshot is never older than the retention."""
     from cascade.runtime.compaction import compact_table
     from cascade.runtime.upkeep import expire_snapshots, remove_orphan_files
 
@@ -79,9 +81,14 @@ def maintain_table(
         report.compaction = compact_table(
             table, contract.unique_key, target_size=options.target_file_size, dry_run=dry_run
         )
-        report.expiry = expire_snapshots(table, now - options.retention, dry_run=dry_run)
+        report.expiry = expire_snapshots(
+            table, datetime.now(UTC) - options.retention, dry_run=dry_run
+        )
         report.orphans = remove_orphan_files(
-            table, now - options.orphan_age, dry_run=dry_run, expiring=report.expiry.expired
+            table,
+            datetime.now(UTC) - options.orphan_age,
+            dry_run=dry_run,
+            expiring=report.expiry.expired,
         )
     except Exception as error:  # reported per table; the other tables go on
         step = (
