@@ -46,6 +46,7 @@ import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -55,7 +56,7 @@ from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import FileScanTask, Table, TableProperties
 from pyiceberg.table.refs import MAIN_BRANCH
-from pyiceberg.types import PrimitiveType
+from pyiceberg.types import NestedField, PrimitiveType
 
 from cascade.runtime.data_files import FileWriter, commit_files, parallel, read_rows
 from cascade.runtime.manifest_cache import reading_once
@@ -248,11 +249,11 @@ def _plan(
             continue
         groups.setdefault((task.file.spec_id, task.file.partition), []).append(task)
     first_key = table.schema().find_field(unique_key[0])
-    rewrites = []
+    rewrites: list[_Rewrite] = []
     for _, small in sorted(groups.items(), key=lambda item: repr(item[0])):
         if len(small) < 2:
             continue
-        small.sort(key=lambda task: _lower_bound(task.file, first_key.field_id, first_key))
+        small.sort(key=lambda task: _lower_bound(task.file, first_key))
         run: list[FileScanTask] = []
         for task in small:
             run_bytes = sum(t.file.file_size_in_bytes for t in run)
@@ -272,18 +273,16 @@ def _rewrite_of(tasks: list[FileScanTask], target: int) -> _Rewrite:
     return _Rewrite(tuple(tasks), max(1, size // target))
 
 
-def _lower_bound(file: DataFile, field_id: int, field: object) -> tuple[int, object]:
+def _lower_bound(file: DataFile, field: NestedField) -> tuple[int, Any]:
     """A sort key for the file's smallest value of the first key column: files without a
     bound first, then by the decoded bound (bytes compare wrongly for little-endian ints)."""
-    bound = (file.lower_bounds or {}).get(field_id)
-    field_type = getattr(field, "field_type", None)
-    if bound is None or not isinstance(field_type, PrimitiveType):
+    bound = (file.lower_bounds or {}).get(field.field_id)
+    if bound is None or not isinstance(field.field_type, PrimitiveType):
         return (0, b"")
     try:
-        value = from_bytes(field_type, bound)
-    except Exception:  # a type whose bound does not decode: order is only a locality hint
+        return (1, from_bytes(field.field_type, bound))
+    except Exception:  # a bound that does not decode: the order is only a locality hint
         return (0, b"")
-    return (1, value)
 
 
 def _rewrite(

@@ -72,18 +72,22 @@ def maintain_table(
     from cascade.runtime.upkeep import expire_snapshots, remove_orphan_files
 
     report = TableUpkeep(contract.identifier)
-    table = _load(catalog, contract.identifier)
-    if table is None:
-        report.exists = False
-        return report
-    dry_run = options.dry_run
+    step = "loading the table"
     try:
+        table = _load(catalog, contract.identifier)
+        if table is None:
+            report.exists = False
+            return report
+        dry_run = options.dry_run
+        step = "compaction"
         report.compaction = compact_table(
             table, contract.unique_key, target_size=options.target_file_size, dry_run=dry_run
         )
+        step = "snapshot expiry"
         report.expiry = expire_snapshots(
             table, datetime.now(UTC) - options.retention, dry_run=dry_run
         )
+        step = "orphan removal"
         report.orphans = remove_orphan_files(
             table,
             datetime.now(UTC) - options.orphan_age,
@@ -91,13 +95,6 @@ def maintain_table(
             expiring=report.expiry.expired,
         )
     except Exception as error:  # reported per table; the other tables go on
-        step = (
-            "compaction"
-            if report.compaction is None
-            else "snapshot expiry"
-            if report.expiry is None
-            else "orphan removal"
-        )
         report.failures.append(f"{step} failed: {_reason(error)}")
     return report
 

@@ -14,7 +14,9 @@ plan, which happens once (`manifest_cache`: pyiceberg's commit would read them t
 Concurrency: pyiceberg retries a commit that lost a race after validating that no concurrent
 snapshot added, deleted or rewrote data in the batch's key range (serializable isolation, the
 table default); when validation finds a conflict, the merge is redone against the refreshed
-table.
+table. A compaction's `replace` snapshot in between (`compaction.py`) adds no rows, but it
+removed files: if any were in the batch's key range, the merge is redone on the compacted files.
+Reading, writing and committing files are shared with compaction (`data_files.py`).
 """
 
 import itertools
