@@ -1,10 +1,11 @@
 """The `cascade` command: thin wrappers around compile_project, and the dispatcher of the catalog
-operations, which live in the runtime (plan, apply, adopt, publish).
+operations, which live in the runtime (plan, apply, adopt, publish, show, maintain).
 
 Exit codes, for every command: 0 success; 1 a problem to fix (diagnostics, stale generated code
 for `check`, an unreadable baseline, an unknown table or branch), printed to stderr or as
 diagnostics; 2 a refusal (`diff`: a breaking change not allowed; `plan`/`apply`: a table that a
-load would refuse). A user mistake never ends in a traceback.
+load would refuse; `maintain`: a table whose upkeep did not complete) or an option click
+refuses. A user mistake never ends in a traceback.
 """
 
 from __future__ import annotations
@@ -447,3 +448,95 @@ def publish(branch: str, project_dir: Path) -> None:
     apply_publish(catalog, steps, branch)
     published = sum(1 for step in steps if step.status == "fast-forward")
     click.echo(f"cascade publish: main now at {branch!r} on {published} table(s)")
+
+
+@main.command()
+@click.argument("table", required=False)
+@project_option
+@click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")
+@click.option(
+    "--retention-days",
+    type=click.FloatRange(min=0),
+    default=7,
+    show_default=True,
+    help="Expire snapshots older than this (branch heads, tags and what each branch was at "
+    "when the retention began are kept).",
+)
+@click.option(
+    "--orphan-age-hours",
+    type=click.FloatRange(min=1),
+    default=24,
+    show_default=True,
+    help="Delete unreferenced files only when older than this; longer than any load runs.",
+)
+@click.option(
+    "--target-file-size-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Size of compacted files, in MB of 2^20 bytes [default: the table's "
+    "write.target-file-size-bytes, else 128].",
+)
+def maintain(
+    table: str | None,
+    project_dir: Path,
+    dry_run: bool,
+    retention_days: float,
+    orphan_age_hours: float,
+    target_file_size_mb: float | None,
+) -> None:
+    """Compact small data files, expire old snapshots and delete orphan files, for every table
+    of the project or TABLE (exit 2 when a table's upkeep did not complete)."""
+    from datetime import timedelta
+
+    from cascade.runtime.maintain import UpkeepOptions, maintain_tables, upkeep_lines
+
+    config = load_or_exit(project_dir)
+    contracts = generated_contracts(config)
+    if table is not None:
+        contracts = [contract_or_exit(contracts, table, "maintain")]
+    catalog = catalog_or_exit(config, "maintain")
+    options = UpkeepOptions(
+        retention=timedelta(days=retention_days),
+        orphan_age=timedelta(hours=orphan_age_hours),
+        target_file_size=None
+        if target_file_size_mb is None
+        else max(1, int(target_file_size_mb * 1024 * 1024)),
+        dry_run=dry_run,
+    )
+    reports = maintain_tables(catalog, contracts, options)
+    for line in upkeep_lines(reports, options):
+        click.echo(line)
+    failed = [report.identifier for report in reports if report.failures]
+    if failed:
+        click.echo(
+            f"cascade maintain: upkeep of {', '.join(failed)} did not complete (see above); "
+            "what failed changed nothing, run it again",
+            err=True,
+        )
+        sys.exit(2)
+    if dry_run:
+        click.echo("cascade maintain: dry run, nothing was changed")
+    elif not reports:
+        click.echo("cascade maintain: no tables: run cascade gen first")
+    else:
+        click.echo(f"cascade maintain: {len(reports)} table(s) maintained")
+
+
+def contract_or_exit(contracts: list, table: str, command: str):  # -> TableContract
+    """The project's contract of `table` (namespace.table), or exit 1 naming the tables."""
+    if "" in table.split(".") or "." not in table:
+        named = [c.identifier for c in contracts if c.identifier.split(".")[-1] == table]
+        hint = f"; did you mean {named[0]}?" if named else ""
+        click.echo(
+            f"cascade {command}: name a table as namespace.table, not {table!r}{hint}", err=True
+        )
+        sys.exit(1)
+    for contract in contracts:
+        if contract.identifier == table:
+            return contract
+    known = ", ".join(sorted(c.identifier for c in contracts)) or "none; run cascade gen first"
+    click.echo(
+        f"cascade {command}: {table} is not a table of this project (its tables: {known})",
+        err=True,
+    )
+    sys.exit(1)

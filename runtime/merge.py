@@ -14,54 +14,38 @@ plan, which happens once (`manifest_cache`: pyiceberg's commit would read them t
 Concurrency: pyiceberg retries a commit that lost a race after validating that no concurrent
 snapshot added, deleted or rewrote data in the batch's key range (serializable isolation, the
 table default); when validation finds a conflict, the merge is redone against the refreshed
-table.
+table. A compaction's `replace` snapshot in between (`compaction.py`) adds no rows, but it
+removed files: if any were in the batch's key range, the merge is redone on the compacted files.
+Reading, writing and committing files are shared with compaction (`data_files.py`).
 """
 
 import itertools
 import logging
-import os
-import uuid
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.exceptions import CommitFailedException, ValidationException
-from pyiceberg.expressions import AlwaysTrue, BooleanExpression
-from pyiceberg.io import FileIO, InputFile, OutputFile
-from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
-from pyiceberg.table import FileScanTask, Table
+from pyiceberg.table import Table
 from pyiceberg.table.refs import MAIN_BRANCH
-from pyiceberg.table.snapshots import IsolationLevel, Operation
-from pyiceberg.table.update.snapshot import ManageSnapshots
-from pyiceberg.utils.concurrent import ExecutorFactory
 
 from cascade.runtime.contract import METADATA_COLUMN_NAMES
+from cascade.runtime.data_files import FileWriter, commit_files, parallel, read_rows
 from cascade.runtime.errors import BranchError
 from cascade.runtime.file_pruning import Candidate, candidate_files
 from cascade.runtime.keys import key_mask, key_positions, key_range_filter
 from cascade.runtime.manifest_cache import reading_once
-from cascade.runtime.pyiceberg_compat import (
-    CachedMetadataTransaction,
-    check_arrow_schema,
-    disable_commit_retries,
-    keeping_null_lists,
-    write_data_files,
-)
+from cascade.runtime.pyiceberg_compat import check_arrow_schema
 from cascade.runtime.row_equality import same_rows
 
 log = logging.getLogger(__name__)
 
 # Attempts of the whole merge; each commit attempt also gets pyiceberg's own retries.
 MAX_ATTEMPTS = 5
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -154,7 +138,7 @@ def _merge_once(
     if base is not None and batch.num_rows:
         candidates = candidate_files(table, base, keys, unique_key)
     key_schema = schema.select(*names)
-    probes = _parallel(lambda c: _probe(table, c, key_schema, keys, unique_key), candidates)
+    probes = parallel(lambda c: _probe(table, c, key_schema, keys, unique_key), candidates)
 
     # A batch row replaces its key in every file that holds it, but is written once, into the
     # first of those files.
@@ -174,9 +158,9 @@ def _merge_once(
         if name not in names and name not in METADATA_COLUMN_NAMES
     ]
 
-    write = _Writer(table)
+    write = FileWriter(table)
     try:
-        rewritten = _parallel(
+        rewritten = parallel(
             lambda r: _rewrite(table, r[0], r[1], batch, compared, unique_key, write), rewrites
         )
         added = [
@@ -189,8 +173,13 @@ def _merge_once(
     removed = [candidate.task.file for candidate, _ in rewrites]
     predicate = key_range_filter(keys, unique_key) if batch.num_rows else None
     try:
-        snapshot_id = _commit(
-            table, branch, creates_branch, main_snapshot_id, predicate, removed, added
+        snapshot_id = commit_files(
+            table,
+            removed,
+            added,
+            branch=branch,
+            predicate=predicate,
+            create_branch_from=main_snapshot_id if creates_branch else None,
         )
     except (CommitFailedException, ValidationException):
         # Both guarantee that the commit did not land. After any other error the outcome may
@@ -236,12 +225,6 @@ def _conform(batch: pa.Table, table: Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=target)
 
 
-def _read(table: Table, task: FileScanTask, schema: Schema) -> pa.Table:
-    """The live rows of one data file (its delete files applied), projected on `schema`."""
-    with keeping_null_lists():
-        return ArrowScan(table.metadata, table.io, schema, AlwaysTrue()).to_table([task])
-
-
 def _probe(
     table: Table,
     candidate: Candidate,
@@ -250,7 +233,7 @@ def _probe(
     unique_key: Sequence[str],
 ) -> tuple[np.ndarray, int]:
     """The batch rows whose key the file holds, and how many of the file's rows hold one."""
-    file_keys = _read(table, candidate.task, key_schema)
+    file_keys = read_rows(table, candidate.task, key_schema)
     window = keys.slice(candidate.start, candidate.stop - candidate.start)
     in_batch = key_mask(file_keys, window, unique_key)
     file_rows = int(np.count_nonzero(in_batch))
@@ -267,12 +250,12 @@ def _rewrite(
     batch: pa.Table,
     compared: Sequence[str],
     unique_key: Sequence[str],
-    write: "_Writer",
+    write: FileWriter,
 ) -> tuple[list[DataFile], np.ndarray]:
     """Write the file's rows whose key is not in the batch, plus the batch rows `owned` (their
     positions in `batch`) replacing the others; and the positions of the batch rows whose
     replaced row here differs from them in a `compared` column."""
-    rows = _read(table, candidate.task, table.schema()).cast(batch.schema)
+    rows = read_rows(table, candidate.task, table.schema()).cast(batch.schema)
     window = batch.slice(candidate.start, candidate.stop - candidate.start)
     positions = key_positions(rows, window.select(list(unique_key)), unique_key)
     replaced = positions >= 0
@@ -282,104 +265,3 @@ def _rewrite(
     same = same_rows(old.select(compared), new.select(compared))
     files = write(pa.concat_tables([kept, batch.take(owned)]))
     return files, candidate.start + matched[~same]
-
-
-class _Writer:
-    """Writes new data files for one merge attempt, and deletes them if it does not commit:
-    every file it began, also one a write left half-written (a full disk), which would
-    otherwise hold the space and make the next load fail too."""
-
-    def __init__(self, table: Table) -> None:
-        self._table = table
-        self._io = _RecordingIO(table.io)
-        self._uuid = uuid.uuid4()
-        self._counter = itertools.count()
-
-    def __call__(self, rows: pa.Table) -> list[DataFile]:
-        if not rows.num_rows:
-            return []
-        with keeping_null_lists():
-            return write_data_files(self._table.metadata, rows, self._io, self._uuid, self._counter)
-
-    def delete_all(self) -> None:
-        for location in self._io.began():
-            try:
-                self._table.io.delete(location)
-            except FileNotFoundError:
-                pass  # the write failed before the file was created
-            except Exception:  # best effort: an orphan file is harmless
-                log.warning("Could not delete uncommitted data file %s", location)
-
-
-class _RecordingIO(FileIO):
-    """The table's FileIO, noting every file it is asked to write (pyiceberg writes a data
-    file through `new_output`), so that a failed merge can delete what it began."""
-
-    def __init__(self, io: FileIO) -> None:
-        super().__init__(io.properties)
-        self._io = io
-        self._locations: list[str] = []  # list.append holds the GIL: safe from worker threads
-
-    def began(self) -> list[str]:
-        return list(self._locations)
-
-    def new_input(self, location: str) -> InputFile:
-        return self._io.new_input(location)
-
-    def new_output(self, location: str) -> OutputFile:
-        self._locations.append(location)
-        return self._io.new_output(location)
-
-    def delete(self, location: str | InputFile | OutputFile) -> None:
-        self._io.delete(location)
-
-
-def _commit(
-    table: Table,
-    branch: str,
-    creates_branch: bool,
-    main_snapshot_id: int | None,
-    predicate: BooleanExpression | None,
-    removed: list[DataFile],
-    added: list[DataFile],
-) -> int:
-    """Commit one snapshot on `branch` that removes `removed` and adds `added`."""
-    with CachedMetadataTransaction(table) as transaction:
-        if creates_branch:
-            assert main_snapshot_id is not None  # _merge_once refuses to branch an empty main
-            ManageSnapshots(transaction).create_branch(main_snapshot_id, branch).commit()
-        with transaction.update_snapshot(branch=branch).overwrite() as overwrite:
-            if predicate is not None:
-                # The key range is the conflict filter pyiceberg validates concurrent commits
-                # against, and it makes the overwrite look for the removed files' manifests.
-                overwrite.delete_by_predicate(predicate)
-            for file in removed:
-                overwrite.delete_data_file(file)
-            for file in added:
-                overwrite.append_data_file(file)
-        if creates_branch or not _serializable(table):
-            # pyiceberg's retry would be wrong here: it rebuilds only the snapshot and drops the
-            # staged branch creation (the branch would start empty), and below serializable
-            # isolation it does not check for concurrently added rows with the batch's keys.
-            # Fail instead, and `merge_batch` redoes the merge on the refreshed table.
-            disable_commit_retries(transaction)
-    return overwrite.snapshot_id
-
-
-def _serializable(table: Table) -> bool:
-    return table.metadata.isolation_level(Operation.DELETE) == IsolationLevel.SERIALIZABLE
-
-
-def _parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """`function` over `items` in threads: Parquet reads and writes release the GIL.
-
-    Each worker holds one data file in memory. One worker per core keeps that to a few files
-    while decoding and encoding (CPU-bound) use every core; on an object store, where reads
-    wait on the network, pyiceberg's `max-workers` setting (PYICEBERG_MAX_WORKERS) raises it.
-    """
-    items = list(items)
-    workers = min(len(items), ExecutorFactory.max_workers() or os.cpu_count() or 1)
-    if workers <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(function, items))

@@ -9,6 +9,10 @@ publicly and why Cascade needs it:
 - `disable_commit_retries`: a commit that fails on conflict (`Transaction._snapshot_producers`);
 - `CachedMetadataTransaction`: table metadata worked out once per change (`Transaction._table`,
   `Transaction._updates`);
+- `replace_files`: a `replace` snapshot validated as a rewrite of the same rows (`_OverwriteFiles`
+  and the validations of `pyiceberg.table.update.validate`);
+- `expire_snapshots_guarded`: snapshot expiry that lands only while every branch and tag is
+  where the caller saw it (`ExpireSnapshots._requirements`);
 - `patch_manifest_entry_reads`: manifest reads routed through a cache while a merge runs
   (replaces `ManifestFile.fetch_manifest_entry`, which pyiceberg's commit calls internally);
 - `keeping_null_lists`: a projection that keeps null lists of structs (replaces
@@ -45,7 +49,13 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.refs import SnapshotRefType
+from pyiceberg.table.snapshots import Operation, Summary
 from pyiceberg.table.update import AssertRefSnapshotId, SetSnapshotRefUpdate
+from pyiceberg.table.update.snapshot import _OverwriteFiles
+from pyiceberg.table.update.validate import (
+    _validate_data_files_exist,
+    _validate_no_new_deletes_for_data_files,
+)
 from pyiceberg.typedef import TableVersion
 from pyiceberg.types import ListType, MapType
 
@@ -212,6 +222,80 @@ class CachedMetadataTransaction(Transaction):
         if cached is None or cached[0] is not base or cached[1] is not updates:
             cached = self._cached = (base, updates, super().table_metadata)
         return cached[2]
+
+
+# --- Compaction and snapshot expiry ------------------------------------------------------------
+
+
+def replace_files(transaction: Transaction, branch: str) -> _OverwriteFiles:
+    """A snapshot producer for a `replace` snapshot on `branch`: data files removed and others
+    added that hold exactly the same rows (a compaction). Used like `overwrite()`'s producer:
+    `delete_data_file`, `append_data_file`, then commit the transaction.
+
+    pyiceberg 0.12 has an `Operation.REPLACE` but no producer for it: `UpdateSnapshot` offers
+    appends, overwrites and deletes only, and its summary totals refuse any other operation.
+    This is its overwrite producer (`_OverwriteFiles`), with two differences:
+
+    - the snapshot's operation is `replace`, so readers and validations know no row changed:
+      a merge that commits after it is not refused for data it added (pyiceberg validates
+      added rows only against appends and overwrites), only for the files it removed;
+    - when the commit loses a race, pyiceberg retries it on the refreshed table after
+      validating the snapshots in between (`_validate_concurrency`). An overwrite at the
+      table's serializable isolation refuses any data added meanwhile; a replace must only
+      refuse a concurrent snapshot that removed one of the files it removes (a merge rewrote
+      it: committing would drop that merge's rows and bring back the rows it replaced) or
+      added deletes for one, as Iceberg's Java `RewriteFiles` validates. A merge that only
+      added files, or rewrote others, loses nothing when the replace lands on top of it.
+    """
+    _warn_if_unchecked()
+    return _ReplaceFiles(
+        operation=Operation.REPLACE,
+        transaction=transaction,
+        io=transaction._table.io,
+        branch=branch,
+    )
+
+
+class _ReplaceFiles(_OverwriteFiles):
+    def _summary(self, snapshot_properties: dict[str, str] | None = None) -> Summary:
+        # pyiceberg's totals (`update_snapshot_summaries`) refuse a replace; they are worked out
+        # the same way for an overwrite, which is what this producer does with the files.
+        self._operation = Operation.OVERWRITE
+        try:
+            summary = super()._summary(snapshot_properties or {})
+        finally:
+            self._operation = Operation.REPLACE
+        return Summary(Operation.REPLACE, **summary.additional_properties)
+
+    def _validate_concurrency(self) -> None:
+        window = self._commit_window
+        if window is None or window.is_empty() or window.head is None:
+            return
+        table = self._transaction._table
+        # pyiceberg's argument names read backwards: the head is the newest snapshot checked,
+        # the base (where the compaction started) the oldest one, excluded.
+        _validate_data_files_exist(table, window.head, self._deleted_data_files, window.base)
+        _validate_no_new_deletes_for_data_files(
+            table, window.head, None, self._deleted_data_files, window.base
+        )
+
+
+def expire_snapshots_guarded(table: Table, snapshot_ids: list[int]) -> None:
+    """Remove the snapshots `snapshot_ids` from the table in one commit, which fails with
+    CommitFailedException unless every branch and tag is still where `table` has it.
+
+    pyiceberg 0.12's `ExpireSnapshots` commits with no requirement: the catalog applies the
+    removal to the table as it is at commit time, and removing a snapshot there also removes
+    every branch or tag pointing at it. A branch moved onto an old snapshot meanwhile (a
+    rollback) would be deleted. Its requirements are `ExpireSnapshots._requirements`, which it
+    returns as they are; they are set here to one guard per branch and tag."""
+    _warn_if_unchecked()
+    expire = table.maintenance.expire_snapshots()
+    expire._requirements = tuple(
+        AssertRefSnapshotId(ref=name, snapshot_id=ref.snapshot_id)  # type: ignore[call-arg]
+        for name, ref in sorted(table.metadata.refs.items())
+    )
+    expire.by_ids(snapshot_ids).commit()
 
 
 # --- Reading manifests -------------------------------------------------------------------------

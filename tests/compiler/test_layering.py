@@ -35,6 +35,10 @@ FORBIDDEN_IN_THE_COMPILER = (
     "cascade.runtime.plan",
     "cascade.runtime.adopt",
     "cascade.runtime.publish",
+    "cascade.runtime.data_files",
+    "cascade.runtime.compaction",
+    "cascade.runtime.upkeep",
+    "cascade.runtime.maintain",
     "cascade.runtime.staging",
 )
 # What the compiler may use of the runtime: the contract and the rules it shares with loads.

@@ -21,12 +21,14 @@ import pyiceberg
 import pyiceberg.io.pyarrow as pyiceberg_arrow
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.manifest import ManifestFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table, Transaction
-from pyiceberg.table.update import AssertRefSnapshotId, SetSnapshotRefUpdate
+from pyiceberg.table.snapshots import Operation
+from pyiceberg.table.update import AssertRefSnapshotId, SetSnapshotRefUpdate, validate
+from pyiceberg.table.update import snapshot as snapshot_update
 from pyiceberg.types import LongType, NestedField
 
 from cascade.runtime import manifest_cache, pyiceberg_compat
@@ -35,8 +37,10 @@ from cascade.runtime.pyiceberg_compat import (
     CachedMetadataTransaction,
     SharedPatch,
     disable_commit_retries,
+    expire_snapshots_guarded,
     keeping_null_lists,
     pyiceberg_version_checked,
+    replace_files,
     stage_branch_move,
 )
 from tests.helpers import REPO_ROOT
@@ -75,6 +79,20 @@ PRIVATE_FUNCTIONS = [
         ["requested_schema", "provided_schema", "downcast_ns_timestamp_to_us", "format_version"],
     ),
     (Transaction, "_stage", ["self", "updates", "requirements"]),
+    # A compaction's replace: the overwrite producer with its summary and validation replaced.
+    (snapshot_update._OverwriteFiles, "_summary", ["self", "snapshot_properties"]),
+    (snapshot_update._OverwriteFiles, "_validate_concurrency", ["self"]),
+    (
+        validate,
+        "_validate_data_files_exist",
+        ["table", "starting_snapshot", "data_files", "parent_snapshot"],
+    ),
+    (
+        validate,
+        "_validate_no_new_deletes_for_data_files",
+        ["table", "starting_snapshot", "data_filter", "data_files", "parent_snapshot"],
+    ),
+    (snapshot_update.ExpireSnapshots, "_commit", ["self"]),
     # Replaced while a merge reads manifests, and overridden for null lists.
     (ManifestFile, "fetch_manifest_entry", ["self", "io", "discard_deleted"]),
     (
@@ -194,6 +212,70 @@ def test_a_branch_move_is_one_update_guarded_by_the_expected_snapshot(table: Tab
     assert AssertRefSnapshotId(ref="main", snapshot_id=head) in transaction._requirements
 
 
+def a_replace_of_the_first_file(table: Table) -> Transaction:
+    """A transaction of `table` that replaces its first data file with a copy, not committed."""
+    from cascade.runtime.data_files import FileWriter
+
+    [task] = table.scan().plan_files()
+    [written] = FileWriter(table)(table.scan().to_arrow())
+    transaction = table.transaction()
+    with replace_files(transaction, "main") as replace:
+        replace.delete_data_file(task.file)
+        replace.append_data_file(written)
+    return transaction
+
+
+def test_a_replace_snapshot_lands_on_top_of_a_concurrent_append(catalog: SqlCatalog) -> None:
+    stale = catalog.load_table("raw.ids")
+    transaction = a_replace_of_the_first_file(stale)
+    catalog.load_table("raw.ids").append(ids(2))  # an overwrite would refuse it (serializable)
+
+    transaction.commit_transaction()  # pyiceberg's retry, validated
+
+    table = catalog.load_table("raw.ids")
+    assert sorted(table.scan().to_arrow()["id"].to_pylist()) == [1, 2]
+    head = table.current_snapshot()
+    assert head.summary.operation == Operation.REPLACE
+    assert head.summary["total-records"] == "2" and head.summary["total-data-files"] == "2"
+
+
+def test_a_replace_is_refused_once_a_concurrent_snapshot_removed_its_file(
+    catalog: SqlCatalog,
+) -> None:
+    stale = catalog.load_table("raw.ids")
+    transaction = a_replace_of_the_first_file(stale)
+    catalog.load_table("raw.ids").overwrite(ids(5))  # rewrites the file being replaced
+
+    with pytest.raises(ValidationException, match="Data files were concurrently deleted"):
+        transaction.commit_transaction()  # the replace's own validation, before pyiceberg's
+
+    assert catalog.load_table("raw.ids").scan().to_arrow()["id"].to_pylist() == [5]
+
+
+def test_a_guarded_expiry_fails_once_a_branch_moved(catalog: SqlCatalog) -> None:
+    table = catalog.load_table("raw.ids")
+    first = table.metadata.current_snapshot_id
+    table.manage_snapshots().create_branch(first, "dev").commit()
+    table.append(ids(2))
+    table.append(ids(3))
+    dev = table.metadata.current_snapshot_id
+    table.manage_snapshots().remove_branch("dev").create_branch(dev, "dev").commit()
+    stale = catalog.load_table("raw.ids")
+    # Another writer moves dev back onto the first snapshot, which `stale` would expire.
+    catalog.load_table("raw.ids").manage_snapshots().remove_branch("dev").create_branch(
+        first, "dev"
+    ).commit()
+
+    with pytest.raises(CommitFailedException, match="dev has changed"):
+        expire_snapshots_guarded(stale, [first])
+
+    assert catalog.load_table("raw.ids").metadata.refs["dev"].snapshot_id == first
+    fresh = catalog.load_table("raw.ids")
+    second = fresh.snapshots()[1].snapshot_id
+    expire_snapshots_guarded(fresh, [second])  # where nothing moved, it lands
+    assert catalog.load_table("raw.ids").snapshot_by_id(second) is None
+
+
 # --- Importing patches nothing; a patch is undone after its last caller ----------------------
 
 # What the patches replace, and the contexts that install them.
@@ -237,6 +319,10 @@ def test_importing_cascade_changes_no_pyiceberg_attribute() -> None:
         "cascade.runtime.manifest_cache",
         "cascade.runtime.merge",
         "cascade.runtime.publish",
+        "cascade.runtime.data_files",
+        "cascade.runtime.compaction",
+        "cascade.runtime.upkeep",
+        "cascade.runtime.maintain",
     ]
     # This process has imported them: so it has imported every pyiceberg module they import.
     pyiceberg_modules = sorted(
