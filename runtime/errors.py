@@ -47,3 +47,7 @@ class ModelError(CascadeError):
 
 class CatalogConfigError(CascadeError):
     """pyiceberg's configuration of the catalog is incomplete or names what does not exist."""
+
+
+class PartitionError(CascadeError):
+    """The run names no partition to load (a backfill range whose start comes after its end)."""

@@ -23,7 +23,13 @@ from cascade.runtime.branch import check_branch_name
 from cascade.runtime.catalog import IcebergResource
 from cascade.runtime.config import IngestionConfig
 from cascade.runtime.contract import TableContract
-from cascade.runtime.errors import BranchError, ModelError, ValidationFailed
+from cascade.runtime.errors import (
+    BranchError,
+    CascadeError,
+    ModelError,
+    PartitionError,
+    ValidationFailed,
+)
 from cascade.runtime.limits import Deadline
 from cascade.runtime.merge import INSERTED, UNCHANGED, UPDATED, MergeOutcome, merge_batch
 from cascade.runtime.report import column_schema, no_data
@@ -149,15 +155,23 @@ def run_ingestion(
     tag = context.run.tags.get(BRANCH_TAG)
     branch = config.branch_name if tag is None else tag
     partitions = partition_arguments(context)
+    if partitions == []:
+        tags = context.run.tags
+        named = "...".join(
+            tags.get(f"dagster/asset_partition_range_{end}", "?") for end in ("start", "end")
+        )
+        asset = context.asset_key.to_user_string()
+        raise PartitionError(
+            f"The run's partition range {named} holds no partition of {asset}: its first "
+            "partition must not come after its last. Nothing was loaded."
+        )
     partition_metadata = _run_metadata(partitions)
     identifier, unique_key = table.identifier, table.unique_key
     check_branch_name(branch)  # before the source runs and the catalog is touched
     log.info(f"Loading {identifier} for {_described(partitions)} on branch {branch}")
 
     # A single-run backfill has the time of a load for each of its partitions.
-    deadline = Deadline(
-        max_runtime_seconds * len(partitions or [None]) if max_runtime_seconds else None
-    )
+    deadline = Deadline(max_runtime_seconds, partitions=len(partitions or [None]))
     try:
         with deadline.interrupting():
             deadline.check("the ingestion function and dlt staging")
@@ -301,8 +315,9 @@ def prepare_batch(
     staged_parts: list[tuple[int, pa.Table]] = []
     rows_delivered: list[int] = []
     dropped_keys: Counter[str] = Counter()
-    for index, partition in enumerate(partitions or [None]):
-        staged = _stage_partition(context, source, partition, table)
+    arguments: list[PartitionArgument | None] = [None] if partitions is None else [*partitions]
+    for index, partition in enumerate(arguments):
+        staged = _stage_partition(context, source, partition, table, in_range=len(arguments) > 1)
         rows_delivered.append(staged.rows.num_rows if staged else 0)
         if staged is not None:
             staged_parts.append((index, staged.rows))
@@ -337,8 +352,12 @@ def prepare_batch(
         try:
             validate_batch(rows, validation_schema, identifier)
         except (ValidationFailed, ModelError) as failure:
+            if isinstance(failure, ValidationFailed) and partitions and len(staged_parts) > 1:
+                failure = _naming_partitions(
+                    failure, rows, partition_of_rows, partitions, validation_schema, identifier
+                )
             log.error(failure.description)
-            raise
+            raise failure from None
         log.info(f"{validation_schema.__name__} accepted {rows.num_rows} rows")
     return Batch(
         rows,
@@ -353,14 +372,45 @@ def prepare_batch(
     )
 
 
+def _naming_partitions(
+    failure: ValidationFailed,
+    rows: pa.Table,
+    partition_of_rows: np.ndarray,
+    partitions: list[PartitionArgument],
+    validation_schema: type[DataFrameModel],
+    identifier: str,
+) -> ValidationFailed:
+    """The refusal of a backfill's batch, with the partitions whose rows fail: each
+    partition's rows validated alone (only after a refusal, so a load that passes pays
+    nothing). A check that no partition fails alone spans partitions (`unique=True`)."""
+    failing = []
+    for index in np.unique(partition_of_rows):
+        own = rows.filter(pa.array(partition_of_rows == index))
+        try:
+            validate_batch(own, validation_schema, identifier)
+        except ValidationFailed:
+            failing.append(partitions[int(index)].value)
+    where = (
+        f"The rows that fail are in the partition(s) {', '.join(failing)}."
+        if failing
+        else "No partition fails alone: the check spans partitions (such as unique=True)."
+    )
+    return ValidationFailed(
+        f"{failure.description}\n{where}",
+        metadata={**failure.metadata, "partitions": ", ".join(failing)},
+    )
+
+
 def _stage_partition(
     context: dg.AssetExecutionContext,
     source: Callable[..., object],
     partition: PartitionArgument | None,
     table: TableContract,
+    in_range: bool,
 ) -> Staged | None:
     """One call of the ingestion function, for `partition`, through dlt's staging; None
-    when it had no rows."""
+    when it had no rows. `in_range`: the partition is one of a backfill's, which a refusal
+    then names."""
     identifier, log = table.identifier, context.log
     started = time.monotonic()
     try:
@@ -369,6 +419,14 @@ def _stage_partition(
             log.info(f"The ingestion function returned None for {_described(partition)}: no data")
             return None
         staged = stage(result, identifier, table.schema, table.renamed_columns, table.ignored_keys)
+    except CascadeError as cascade_refusal:
+        if partition is None or not in_range:
+            raise
+        # In a backfill, which of its partitions holds what was refused.
+        raise type(cascade_refusal)(
+            f"Partition {partition.value}: {cascade_refusal.description}",
+            cascade_refusal.metadata,
+        ) from None
     except Exception as error:
         if (refusal := configuration_refusal(error, identifier)) is not None:
             raise refusal from error

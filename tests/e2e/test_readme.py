@@ -114,6 +114,7 @@ def test_the_new_project_block(tmp_path: Path) -> None:
     assert "identifier fields: event_id" in done
     assert "2024-01-05-1" in done and "2024-01-05-2" in done  # the sample rows, from the table
     assert (project / ".cascade" / "catalog.db").is_file()  # the embedded default catalog
+    assert (project / ".cascade" / "dagster" / "dagster.yaml").is_file()  # so Dagster warns not
 
 
 @pytest.mark.slow
