@@ -47,3 +47,8 @@ class ModelError(CascadeError):
 
 class CatalogConfigError(CascadeError):
     """pyiceberg's configuration of the catalog is incomplete or names what does not exist."""
+
+
+class UpkeepRefused(CascadeError):
+    """A table's upkeep cannot complete until the table changes: it lacks a column of its
+    unique key (a load, or `cascade apply`, evolves it to the generated schema first)."""

@@ -49,6 +49,9 @@ class TableUpkeep:
     expiry: ExpiryResult | None = None
     orphans: OrphanResult | None = None
     failures: list[str] = field(default_factory=list)  # "step: why", one per failed step
+    # What the failed step raised, for a caller that tells a retry from a refusal (the
+    # generated upkeep job, runtime/upkeep_job.py).
+    error: Exception | None = field(default=None, repr=False, compare=False)
 
 
 def maintain_tables(
@@ -96,6 +99,7 @@ def maintain_table(
         )
     except Exception as error:  # reported per table; the other tables go on
         report.failures.append(f"{step} failed: {_reason(error)}")
+        report.error = error
     return report
 
 
