@@ -74,10 +74,20 @@ DEFAULT_MAINTENANCE = Maintenance("30 3 * * *", 7, 24, None)
 # The options of a `maintenance={...}` dict: (lowest, whether the lowest is excluded, highest,
 # what it means). The highest keep times within what Python's datetime can subtract from now.
 MAINTENANCE_OPTIONS: dict[str, tuple[float, bool, float, str]] = {
-    "retention_days": (0, False, 36500, "snapshots older than this are expired"),
-    "orphan_age_hours": (1, False, 876000, "unreferenced files older than this are deleted"),
-    "target_file_size_mb": (0, True, 1048576, "the size of compacted files, in MB of 2^20 bytes"),
-}
+    "retention_days": (
+        0, False, 36500, "snapshots older than this many days are expired; 7 by default"
+    ),
+    "orphan_age_hours": (
+        1, False, 876000,
+        "the safety window: unreferenced files older than this many hours are deleted, so it "
+        "must be longer than any load runs; 24 by default",
+    ),
+    "target_file_size_mb": (
+        0, True, 1048576,
+        "the size of compacted files, in MB of 2^20 bytes; None (the default): the table's "
+        "write.target-file-size-bytes, else 128",
+    ),
+}  # fmt: skip
 MAINTENANCE_KEYS = ("cron", *MAINTENANCE_OPTIONS)
 MAINTENANCE_EXAMPLE = (
     'e.g. maintenance="30 3 * * 0" (Sundays at 03:30 UTC), maintenance={"cron": "30 3 * * *", '
@@ -546,8 +556,6 @@ class ArgumentReader:
             if (low < value if open_low else low <= value) and value <= high:
                 return value
         bounds = f"greater than {low} and at most {high}" if open_low else f"from {low} to {high}"
-        if key == "target_file_size_mb":
-            meaning += "; None: the table's write.target-file-size-bytes, else 128"
         self.report.error(
             argument.span,
             f"maintenance {key} must be a number {bounds}, got {_shown(value)}",
@@ -567,7 +575,8 @@ class ArgumentReader:
             f"maintenance orphan_age_hours={maintenance.orphan_age_hours} is not longer than a "
             f"load may run (max_runtime_seconds={max_runtime_seconds}): orphan removal could "
             "delete the files of a load before its commit references them",
-            "a window longer than the longest load, retries and backfills included",
+            "a window longer than the longest load: a backfill runs up to max_runtime_seconds "
+            "for each of its partitions",
         )
 
     def boolean(self, argument: Argument | None, default: bool) -> bool:
