@@ -11,6 +11,9 @@ Compaction's replaced files are still referenced by the snapshots before it, so 
 disk only once those have expired: a retention after the compaction. A dry run changes
 nothing: it plans the compaction, names the snapshots expiry would remove, and counts the
 files that would be orphans once they are gone.
+
+Each table's generated upkeep job runs `maintain_table` too, with the options of the
+ingestion's `maintenance=` (runtime/upkeep_job.py).
 """
 
 from __future__ import annotations

@@ -114,8 +114,8 @@ def upkeep_metadata(report: TableUpkeep, options: UpkeepOptions) -> dict[str, An
     metadata: dict[str, Any] = {
         "table_name": report.identifier,
         "status": status,
-        "retention_days": options.retention / timedelta(days=1),
-        "orphan_age_hours": options.orphan_age / timedelta(hours=1),
+        "retention_days": _number(options.retention / timedelta(days=1)),
+        "orphan_age_hours": _number(options.orphan_age / timedelta(hours=1)),
     }
     if (compaction := report.compaction) is not None:
         metadata.update(
@@ -147,3 +147,8 @@ def upkeep_metadata(report: TableUpkeep, options: UpkeepOptions) -> dict[str, An
     if report.failures:
         metadata["failure"] = "; ".join(report.failures)
     return metadata
+
+
+def _number(value: float) -> int | float:
+    """7.0 as 7: how the decorator wrote it, most of the time."""
+    return int(value) if value.is_integer() else value
