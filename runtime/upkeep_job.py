@@ -70,8 +70,8 @@ def run_upkeep(
     `target_file_size_mb` (None: the table's `write.target-file-size-bytes`, else 128 MB),
     expire the snapshots older than `retention_days`, delete the unreferenced files older than
     `orphan_age_hours`; with `config.dry_run`, only report what would be done. Yields one
-    observation of `asset_key` with every figure (README, "Table upkeep"), then raises if a
-    step did not complete."""
+    observation of `asset_key` with every figure (README, "Upkeep jobs in Dagster"), then
+    raises if a step did not complete."""
     options = upkeep_options(
         retention_days, orphan_age_hours, target_file_size_mb, dry_run=config.dry_run
     )
@@ -97,7 +97,7 @@ def run_upkeep(
         raise report.error
     if isinstance(report.error, CompactionRefused):
         raise UpkeepRefused(message + " A load (or `cascade apply`) evolves the table first.")
-    raise UpkeepFailed(message + " It is retried.") from report.error
+    raise UpkeepFailed(message + " Another attempt may succeed.") from report.error
 
 
 def upkeep_metadata(report: TableUpkeep, options: UpkeepOptions) -> dict[str, Any]:

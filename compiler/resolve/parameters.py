@@ -551,8 +551,7 @@ class ArgumentReader:
         low, open_low, high, meaning = MAINTENANCE_OPTIONS[key]
         if key == "target_file_size_mb" and value is None:
             return None  # the table's write.target-file-size-bytes, else 128 MB
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if isinstance(value, int | float) and number and math.isfinite(value):
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             if (low < value if open_low else low <= value) and value <= high:
                 return value
         bounds = f"greater than {low} and at most {high}" if open_low else f"from {low} to {high}"
