@@ -51,3 +51,8 @@ class CatalogConfigError(CascadeError):
 
 class PartitionError(CascadeError):
     """The run names no partition to load (a backfill range whose start comes after its end)."""
+
+
+class UpkeepRefused(CascadeError):
+    """A table's upkeep cannot complete until the table changes: it lacks a column of its
+    unique key (a load, or `cascade apply`, evolves it to the generated schema first)."""
