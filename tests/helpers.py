@@ -168,6 +168,11 @@ def free_port() -> int:
 # -- Iceberg and Dagster ------------------------------------------------------------------------
 
 
+def catalog_of(project: Path):
+    """The catalog a project's loads use (its embedded default unless pyiceberg is configured)."""
+    return IcebergResource(project_dir=str(project)).load_catalog()
+
+
 def field_ids(schema) -> dict[str, int]:
     """A schema's top-level field ids by name."""
     return {field.name: field.field_id for field in schema.fields}

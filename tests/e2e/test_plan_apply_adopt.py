@@ -10,18 +10,13 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
-from cascade.runtime.catalog import IcebergResource
-from tests.helpers import cascade, edit
+from tests.helpers import cascade, catalog_of, edit
 
 # Slow: the console script.
 pytestmark = pytest.mark.slow
 
 GLUCOSE = "raw.glucose_entries"
 MODEL = Path("examples/schemas/nightscout.py")
-
-
-def catalog_of(project: Path) -> Catalog:
-    return IcebergResource(project_dir=str(project)).load_catalog()
 
 
 # Columns a table made by hand may have, with a value for a row.

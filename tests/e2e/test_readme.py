@@ -22,7 +22,7 @@ from pyiceberg.catalog import load_catalog
 from examples.fixtures.nightscout_server import NightscoutFixtureServer, entries_for_day
 from tests import readme
 from tests.duckdb_reader import extension_file, query_iceberg
-from tests.helpers import REPO_ROOT, edit
+from tests.helpers import REPO_ROOT, catalog_of, edit
 
 pytest_plugins = ["tests.e2e.postgres"]
 
@@ -157,7 +157,7 @@ def test_the_walkthrough_sessions(project: Path) -> None:
         b for b in readme.blocks()
         if b.section == "Walkthrough" and b.first_line.startswith("Table raw.glucose_entries")
     ).text  # fmt: skip
-    before = load_catalog_of(project).load_table("raw.glucose_entries").metadata_location
+    before = catalog_of(project).load_table("raw.glucose_entries").metadata_location
     with NightscoutFixtureServer() as server:
         load = readme.run_script(
             ".venv/bin/dagster asset materialize -m generated.definitions"
@@ -170,7 +170,7 @@ def test_the_walkthrough_sessions(project: Path) -> None:
             },
         )
     assert load.returncode == 1 and refusal in load.stdout + load.stderr, load.stderr[-4000:]
-    assert load_catalog_of(project).load_table("raw.glucose_entries").metadata_location == before
+    assert catalog_of(project).load_table("raw.glucose_entries").metadata_location == before
 
     # ... until the decorator allows the drop
     allow = 'allow_breaking=("CAS201:sys_time",)'
@@ -190,12 +190,6 @@ def test_the_adoption_session(project: Path) -> None:
     module = (project / "generated/schemas/nightscout/glucose_entries.py").read_text()
     assert 'NestedField(2, "_id", StringType(), required=True' in module
     assert '5: "legacy",' in module  # retired: the model lacks it
-
-
-def load_catalog_of(project: Path):
-    from cascade.runtime import IcebergResource
-
-    return IcebergResource(project_dir=str(project)).load_catalog()
 
 
 @pytest.mark.slow
@@ -244,7 +238,7 @@ def masked(lines: list[str]) -> list[str]:
 def test_the_upkeep_block(project: Path) -> None:
     env = readme.shell_env(project)
     make_demo(project, env)
-    table = load_catalog_of(project).load_table("raw.github_repo_stats")
+    table = catalog_of(project).load_table("raw.github_repo_stats")
     rows = query_iceberg(table.metadata_location, "SELECT * FROM {table}")
 
     printed = run_ok(readme.block("Table upkeep", ".venv/bin/cascade maintain").text, project, env)
@@ -255,7 +249,7 @@ def test_the_upkeep_block(project: Path) -> None:
     # What the README shows, but for the sizes; the counts of files and snapshots are the same.
     assert masked(done.splitlines()) == masked(shown.splitlines()), done
     assert [line for line in done.splitlines() if "files 18 -> 6" in line]
-    table = load_catalog_of(project).load_table("raw.github_repo_stats")
+    table = catalog_of(project).load_table("raw.github_repo_stats")
     assert len(table.inspect.files()) == 6
     assert query_iceberg(table.metadata_location, "SELECT * FROM {table}") == rows
 
@@ -267,13 +261,13 @@ def test_the_upkeep_job_block(project: Path) -> None:
 
     env = readme.shell_env(project)
     make_demo(project, env)
-    table = load_catalog_of(project).load_table("raw.github_repo_stats")
+    table = catalog_of(project).load_table("raw.github_repo_stats")
     rows = query_iceberg(table.metadata_location, "SELECT * FROM {table}")
 
     run_ok(readme.block("Upkeep jobs in Dagster", "DAGSTER_HOME=").text, project, env)
 
     # Compacted as `cascade maintain` compacts it (test_the_upkeep_block), the rows unchanged.
-    table = load_catalog_of(project).load_table("raw.github_repo_stats")
+    table = catalog_of(project).load_table("raw.github_repo_stats")
     assert len(table.inspect.files()) == 6
     assert query_iceberg(table.metadata_location, "SELECT * FROM {table}") == rows
     # The run and the schedule's state are in the project's Dagster instance.
@@ -307,7 +301,7 @@ def test_the_branch_and_publish_block(project: Path) -> None:
     env = readme.shell_env(project)
     make_demo(project, env)  # main first: a branch starts from main's head
     script = readme.block("Branches and publishing", "DAGSTER_HOME=").text
-    catalog = load_catalog_of(project)
+    catalog = catalog_of(project)
     load, publish = script.split(".venv/bin/cascade publish")
     run_ok(load, project, env)
     table = catalog.load_table("raw.glucose_entries")
@@ -324,7 +318,7 @@ def test_the_backfill_block(project: Path, monkeypatch: pytest.MonkeyPatch) -> N
     script = readme.block("Backfills", "DAGSTER_HOME=", language="bash").text
     first, last = re.search(r"--partition-range (\S+)\.\.\.(\S+)", script).groups()
     run_ok(script, project, readme.shell_env(project))
-    table = load_catalog_of(project).load_table("raw.glucose_entries")
+    table = catalog_of(project).load_table("raw.glucose_entries")
     assert len(table.snapshots()) == 1
     days = [date.fromisoformat(first) + timedelta(days=n) for n in range(7)]
     assert days[-1] == date.fromisoformat(last)
