@@ -42,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
+from pyiceberg.schema import Schema
 
 from cascade.runtime.batch import conform
 from cascade.runtime.errors import BatchError
@@ -83,8 +84,7 @@ class _Timer:
 
 def prepare_chunked(
     staged: Sequence[StagedFiles | None],
-    schema_arrow: pa.Schema,
-    conform_schema: object,
+    schema: Schema,
     unique_key: Sequence[str],
     validation: ChunkedValidation | None,
     chunk_rows: int,
@@ -92,11 +92,12 @@ def prepare_chunked(
     ingested_at: datetime,
 ) -> ChunkedBatch:
     """Deduplicate and validate the staged rows of the run's partitions (`staged`, one entry
-    per partition, None for one without rows) into a `SortedSpill` under `folder`.
+    per partition, None for one without rows) into a `SortedSpill` under `folder`, with the
+    columns of the contract's `schema`.
 
-    `conform_schema` is the contract's pyiceberg schema (`batch.conform`), `schema_arrow` its
-    Arrow schema. Raises `BatchError` for a null key, and what `validation` raises."""
+    Raises `BatchError` for a null key, and what `validation` raises."""
     names = list(unique_key)
+    schema_arrow = schema.as_arrow()
     for name in names:
         if name not in schema_arrow.names:
             raise BatchError(f"Unique key column {name!r} is not in the table schema.")
@@ -108,7 +109,7 @@ def prepare_chunked(
     with conforming:
         splitters = _splitters(staged, key_schema, chunk_rows, total)
         runs, nulls = _write_runs(
-            staged, offsets, conform_schema, names, splitters, chunk_rows, folder, ingested_at
+            staged, offsets, schema, names, splitters, chunk_rows, folder, ingested_at
         )
     for name in names:
         if nulls[name]:
@@ -117,27 +118,30 @@ def prepare_chunked(
     replaced = np.zeros(len(staged), dtype=np.int64)
     partitions: list[np.ndarray] = []
     writer = SpillWriter(folder / "sorted.arrow", schema_arrow, unique_key)
-    for bucket in range(len(splitters) + 1):
-        with conforming:
-            rows = _read_bucket(runs, bucket, schema_arrow)
-            if not rows.num_rows:
-                continue
-            rows, sequence, dropped = _last_of_each_key(rows, names)
-            if len(dropped):
-                replaced += np.bincount(_partition(dropped, offsets), minlength=len(staged))
-            if len(staged) > 1:
-                partitions.append(_partition(sequence, offsets).astype(np.int32))
+    try:
+        for bucket in range(len(splitters) + 1):
+            with conforming:
+                rows = _read_bucket(runs, bucket, schema_arrow)
+                if not rows.num_rows:
+                    continue
+                rows, sequence, dropped = _last_of_each_key(rows, names)
+                if len(dropped):
+                    replaced += np.bincount(_partition(dropped, offsets), minlength=len(staged))
+                if len(staged) > 1:
+                    partitions.append(_partition(sequence, offsets).astype(np.int32))
+            if validation is not None:
+                with validating:
+                    validation.add(rows)
+            if validation is None or not validation.failed:  # else no batch to merge
+                with conforming:
+                    writer.write(rows)
         if validation is not None:
             with validating:
-                validation.add(rows)
-        with conforming:
-            writer.write(rows)
-    if validation is not None:
-        with validating:
-            validation.finish()
-    for run in runs:
-        run.unlink()
-    spill = writer.close()
+                validation.finish()
+    finally:
+        spill = writer.close()
+        for run in runs:
+            run.unlink()
     return ChunkedBatch(
         spill,
         total - spill.num_rows,
@@ -224,7 +228,7 @@ def _rechunk(tables: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
 def _write_runs(
     staged: Sequence[StagedFiles | None],
     offsets: np.ndarray,
-    conform_schema: object,
+    schema: Schema,
     names: list[str],
     splitters: list[tuple],
     chunk_rows: int,
@@ -242,7 +246,7 @@ def _write_runs(
             continue
         for rows in _rechunk(part.batches(chunk_rows), chunk_rows):
             sequence = pc.add(rows.column(POSITION), pa.scalar(int(offsets[index]), pa.int64()))
-            rows = conform(rows, conform_schema, ingested_at=ingested_at)  # type: ignore[arg-type]
+            rows = conform(rows, schema, ingested_at=ingested_at)
             rows = rows.append_column(SEQUENCE, sequence.cast(pa.int64()))
             valid = np.ones(rows.num_rows, dtype=bool)
             for name in names:

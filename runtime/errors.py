@@ -47,3 +47,7 @@ class ModelError(CascadeError):
 
 class CatalogConfigError(CascadeError):
     """pyiceberg's configuration of the catalog is incomplete or names what does not exist."""
+
+
+class RunConfigError(CascadeError):
+    """The run's configuration holds a value the load cannot use."""

@@ -26,7 +26,7 @@ from cascade.runtime.catalog import IcebergResource
 from cascade.runtime.chunking import chunkable_key, prepare_chunked
 from cascade.runtime.config import DEFAULT_CHUNK_ROWS, IngestionConfig
 from cascade.runtime.contract import TableContract
-from cascade.runtime.errors import BranchError, ModelError, ValidationFailed
+from cascade.runtime.errors import BranchError, ModelError, RunConfigError, ValidationFailed
 from cascade.runtime.limits import Deadline
 from cascade.runtime.merge import INSERTED, UNCHANGED, UPDATED, MergeOutcome, merge_batch
 from cascade.runtime.report import column_schema, no_data
@@ -140,7 +140,9 @@ def run_ingestion(
     table created here gets exactly the contract's field ids; an existing one is evolved to the
     contract where that is safe (runtime/table.py). A load that runs past `max_runtime_seconds`
     is stopped before it commits (runtime/limits.py). The run tag `branch` (or the config's
-    `branch_name`) selects the Iceberg branch written.
+    `branch_name`) selects the Iceberg branch written. A run whose partitions deliver more
+    than the config's `chunk_rows` rows is prepared and merged a chunk at a time
+    (runtime/chunking.py), in files of a temporary folder removed when the load ends.
 
     Raises, each a `dagster.Failure` that is not retried: `SourceError` (the function returned
     no usable dlt source or resource, or a dlt secret or config value is missing),
@@ -148,9 +150,9 @@ def run_ingestion(
     values), `ValidationFailed` (Pandera rejected rows), `ModelError` (Pandera cannot build or
     run the model), `TableMismatchError` (the table cannot be made to match the contract),
     `BranchError` (an invalid branch name, checked before the source runs),
-    `CatalogConfigError`; `LoadTimeout` past the deadline. Whatever is raised, nothing was
-    committed. Errors of the source itself, the network and the catalog propagate and are
-    retried by the asset's policy.
+    `RunConfigError` (a `chunk_rows` below 1, checked then too), `CatalogConfigError`;
+    `LoadTimeout` past the deadline. Whatever is raised, nothing was committed. Errors of the
+    source itself, the network and the catalog propagate and are retried by the asset's policy.
     """
     started = time.monotonic()
     log = context.log
@@ -159,6 +161,10 @@ def run_ingestion(
     branch = config.branch_name if tag is None else tag
     partitions = partition_arguments(context)
     check_branch_name(branch)  # before the source runs and the catalog is touched
+    if config.chunk_rows < 1:
+        raise RunConfigError(
+            f"chunk_rows must be at least 1, not {config.chunk_rows}; nothing was loaded."
+        )
     log.info(f"Loading {table.identifier} for {_described(partitions)} on branch {branch}")
 
     # A single-run backfill has the time of a load for each of its partitions.
@@ -341,8 +347,6 @@ def prepare_batch(
     dlt stages under `folder`, which must outlive the batch: a batch of more than
     `chunk_rows` delivered rows is prepared a chunk at a time into files there
     (runtime/chunking.py) and merged from them."""
-    if chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be at least 1, not {chunk_rows}")
     identifier, schema = table.identifier, table.schema
     log = context.log
     started = time.monotonic()
@@ -442,7 +446,6 @@ def _prepare_in_chunks(
     try:
         prepared = prepare_chunked(
             staged,
-            table.schema.as_arrow(),
             table.schema,
             table.unique_key,
             validation,

@@ -58,7 +58,8 @@ class StagedFiles:
     def batches(self, rows: int, columns: list[str] | None = None) -> Iterator[pa.Table]:
         """The rows, at most `rows` at a time, with `POSITION` (in no particular order)."""
         for path in self.files:
-            with pq.ParquetFile(path) as file:
+            # Without pre-buffering: pyarrow would read every row group's columns ahead.
+            with pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20) as file:
                 for batch in file.iter_batches(batch_size=rows, columns=columns):
                     yield pa.Table.from_batches([batch])
 

@@ -100,6 +100,11 @@ class ChunkedValidation:
         self._gathered: list[pa.Table] = []
 
     @property
+    def failed(self) -> bool:
+        """Whether a row-by-row check failed already (`finish` will raise)."""
+        return bool(self._found)
+
+    @property
     def whole_batch(self) -> bool:
         """Whether the model is validated on the whole batch (see the class docstring)."""
         return self.row_schema is None

@@ -314,3 +314,10 @@ def test_a_frame_wide_check_is_run_on_the_whole_batch(catalog: Catalog) -> None:
         load(ingestion_asset({DAYS[0]: one_site}, "raw.readings", model=FrameWide), DAYS[:1], 4)
     )
     assert "sites_differ failed" in message
+
+
+def test_a_chunk_size_below_one_is_refused_before_the_source_runs(catalog: Catalog) -> None:
+    result = load(ingestion_asset({DAYS[0]: [record(0, 0)]}, "raw.readings"), DAYS[:1], 0)
+
+    assert "chunk_rows must be at least 1, not 0; nothing was loaded." in failure_message(result)
+    assert not catalog.table_exists("raw.readings")
