@@ -18,7 +18,7 @@ temporary folder, before the catalog is touched:
    appended to the `SortedSpill`: the deduplicated batch, sorted on the unique key, in
    chunks of disjoint, ascending key ranges, which the merge reads one at a time (merge.py).
 
-Held whole: the sampled keys (about 64 per chunk), and per row of the batch one byte of the
+Held whole: the sampled keys (about 256 per chunk), and per row of the batch one byte of the
 merge's outcome plus, for a backfill of several partitions, four bytes of its partition
 (`partition_counts`); columns that Pandera checks for uniqueness across rows, where the
 unique key does not guarantee it; and, for a model with frame-wide checks, the batch itself
@@ -54,7 +54,7 @@ from cascade.runtime.validation import ChunkedValidation
 # what its resource yielded. A later number wins a repeated key.
 SEQUENCE = "_cascade_sequence"
 # Sampled keys per bucket: the buckets' sizes vary less with more.
-SAMPLES_PER_BUCKET = 64
+SAMPLES_PER_BUCKET = 256
 
 
 @dataclass

@@ -36,7 +36,7 @@ from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.refs import MAIN_BRANCH
 
 from cascade.runtime.contract import METADATA_COLUMN_NAMES
-from cascade.runtime.data_files import FileWriter, commit_files, parallel, read_rows
+from cascade.runtime.data_files import FileWriter, commit_files, parallel, read_rows, worker_pool
 from cascade.runtime.errors import BranchError
 from cascade.runtime.file_pruning import Candidate, candidates_in, last_chunks, planned_files
 from cascade.runtime.keys import key_mask, key_positions, key_range_filter
@@ -237,44 +237,45 @@ def _merge_once(
     added: list[DataFile] = []
     write = FileWriter(table)
     try:
-        for index, chunk in enumerate(batch.chunks()):
-            offset, rows = chunk
-            keys = rows.select(names)
-            candidates = candidates_in(table, tasks, keys, unique_key) if tasks else []
-            scanned.update(task for task, _ in candidates)
-            probe = functools.partial(
-                _probe, table, key_schema=key_schema, keys=keys, unique_key=unique_key
-            )
-            probes = parallel(probe, [candidate for _, candidate in candidates])
-            # A batch row replaces its key in every file that holds it, but is written once,
-            # into the first of those files.
-            owned = np.zeros(rows.num_rows, dtype=bool)
-            for (task, _), (matched, file_rows) in zip(candidates, probes, strict=True):
-                if file_rows:
-                    rows_replaced += file_rows
-                    state = touched.setdefault(task, _Touched(tasks[task]))
-                    mine = matched[~owned[matched]]
-                    owned[mine] = True
-                    state.matched.append(offset + matched)
-                    state.owned.append(offset + mine)
-            outcomes[offset + np.flatnonzero(owned)] = UNCHANGED
-            added += write(rows.filter(pa.array(~owned)))
-            done = [task for task in touched if last_chunk[task] <= index]
-            rewrite = functools.partial(
-                _rewrite,
-                table,
-                batch=batch,
-                chunk=chunk,
-                compared=compared,
-                unique_key=unique_key,
-                write=write,
-            )
-            rewritten = parallel(rewrite, [touched[task] for task in done])
-            for task, (files, changed) in zip(done, rewritten, strict=True):
-                added += files
-                removed.append(tasks[task].file)
-                outcomes[changed] = UPDATED
-                del touched[task]
+        with worker_pool() as pool:
+            for index, chunk in enumerate(batch.chunks()):
+                offset, rows = chunk
+                keys = rows.select(names)
+                candidates = candidates_in(table, tasks, keys, unique_key) if tasks else []
+                scanned.update(task for task, _ in candidates)
+                probe = functools.partial(
+                    _probe, table, key_schema=key_schema, keys=keys, unique_key=unique_key
+                )
+                probes = parallel(probe, [candidate for _, candidate in candidates], pool)
+                # A batch row replaces its key in every file that holds it, but is written once,
+                # into the first of those files.
+                owned = np.zeros(rows.num_rows, dtype=bool)
+                for (task, _), (matched, file_rows) in zip(candidates, probes, strict=True):
+                    if file_rows:
+                        rows_replaced += file_rows
+                        state = touched.setdefault(task, _Touched(tasks[task]))
+                        mine = matched[~owned[matched]]
+                        owned[mine] = True
+                        state.matched.append(offset + matched)
+                        state.owned.append(offset + mine)
+                outcomes[offset + np.flatnonzero(owned)] = UNCHANGED
+                added += write(rows.filter(pa.array(~owned)))
+                done = [task for task in touched if last_chunk[task] <= index]
+                rewrite = functools.partial(
+                    _rewrite,
+                    table,
+                    batch=batch,
+                    chunk=chunk,
+                    compared=compared,
+                    unique_key=unique_key,
+                    write=write,
+                )
+                rewritten = parallel(rewrite, [touched[task] for task in done], pool)
+                for task, (files, changed) in zip(done, rewritten, strict=True):
+                    added += files
+                    removed.append(tasks[task].file)
+                    outcomes[changed] = UPDATED
+                    del touched[task]
         assert not touched, "every touched file is rewritten after its last chunk"
     except BaseException:
         write.delete_all()
