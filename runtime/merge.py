@@ -9,6 +9,13 @@ A merge is a copy-on-write rewrite of only the data files that hold a batch key:
    batch rows replacing them, to count which keys' values changed;
 4. commit ONE overwrite snapshot that removes the rewritten files and adds the new ones.
 
+The batch is sorted on the key and read in chunks of disjoint, ascending key ranges: one chunk
+for a batch in memory, several for a big batch on disk (`SortedSpill`, chunking.py), so that
+a merge holds a chunk at a time. Steps 2 and 3 then run for each chunk: its candidate files
+are probed, its new rows written, and each file that holds batch keys is rewritten after the
+last chunk that can reach it (`file_pruning.last_chunks`), with the batch rows it needs read
+back from the chunks they are in; step 4 comes once, after the last chunk.
+
 So the cost follows the touched files, not the table, but for reading the table's manifests to
 plan, which happens once (`manifest_cache`: pyiceberg's commit would read them twice more).
 Concurrency: pyiceberg retries a commit that lost a race after validating that no concurrent
@@ -109,7 +116,7 @@ def merge_batch(
                 outcome = _merge_once(table, in_memory, unique_key, branch)
                 # Back in the order the batch came in.
                 row_outcomes = np.empty_like(outcome.row_outcomes)
-                row_outcomes[in_memory.order] = outcome.row_outcomes
+                row_outcomes[in_memory.order.to_numpy()] = outcome.row_outcomes
                 return dataclasses.replace(outcome, row_outcomes=row_outcomes)
         except (CommitFailedException, ValidationException) as conflict:
             if attempt == MAX_ATTEMPTS:

@@ -1,4 +1,5 @@
-"""Stage what a dlt source yields as parquet in a throwaway folder and read the rows back.
+"""Stage what a dlt source yields as parquet in a throwaway folder; read the rows back whole
+(`stage`), or leave the files for the load to read a chunk at a time (`stage_files`).
 
 dlt does the extraction (sources, pagination, incremental cursors) and stages parquet with its
 `_dlt_load_id` and `_dlt_id`; the values are Cascade's: a `RecordConverter` at the end of the
