@@ -82,7 +82,8 @@ class MergeOutcome:
     files_scanned: int = 0
     files_rewritten: int = 0
     files_added: int = 0
-    # What became of each batch row, in the batch's order: INSERTED, UPDATED or UNCHANGED.
+    # What became of each batch row, in the batch's order (a SortedSpill's: sorted on the key):
+    # INSERTED, UPDATED or UNCHANGED.
     row_outcomes: np.ndarray = field(
         default_factory=lambda: np.zeros(0, dtype=np.int8), compare=False, repr=False
     )

@@ -1,4 +1,6 @@
-"""Check a batch against the user's Pandera model before anything is written.
+"""Check a batch against the user's Pandera model before anything is written: whole
+(`validate_batch`), or a chunk at a time for a big load (`ChunkedValidation`, with the same
+lines: checks that need whole columns run once, on those columns of every chunk).
 
 Models written with Pandera's pandas API see the batch as a pandas DataFrame; models written
 with its polars API (`pandera.polars.DataFrameModel`) see it as a polars DataFrame. Both get
