@@ -22,8 +22,11 @@ Held whole: the sampled keys (about 256 per chunk), and per row of the batch one
 merge's outcome plus, for a backfill of several partitions, four bytes of its partition
 (`partition_counts`); columns that Pandera checks for uniqueness across rows, where the
 unique key does not guarantee it; and, for a model with frame-wide checks, the batch itself
-(see `ChunkedValidation`). The files take about the batch's size in Arrow's format, twice
-at most (runs and the sorted batch), in the system's temporary folder (TMPDIR).
+(see `ChunkedValidation`). A key delivered more than `chunk_rows` times makes its bucket
+that big: every copy of a key is in one bucket. The files take about the batch's size in
+Arrow's format, twice at most (runs and the sorted batch), in the system's temporary folder
+(TMPDIR). Reading a bucket opens every run: (rows / chunk_rows)^2 small reads in all, which a
+chunk size far below the batch's size makes many.
 
 Keys are compared by Arrow (sorting) and by Python (`as_py()`, splitting): the key types the
 compiler allows (ints, decimals, strings, binary, booleans, dates, times, timestamps) order

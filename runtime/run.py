@@ -52,8 +52,9 @@ class Batch:
     dlt_elapsed: float
     conform_elapsed: float  # the cast to the generated schema and the deduplication
     validate_elapsed: float
-    # For each row, the index of the run's partition that delivered it; and per partition,
-    # the rows its call of the function delivered and those a later row replaced.
+    # For each row, the index of the run's partition that delivered it (a load in chunks of
+    # one partition: empty); and per partition, the rows its call of the function delivered
+    # and those a later row replaced.
     partition_of_rows: np.ndarray
     rows_delivered: tuple[int, ...]
     rows_replaced_later: tuple[int, ...]
