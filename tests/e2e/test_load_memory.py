@@ -12,8 +12,8 @@ the table's newest half, half is new keys, in a shuffled order.
 
 Measured on 2 cores, in chunks of 5,000 rows: 20,000 rows held 6.6 MB, 200,000 rows 7.9 MB
 (1.2x); 200,000 rows in memory (one chunk) 104 MB. The RSS rose 37-52 MB, 72-75 MB and
-196-239 MB: it also holds what Arrow's allocator (mimalloc) keeps of freed memory per thread,
-which levels off at about 80 MB here once a load has run many chunks.
+196-239 MB: it also holds what the allocators (Arrow's mimalloc, glibc's) keep of freed
+memory per thread, which grows with the number of chunks, far slower than the batch.
 """
 
 import json
@@ -233,8 +233,8 @@ def test_a_ten_times_larger_partition_peaks_within_one_and_a_half_times(tmp_path
 
     assert large["held_mb"] <= TARGET * small["held_mb"], figures
     assert whole["held_mb"] > 5 * small["held_mb"], figures
-    # The process's RSS: Arrow's allocator keeps freed memory per thread, up to a plateau
-    # (about 80 MB here) that a load of many chunks reaches; still far below the load in memory.
+    # The process's RSS also holds what the allocators keep of freed memory per thread, which
+    # grows with the number of chunks; still far below the load in memory.
     assert large["rss_rise_mb"] < whole["rss_rise_mb"] / 2, figures
 
 
