@@ -77,6 +77,9 @@ class SpillWriter:
         self.bounds: dict[str, list[pa.Scalar]] = {name: [] for name in unique_key}
 
     def write(self, rows: pa.Table) -> None:
+        """Append `rows`, sorted on the key, as the next chunk: its keys above the last's."""
+        if not rows.num_rows:
+            return
         first = len(self.sizes)
         for batch in rows.to_batches(max_chunksize=READ_ROWS):
             if batch.num_rows:
