@@ -6,6 +6,7 @@ one with chunks bigger than any batch (the in-memory path), and reads both back 
 pyiceberg and DuckDB."""
 
 import random
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -321,3 +322,18 @@ def test_a_chunk_size_below_one_is_refused_before_the_source_runs(catalog: Catal
 
     assert "chunk_rows must be at least 1, not 0; nothing was loaded." in failure_message(result)
     assert not catalog.table_exists("raw.readings")
+
+
+def test_the_loads_files_are_removed_when_it_ends(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    rows = [record(i, i) for i in range(30)]
+    assert load(ingestion_asset({DAYS[0]: rows}, "raw.readings"), DAYS[:1], 4).success
+    assert list(temporary.iterdir()) == []
+
+    rows[17]["value"] = 5000
+    assert not load(ingestion_asset({DAYS[0]: rows}, "raw.readings"), DAYS[:1], 4).success
+    assert list(temporary.iterdir()) == []
