@@ -221,8 +221,23 @@ class FreshnessHours:
     fail: float
 
 
+@dataclass(frozen=True)
+class Maintenance:
+    """The table's upkeep job (`maintenance=`): when it runs, and the options of `cascade
+    maintain` it runs with (numbers as the decorator wrote them)."""
+
+    cron: str
+    retention_days: int | float
+    orphan_age_hours: int | float
+    target_file_size_mb: int | float | None  # None: the table's setting, else 128 MB
+
+
 def asset_name(table_name: str) -> str:
     return f"dlt_{table_name}"
+
+
+def upkeep_job_name(table_name: str) -> str:
+    return f"upkeep_{table_name}"
 
 
 class _TableNames:
@@ -239,6 +254,11 @@ class _TableNames:
     def asset_name(self) -> str:
         return asset_name(self.table_name)
 
+    @property
+    def upkeep_job_name(self) -> str:
+        """The upkeep job's name; its schedule is this name + `_schedule`."""
+        return upkeep_job_name(self.table_name)
+
 
 @dataclass(frozen=True)
 class TableSummary(_TableNames):
@@ -252,6 +272,7 @@ class TableSummary(_TableNames):
     table_name: str
     namespace: str
     span: Span
+    upkeep: bool = True  # whether the asset module defines an upkeep job and its schedule
 
 
 @dataclass(frozen=True)
@@ -289,9 +310,17 @@ class Ingestion(_TableNames):
     # The asset's time partitions, "hourly", "daily", "weekly" or "monthly", from
     # partition_start on; None: unpartitioned, each load reads the whole source.
     partitions: str | None = "daily"
+    # The upkeep job and its schedule; None: the table has none (`maintenance=None`).
+    maintenance: Maintenance | None = None
 
     @property
     def summary(self) -> TableSummary:
         return TableSummary(
-            self.function, self.path, self.group, self.table_name, self.namespace, self.span
+            self.function,
+            self.path,
+            self.group,
+            self.table_name,
+            self.namespace,
+            self.span,
+            upkeep=self.maintenance is not None,
         )

@@ -73,6 +73,12 @@ def events(partition_date: str):
 '''
 
 
+DAGSTER_YAML = """\
+# The project's Dagster instance, with Dagster's default settings:
+# https://docs.dagster.io/deployment/oss/dagster-yaml
+"""
+
+
 class ScaffoldError(Exception):
     """The folder cannot take a new project (a file is in the way, a bad package name)."""
 
@@ -106,8 +112,11 @@ def scaffold(root: Path, package: str) -> list[Path]:
             "pyproject.toml by hand, as the README shows)"
         )
     # The project's Dagster instance (README, "Writing an ingestion"), out of git with the rest
-    # of .cascade/.
-    (root / ".cascade" / "dagster").mkdir(parents=True, exist_ok=True)
+    # of .cascade/; without a dagster.yaml every Dagster command warns that it is missing.
+    instance = root / ".cascade" / "dagster"
+    instance.mkdir(parents=True, exist_ok=True)
+    if not (instance / "dagster.yaml").exists():
+        (instance / "dagster.yaml").write_text(DAGSTER_YAML, encoding="utf-8")
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

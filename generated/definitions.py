@@ -6,9 +6,21 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.github.github_events import dlt_github_events
-from generated.assets.github.github_repo_stats import dlt_github_repo_stats
-from generated.assets.nightscout.glucose_entries import dlt_glucose_entries
+from generated.assets.github.github_events import (
+    dlt_github_events,
+    upkeep_github_events,
+    upkeep_github_events_schedule,
+)
+from generated.assets.github.github_repo_stats import (
+    dlt_github_repo_stats,
+    upkeep_github_repo_stats,
+    upkeep_github_repo_stats_schedule,
+)
+from generated.assets.nightscout.glucose_entries import (
+    dlt_glucose_entries,
+    upkeep_glucose_entries,
+    upkeep_glucose_entries_schedule,
+)
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -16,5 +28,11 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_github_events, dlt_github_repo_stats, dlt_glucose_entries],
+    jobs=[upkeep_github_events, upkeep_github_repo_stats, upkeep_glucose_entries],
+    schedules=[
+        upkeep_github_events_schedule,
+        upkeep_github_repo_stats_schedule,
+        upkeep_glucose_entries_schedule,
+    ],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

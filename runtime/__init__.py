@@ -20,8 +20,10 @@ _EXPORTS = {
     "cascade_ingestion": "decorator",
     "IcebergResource": "catalog",
     "IngestionConfig": "config",
+    "UpkeepConfig": "config",
     "load_on_cron": "automation",
     "run_ingestion": "run",
+    "run_upkeep": "upkeep_job",
     "merge_batch": "merge",
     "MergeOutcome": "merge",
     "CascadeError": "errors",
@@ -41,17 +43,19 @@ __all__ = [
     "MergeOutcome",
     "SourceError",
     "TableMismatchError",
+    "UpkeepConfig",
     "ValidationFailed",
     "cascade_ingestion",
     "load_on_cron",
     "merge_batch",
     "run_ingestion",
+    "run_upkeep",
 ]
 
 if TYPE_CHECKING:
     from cascade.runtime.automation import load_on_cron
     from cascade.runtime.catalog import IcebergResource
-    from cascade.runtime.config import IngestionConfig
+    from cascade.runtime.config import IngestionConfig, UpkeepConfig
     from cascade.runtime.decorator import cascade_ingestion
     from cascade.runtime.errors import (
         BatchError,
@@ -63,6 +67,7 @@ if TYPE_CHECKING:
     )
     from cascade.runtime.merge import MergeOutcome, merge_batch
     from cascade.runtime.run import run_ingestion
+    from cascade.runtime.upkeep_job import run_upkeep
 
 
 def __getattr__(name: str) -> object:

@@ -35,8 +35,10 @@ def load_on_cron(cron: str, partitions: str | None = "daily") -> dg.AutomationCo
     or a deployment's):
 
     - at each tick of `cron`, the partition in progress is requested;
-    - the partition before it is requested at the first tick of `cron` after it closed (and,
-      when automation is turned on, at its first tick), then not again;
+    - the partition before it is requested at each tick of `cron` after it closed until a load
+      of it after its close has succeeded (once, unless that load fails: a run that also loads
+      the new partition, as Dagster's single-run backfill policy makes it, may fail for the new
+      partition's sake); when automation is turned on, at its first tick too;
     - without partitions, the asset is requested at each tick.
 
     The compiler makes sure that `cron` ticks in every partition (compiler/resolve/cron.py):
@@ -52,10 +54,13 @@ def load_on_cron(cron: str, partitions: str | None = "daily") -> dg.AutomationCo
         "previous partition"
     )
     closed = dg.AutomationCondition.cron_tick_passed(boundary).with_label("partition closed")
-    requested_since_closed = dg.AutomationCondition.newly_requested().since(closed)
+    # A load recorded in the evaluation that sees the close ran before it: it does not count
+    # (and Dagster's `since` would count it, the trigger and the reset being simultaneous).
+    loaded = (dg.AutomationCondition.newly_updated() & ~closed).with_label("loaded after close")
+    loaded_since_closed = loaded.since(closed)
     return (
         (in_progress & ticked).with_label(f"partition in progress, on cron {cron}")
-        | (previous & ticked & ~requested_since_closed).with_label(
-            f"previous partition, once after it closed, on cron {cron}"
+        | (previous & ticked & ~loaded_since_closed).with_label(
+            f"previous partition, until loaded after it closed, on cron {cron}"
         )
     ).with_label(f"Cascade: load on cron {cron}")

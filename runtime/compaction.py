@@ -74,6 +74,11 @@ GROUP_TARGETS = 8
 MAX_ATTEMPTS = 3
 
 
+class CompactionRefused(ValueError):
+    """The table cannot be compacted as it is: it lacks a column of the unique key the rows are
+    sorted on (a load, or `cascade apply`, evolves it to the generated schema first)."""
+
+
 class CompactionConflict(Exception):
     """Concurrent merges kept rewriting the files a compaction was rewriting; nothing of the
     compaction landed (run it again later)."""
@@ -142,7 +147,7 @@ def compact_table(
     columns = {field.name for field in table.schema().fields}
     missing = [name for name in unique_key if name not in columns]
     if not unique_key or missing:
-        raise ValueError(
+        raise CompactionRefused(
             f"{'.'.join(table.name())} has no column {', '.join(missing)} of its unique key; "
             "a load (or `cascade apply`) evolves it to the generated schema first"
             if missing

@@ -1,4 +1,4 @@
-"""Run configuration of an ingestion asset."""
+"""Run configuration of an ingestion asset and of an upkeep job."""
 
 import dagster as dg
 
@@ -13,3 +13,9 @@ class IngestionConfig(dg.Config):
 
     branch_name: str = "main"
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+
+
+class UpkeepConfig(dg.Config):
+    """A dry run of a generated upkeep job: what it would do, reported; nothing changed."""
+
+    dry_run: bool = False

@@ -5,12 +5,16 @@ arguments from the source text. At run time the decorator therefore only records
 function: it registers nothing and does no work at import.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 MARKER = "__cascade_ingestion__"
+# When the generated upkeep job of a table runs unless `maintenance=` says otherwise: daily at
+# 03:30 UTC, off the hour that hourly loads tick on (compiler/resolve/parameters.py holds the
+# same default; a test keeps them equal).
+DEFAULT_MAINTENANCE = "30 3 * * *"
 
 
 def cascade_ingestion(
@@ -30,10 +34,13 @@ def cascade_ingestion(
     validate: bool = True,
     allow_breaking: tuple[str, ...] = (),
     ignored_keys: tuple[str, ...] = (),
+    maintenance: str | Mapping[str, Any] | None = DEFAULT_MAINTENANCE,
 ) -> Callable[[F], F]:
     """Mark a function that returns a dlt source or resource for one partition: an hour, a
     day (the default), a week or a month, which it receives as text (README, "Partitions and
-    automation"); with `partitions=None` it takes no argument and returns the whole table."""
+    automation"); with `partitions=None` it takes no argument and returns the whole table.
+    `maintenance` is the cron of the table's upkeep job, a dict of its options, or None for
+    none (README, "Table upkeep")."""
     params = dict(
         table_name=table_name,
         unique_key=unique_key,
@@ -50,6 +57,7 @@ def cascade_ingestion(
         validate=validate,
         allow_breaking=allow_breaking,
         ignored_keys=ignored_keys,
+        maintenance=maintenance,
     )
 
     def mark(fn: F) -> F:

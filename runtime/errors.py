@@ -49,5 +49,14 @@ class CatalogConfigError(CascadeError):
     """pyiceberg's configuration of the catalog is incomplete or names what does not exist."""
 
 
+class PartitionError(CascadeError):
+    """The run names no partition to load (a backfill range whose start comes after its end)."""
+
+
+class UpkeepRefused(CascadeError):
+    """A table's upkeep cannot complete until the table changes: it lacks a column of its
+    unique key (a load, or `cascade apply`, evolves it to the generated schema first)."""
+
+
 class RunConfigError(CascadeError):
     """The run's configuration holds a value the load cannot use."""

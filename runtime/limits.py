@@ -21,24 +21,38 @@ import dagster as dg
 class LoadTimeout(dg.Failure):
     """The load ran past max_runtime_seconds; nothing was written. Retrying may help."""
 
-    def __init__(self, seconds: int, step: str) -> None:
+    def __init__(self, seconds: int, step: str, partitions: int = 1) -> None:
+        limit = (
+            f"max_runtime_seconds={seconds}"
+            if partitions == 1
+            else f"its time limit of {seconds * partitions} s (max_runtime_seconds={seconds} "
+            f"for each of its {partitions} partitions)"
+        )
         super().__init__(
-            description=f"The load exceeded max_runtime_seconds={seconds} during {step}; "
-            "nothing was written.",
-            metadata={"max_runtime_seconds": seconds, "step": step},
+            description=f"The load exceeded {limit} during {step}; nothing was written.",
+            metadata={"max_runtime_seconds": seconds, "partitions": partitions, "step": step},
         )
 
 
 class Deadline:
-    def __init__(self, seconds: int | None):
-        self.seconds = seconds
+    """The time limit of a load: `seconds` for each of its `partitions` (a single-run backfill
+    of N partitions has N times the time of one), for the whole run."""
+
+    def __init__(self, seconds: int | None, partitions: int = 1):
+        self.per_partition = seconds
+        self.partitions = partitions
+        self.seconds = None if seconds is None else seconds * partitions
         self.started = time.monotonic()
         self.step = "the load"
+
+    def timeout(self) -> LoadTimeout:
+        assert self.per_partition is not None
+        return LoadTimeout(self.per_partition, self.step, self.partitions)
 
     def check(self, step: str) -> None:
         """Raises LoadTimeout when the limit has passed; else records the step now running."""
         if self.seconds is not None and time.monotonic() - self.started > self.seconds:
-            raise LoadTimeout(self.seconds, self.step)
+            raise self.timeout()
         self.step = step
 
     @contextmanager
@@ -53,7 +67,7 @@ class Deadline:
             return
 
         def expire(signum: int, frame: FrameType | None) -> None:
-            raise LoadTimeout(seconds, self.step)
+            raise self.timeout()
 
         remaining = max(seconds - (time.monotonic() - self.started), 0.001)
         previous = signal.signal(signal.SIGALRM, expire)

@@ -11,6 +11,9 @@ Compaction's replaced files are still referenced by the snapshots before it, so 
 disk only once those have expired: a retention after the compaction. A dry run changes
 nothing: it plans the compaction, names the snapshots expiry would remove, and counts the
 files that would be orphans once they are gone.
+
+Each table's generated upkeep job runs `maintain_table` too, with the options of the
+ingestion's `maintenance=` (runtime/upkeep_job.py).
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ class TableUpkeep:
     expiry: ExpiryResult | None = None
     orphans: OrphanResult | None = None
     failures: list[str] = field(default_factory=list)  # "step: why", one per failed step
+    # What the failed step raised, for a caller that tells a retry from a refusal (the
+    # generated upkeep job, runtime/upkeep_job.py).
+    error: Exception | None = field(default=None, repr=False, compare=False)
 
 
 def maintain_tables(
@@ -96,6 +102,7 @@ def maintain_table(
         )
     except Exception as error:  # reported per table; the other tables go on
         report.failures.append(f"{step} failed: {_reason(error)}")
+        report.error = error
     return report
 
 

@@ -26,7 +26,14 @@ from cascade.runtime.catalog import IcebergResource
 from cascade.runtime.chunking import chunkable_key, prepare_chunked
 from cascade.runtime.config import DEFAULT_CHUNK_ROWS, IngestionConfig
 from cascade.runtime.contract import TableContract
-from cascade.runtime.errors import BranchError, ModelError, RunConfigError, ValidationFailed
+from cascade.runtime.errors import (
+    BranchError,
+    CascadeError,
+    ModelError,
+    PartitionError,
+    RunConfigError,
+    ValidationFailed,
+)
 from cascade.runtime.limits import Deadline
 from cascade.runtime.merge import INSERTED, UNCHANGED, UPDATED, MergeOutcome, merge_batch
 from cascade.runtime.report import column_schema, no_data
@@ -161,6 +168,16 @@ def run_ingestion(
     tag = context.run.tags.get(BRANCH_TAG)
     branch = config.branch_name if tag is None else tag
     partitions = partition_arguments(context)
+    if partitions == []:
+        tags = context.run.tags
+        named = "...".join(
+            tags.get(f"dagster/asset_partition_range_{end}", "?") for end in ("start", "end")
+        )
+        asset = context.asset_key.to_user_string()
+        raise PartitionError(
+            f"The run's partition range {named} holds no partition of {asset}: its first "
+            "partition must not come after its last. Nothing was loaded."
+        )
     check_branch_name(branch)  # before the source runs and the catalog is touched
     if config.chunk_rows < 1:
         raise RunConfigError(
@@ -169,9 +186,7 @@ def run_ingestion(
     log.info(f"Loading {table.identifier} for {_described(partitions)} on branch {branch}")
 
     # A single-run backfill has the time of a load for each of its partitions.
-    deadline = Deadline(
-        max_runtime_seconds * len(partitions or [None]) if max_runtime_seconds else None
-    )
+    deadline = Deadline(max_runtime_seconds, partitions=len(partitions or [None]))
     with tempfile.TemporaryDirectory(prefix="cascade-load-") as folder:
         yield from _load(
             context, config, iceberg, source, validation_schema, table, validate, branch,
@@ -354,7 +369,10 @@ def prepare_batch(
     staged: list[StagedFiles | None] = []
     dropped_keys: Counter[str] = Counter()
     for index, partition in enumerate(partitions or [None]):
-        part = _stage_partition(context, source, partition, table, folder / f"partition-{index}")
+        part = _stage_partition(
+            context, source, partition, table, folder / f"partition-{index}",
+            in_range=partitions is not None and len(partitions) > 1,
+        )  # fmt: skip
         staged.append(part)
         if part is not None:
             dropped_keys.update(part.dropped_keys)
@@ -401,8 +419,12 @@ def prepare_batch(
         try:
             validate_batch(rows, validation_schema, identifier)
         except (ValidationFailed, ModelError) as failure:
+            if isinstance(failure, ValidationFailed) and partitions and len(staged_parts) > 1:
+                failure = _naming_partitions(
+                    failure, rows, partition_of_rows, partitions, validation_schema, identifier
+                )
             log.error(failure.description)
-            raise
+            raise failure from None
         log.info(f"{validation_schema.__name__} accepted {rows.num_rows} rows")
     return Batch(
         rows,
@@ -475,15 +497,46 @@ def _prepare_in_chunks(
     )
 
 
+def _naming_partitions(
+    failure: ValidationFailed,
+    rows: pa.Table,
+    partition_of_rows: np.ndarray,
+    partitions: list[PartitionArgument],
+    validation_schema: type[DataFrameModel],
+    identifier: str,
+) -> ValidationFailed:
+    """The refusal of a backfill's batch, with the partitions whose rows fail: each
+    partition's rows validated alone (only after a refusal, so a load that passes pays
+    nothing). A check that no partition fails alone spans partitions (`unique=True`)."""
+    failing = []
+    for index in np.unique(partition_of_rows):
+        own = rows.filter(pa.array(partition_of_rows == index))
+        try:
+            validate_batch(own, validation_schema, identifier)
+        except ValidationFailed:
+            failing.append(partitions[int(index)].value)
+    where = (
+        f"The rows that fail are in the partition(s) {', '.join(failing)}."
+        if failing
+        else "No partition fails alone: the check spans partitions (such as unique=True)."
+    )
+    return ValidationFailed(
+        f"{failure.description}\n{where}",
+        metadata={**failure.metadata, "partitions": ", ".join(failing)},
+    )
+
+
 def _stage_partition(
     context: dg.AssetExecutionContext,
     source: Callable[..., object],
     partition: PartitionArgument | None,
     table: TableContract,
     folder: Path,
+    in_range: bool,
 ) -> StagedFiles | None:
     """One call of the ingestion function, for `partition`, through dlt's staging in
-    `folder`; None when it had no rows."""
+    `folder`; None when it had no rows. `in_range`: the partition is one of a backfill's,
+    which a refusal then names."""
     identifier, log = table.identifier, context.log
     started = time.monotonic()
     try:
@@ -499,6 +552,14 @@ def _stage_partition(
             table.renamed_columns,
             table.ignored_keys,
         )
+    except CascadeError as cascade_refusal:
+        if partition is None or not in_range:
+            raise
+        # In a backfill, which of its partitions holds what was refused.
+        raise type(cascade_refusal)(
+            f"Partition {partition.value}: {cascade_refusal.description}",
+            cascade_refusal.metadata,
+        ) from None
     except Exception as error:
         if (refusal := configuration_refusal(error, identifier)) is not None:
             raise refusal from error

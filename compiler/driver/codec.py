@@ -282,14 +282,16 @@ def decode_ingestion(value: Any) -> IngestionFacts:
 
 def encode_table(table: TableSummary) -> list[Any]:
     t = table
-    return [t.function, t.path, t.group, t.table_name, t.namespace, encode_span(t.span)]
+    return [
+        t.function, t.path, t.group, t.table_name, t.namespace, encode_span(t.span), t.upkeep
+    ]  # fmt: skip
 
 
 def decode_table(value: Any) -> TableSummary:
-    function, path, group, table_name, namespace, span = fields(value, 6)
+    function, path, group, table_name, namespace, span, upkeep = fields(value, 7)
     return TableSummary(
         text(function), text(path), text(group), text(table_name), text(namespace),
-        decode_span(span),
+        decode_span(span), flag(upkeep),
     )  # fmt: skip
 
 

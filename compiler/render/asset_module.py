@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cascade.compiler.ir import Ingestion
+from cascade.compiler.ir import Ingestion, Maintenance
 from cascade.compiler.render.python import docstring, header, literal
 
 # Names the asset module defines or imports itself; a user name equal to one gets an alias.
@@ -15,13 +15,21 @@ RESERVED_NAMES = frozenset(
         "timedelta",
         "IcebergResource",
         "IngestionConfig",
+        "UpkeepConfig",
         "load_on_cron",
         "run_ingestion",
+        "run_upkeep",
         "context",
         "config",
         "iceberg",
     }
 )
+
+
+# The retries of an upkeep run whose step did not complete (a compaction that concurrent loads
+# kept conflicting with, a catalog that did not answer): later, once loads have moved on.
+UPKEEP_RETRIES = 2
+UPKEEP_RETRY_DELAY_SECONDS = 600
 
 
 def import_line(module: str, name: str, taken: set[str]) -> tuple[str, str]:
@@ -78,7 +86,8 @@ def partitions_definition(partitions: str, partition_start: str) -> str:
 
 def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
     model = ingestion.model
-    taken = set(RESERVED_NAMES) | {ingestion.asset_name}
+    job = ingestion.upkeep_job_name
+    taken = set(RESERVED_NAMES) | {ingestion.asset_name, job, f"{job}_op", f"{job}_schedule"}
     source_import, source_name = import_line(ingestion.module, ingestion.function, taken)
     if model is not None:
         model_import, model_name = import_line(model.module, model.class_name, taken)
@@ -141,11 +150,13 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
             f"asset={literal(ingestion.asset_name)}, description={description})]"
         )
 
+    upkeep = ingestion.maintenance
     lines = [
         header(ingestion.path),
         docstring(
             f"Dagster asset that loads {ingestion.identifier} from the ingestion "
             f"{ingestion.function}."
+            + ("\n\nThen the table's upkeep job and its schedule." if upkeep else "")
         ),
         "",
     ]
@@ -160,6 +171,7 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         "# sys.path (only during loading), so that the asset can import its modules when it runs.",
         *package_imports,
         "from cascade.runtime import IcebergResource, IngestionConfig"
+        + (", UpkeepConfig" if upkeep else "")
         + (", load_on_cron" if ingestion.cron else ""),
         "",
         "",
@@ -184,4 +196,55 @@ def render_asset_module(ingestion: Ingestion, out_package: str) -> str:
         f"        max_runtime_seconds={literal(ingestion.max_runtime_seconds)},",
         "    )",
     ]
+    if upkeep is not None:
+        lines += upkeep_lines(ingestion, upkeep, contract_import, contract_name)
     return "\n".join(lines) + "\n"
+
+
+def upkeep_lines(
+    ingestion: Ingestion, upkeep: Maintenance, contract_import: str, contract_name: str
+) -> list[str]:
+    """The table's upkeep: an op that runs `cascade maintain`'s steps on it with the options of
+    `maintenance=` (runtime/upkeep_job.py), its job, and the job's schedule on the cron."""
+    job = ingestion.upkeep_job_name
+    identifier = ingestion.identifier
+    description = f"Upkeep of {identifier}: compaction, snapshot expiry, orphan-file removal"
+    body_imports = sorted({"from cascade.runtime import run_upkeep", contract_import})
+    return [
+        "",
+        "",
+        f"@dg.op(out={{}}, retry_policy=dg.RetryPolicy(max_retries={UPKEEP_RETRIES}, "
+        f"delay={UPKEEP_RETRY_DELAY_SECONDS}))",
+        f"def {job}_op(",
+        "    context: dg.OpExecutionContext, config: UpkeepConfig, iceberg: IcebergResource",
+        ") -> Iterator[dg.AssetObservation]:",
+        "    # Every figure is reported as an observation of the table's asset.",
+        *(f"    {line}" for line in body_imports),
+        "",
+        "    yield from run_upkeep(",
+        "        context,",
+        "        config=config,",
+        "        iceberg=iceberg,",
+        f"        table={contract_name},",
+        f"        asset_key={ingestion.asset_name}.key,",
+        f"        retention_days={literal(upkeep.retention_days)},",
+        f"        orphan_age_hours={literal(upkeep.orphan_age_hours)},",
+        f"        target_file_size_mb={literal(upkeep.target_file_size_mb)},",
+        "    )",
+        "",
+        "",
+        f"@dg.job(name={literal(job)}, description={literal(description)})",
+        f"def {job}() -> None:",
+        f"    {job}_op()",
+        "",
+        "",
+        "# Stopped until turned on in Dagster's UI (Automation) or by `dagster schedule start`;",
+        "# Dagster's instance keeps it on from then, across deployments.",
+        f"{job}_schedule = dg.ScheduleDefinition(",
+        f"    name={literal(job + '_schedule')},",
+        f"    job={job},",
+        f"    cron_schedule={literal(upkeep.cron)},",
+        '    execution_timezone="UTC",',
+        "    default_status=dg.DefaultScheduleStatus.STOPPED,",
+        ")",
+    ]

@@ -52,6 +52,10 @@ def cron_problem(expression: str) -> str | None:
                 value = names.get(bound, int(bound) if bound.isdigit() else None)
                 if value is None or not low <= value <= high:
                     return f"{name} field {part!r}: {bound!r} is outside {low}-{high}"
+    if not any(map(_day_matcher(expression), _calendar())):
+        # Dagster refuses some such crons when definitions load, and fails every automation
+        # evaluation on others (croniter finds no next tick).
+        return "no day of the calendar matches its day, month and weekday fields: it never ticks"
     return None
 
 
@@ -153,21 +157,13 @@ def partitions_ticked(expression: str) -> frozenset[str]:
     minute, hour, day, month, weekday = expand(expression)
     del minute  # every field has at least one value: an hour with a tick has a minute of it
     both = not (day.wildcard or weekday.wildcard)  # croniter: either day field may match
-
-    def ticks_on(date: dt.date) -> bool:
-        on_day = day.wildcard or date.day in day.values
-        on_weekday = weekday.wildcard or date.isoweekday() % 7 in weekday.values
-        return date.month in month.values and (
-            (on_day or on_weekday) if both else (on_day and on_weekday)
-        )
-
     every_day = (day.wildcard and weekday.wildcard) or (
         both and (len(day.values) == 31 or len(weekday.values) == 7)
     )
     if every_day and len(month.values) == 12:  # most crons: no calendar to walk
         return frozenset(GRANULARITIES[0 if len(hour.values) == 24 else 1 :])
-    dates = [CALENDAR_START + dt.timedelta(days=n) for n in range(CALENDAR_DAYS)]
-    ticked = [ticks_on(date) for date in dates]
+    dates = _calendar()
+    ticked = list(map(_day_matcher(expression), dates))
     covered = set()
     if _every(dates, ticked, lambda d: (d.year, d.month)):
         covered.add("monthly")
@@ -181,6 +177,26 @@ def partitions_ticked(expression: str) -> frozenset[str]:
         if len(hour.values) == 24:
             covered.add("hourly")
     return frozenset(covered)
+
+
+def _day_matcher(expression: str) -> Callable[[dt.date], bool]:
+    """Whether a valid cron expression ticks on a date (at some hour and minute of it)."""
+    _, _, day, month, weekday = expand(expression)
+    both = not (day.wildcard or weekday.wildcard)  # croniter: either day field may match
+
+    def ticks_on(date: dt.date) -> bool:
+        on_day = day.wildcard or date.day in day.values
+        on_weekday = weekday.wildcard or date.isoweekday() % 7 in weekday.values
+        return date.month in month.values and (
+            (on_day or on_weekday) if both else (on_day and on_weekday)
+        )
+
+    return ticks_on
+
+
+@functools.cache
+def _calendar() -> list[dt.date]:
+    return [CALENDAR_START + dt.timedelta(days=n) for n in range(CALENDAR_DAYS)]
 
 
 def _every(dates: list[dt.date], ticked: list[bool], window: Callable[[dt.date], object]) -> bool:

@@ -41,6 +41,7 @@ PARAMETERS = (
     "validate",
     "allow_breaking",
     "ignored_keys",
+    "maintenance",
 )
 REQUIRED_PARAMETERS = ("table_name", "unique_key", "group")
 REQUIRED_HINTS = {
@@ -134,6 +135,10 @@ class IngestionResolver:
         validate = read.boolean(facts.argument("validate"), True)
         allowed_breaking = read.allowances(facts.argument("allow_breaking"))
         ignored_keys = read.ignored_keys(facts.argument("ignored_keys"), columns, schema_source)
+        maintenance_argument = facts.argument("maintenance")
+        maintenance = read.maintenance(maintenance_argument)
+        if maintenance and maintenance_argument is not None and max_runtime is not None:
+            read.orphan_age_fits(maintenance_argument, maintenance, max_runtime)
         if self.report.count() > errors_before or columns is None:
             return None
         assert table_name and group and unique_key and max_retries is not None
@@ -171,6 +176,7 @@ class IngestionResolver:
             ignored_keys=ignored_keys,
             partition_start=self.config.partition_start,
             partitions=partitions,
+            maintenance=maintenance,
             docstring=facts.docstring or "",
             span=facts.span,
             retired_fields=ids.retired,

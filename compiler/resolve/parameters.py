@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import keyword
+import math
 import re
+from dataclasses import replace
 
 from cascade.compiler.diagnostics import did_you_mean
 from cascade.compiler.frontend.facts import Argument, CallValue, NameRef, NotLiteral
@@ -13,6 +15,7 @@ from cascade.compiler.ir import (
     FreshnessHours,
     IcebergType,
     ListType,
+    Maintenance,
     MapType,
     PartitionField,
     StructType,
@@ -64,6 +67,32 @@ CRON_EXAMPLES = {
     "weekly": '"0 6 * * 1" (Mondays)',
     "monthly": '"0 6 1 * *"',
 }
+# The upkeep job of a table without `maintenance=`: daily at 03:30 UTC, off the hour hourly loads
+# tick on (runtime/decorator.py's default), with `cascade maintain`'s defaults
+# (runtime/maintain.py; a test keeps them equal).
+DEFAULT_MAINTENANCE = Maintenance("30 3 * * *", 7, 24, None)
+# The options of a `maintenance={...}` dict: (lowest, whether the lowest is excluded, highest,
+# what it means). The highest keep times within what Python's datetime can subtract from now.
+MAINTENANCE_OPTIONS: dict[str, tuple[float, bool, float, str]] = {
+    "retention_days": (
+        0, False, 36500, "snapshots older than this many days are expired; 7 by default"
+    ),
+    "orphan_age_hours": (
+        1, False, 876000,
+        "the safety window: unreferenced files older than this many hours are deleted, so it "
+        "must be longer than any load runs; 24 by default",
+    ),
+    "target_file_size_mb": (
+        0, True, 1048576,
+        "the size of compacted files, in MB of 2^20 bytes; None (the default): the table's "
+        "write.target-file-size-bytes, else 128",
+    ),
+}  # fmt: skip
+MAINTENANCE_KEYS = ("cron", *MAINTENANCE_OPTIONS)
+MAINTENANCE_EXAMPLE = (
+    'e.g. maintenance="30 3 * * 0" (Sundays at 03:30 UTC), maintenance={"cron": "30 3 * * *", '
+    '"retention_days": 30}, or maintenance=None for no upkeep job'
+)
 IGNORED_KEYS_EXAMPLE = (
     'e.g. ignored_keys=("actor.avatar_url", "payload.commits"), as the load\'s warning about '
     "dropped keys names them"
@@ -461,6 +490,93 @@ class ArgumentReader:
         if self.report.count() > errors_before:
             return ()
         return tuple(sorted(set(entries)))
+
+    def maintenance(self, argument: Argument | None) -> Maintenance | None:
+        """`maintenance="30 3 * * *"` (a cron), a dict of the cron and `cascade maintain`'s
+        options, or None for no upkeep job (errors are reported, and give None too)."""
+        if argument is None:
+            return DEFAULT_MAINTENANCE
+        value = self.literal(argument, "cron string, dict or None")
+        if value is None:  # a literal None, or literal() reported it
+            return None
+        if isinstance(value, str):
+            cron = self.maintenance_cron(argument, value)
+            return None if cron is None else replace(DEFAULT_MAINTENANCE, cron=cron)
+        if not isinstance(value, dict):
+            self.report.error(
+                argument.span,
+                f"maintenance must be a cron string, a dict of upkeep options or None, got "
+                f"{_shown(value)}",
+                MAINTENANCE_EXAMPLE,
+            )
+            return None
+        errors_before = self.report.count()
+        chosen: dict[str, object] = {}
+        for key, option in value.items():
+            if key not in MAINTENANCE_KEYS:
+                self.report.error(
+                    argument.span,
+                    f"unknown maintenance option {_shown(key)}",
+                    did_you_mean(key if isinstance(key, str) else "", MAINTENANCE_KEYS),
+                )
+            elif key == "cron":
+                if isinstance(option, str):
+                    chosen[key] = self.maintenance_cron(argument, option)
+                else:
+                    self.report.error(
+                        argument.span,
+                        f"maintenance cron must be a string, got {_shown(option)}",
+                        'e.g. "30 3 * * *" (every day at 03:30 UTC); maintenance=None for no '
+                        "upkeep job",
+                    )
+            else:
+                chosen[key] = self.maintenance_option(argument, key, option)
+        if self.report.count() > errors_before:
+            return None
+        return replace(DEFAULT_MAINTENANCE, **chosen)  # type: ignore[arg-type]
+
+    def maintenance_cron(self, argument: Argument, cron: str) -> str | None:
+        problem = cron_problem(cron)
+        if problem is None:
+            return cron
+        self.report.error(
+            argument.span,
+            f"invalid maintenance cron {_shown(cron)}: {problem}",
+            'for example "30 3 * * *" (every day at 03:30 UTC) or "30 3 * * 0" (Sundays)',
+        )
+        return None
+
+    def maintenance_option(self, argument: Argument, key: str, value: object) -> object:
+        """A number of `maintenance={...}` within its bounds (MAINTENANCE_OPTIONS)."""
+        low, open_low, high, meaning = MAINTENANCE_OPTIONS[key]
+        if key == "target_file_size_mb" and value is None:
+            return None  # the table's write.target-file-size-bytes, else 128 MB
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            if (low < value if open_low else low <= value) and value <= high:
+                return value
+        bounds = f"greater than {low} and at most {high}" if open_low else f"from {low} to {high}"
+        self.report.error(
+            argument.span,
+            f"maintenance {key} must be a number {bounds}, got {_shown(value)}",
+            meaning,
+        )
+        return None
+
+    def orphan_age_fits(
+        self, argument: Argument, maintenance: Maintenance, max_runtime_seconds: int
+    ) -> None:
+        """The safety window of orphan removal must be longer than a load runs: a load writes
+        its files before its commit references them."""
+        if maintenance.orphan_age_hours * 3600 > max_runtime_seconds:
+            return
+        self.report.error(
+            argument.span,
+            f"maintenance orphan_age_hours={maintenance.orphan_age_hours} is not longer than a "
+            f"load may run (max_runtime_seconds={max_runtime_seconds}): orphan removal could "
+            "delete the files of a load before its commit references them",
+            "a window longer than the longest load: a backfill runs up to max_runtime_seconds "
+            "for each of its partitions",
+        )
 
     def boolean(self, argument: Argument | None, default: bool) -> bool:
         if argument is None:

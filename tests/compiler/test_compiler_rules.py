@@ -1,7 +1,8 @@
 """The compiler's own rules checked against the code they stand in for: the cron check against
 Dagster's, its reading of which partitions a cron ticks in against Dagster's ticks and
 partitions, the dlt-name check against dlt itself, the parameters it reads against the
-decorator users import, and its check of `ignored_keys` against the load's routing of keys."""
+decorator users import, its check of `ignored_keys` against the load's routing of keys, and the
+default upkeep of a table against the decorator's and `cascade maintain`'s."""
 
 from __future__ import annotations
 
@@ -200,3 +201,28 @@ def test_cascade_gen_accepts_an_ignored_key_exactly_where_the_load_drops_it(
     accepted = compile_ignoring(tmp_path / "ignoring", (key,)).ok
 
     assert (accepted, dropped) == ((key in DROPPED),) * 2
+
+
+def test_the_default_upkeep_is_the_decorators_and_cascade_maintains():
+    from datetime import timedelta
+
+    from cascade.compiler.cli import maintain
+    from cascade.compiler.resolve.parameters import DEFAULT_MAINTENANCE, MAINTENANCE_OPTIONS
+    from cascade.runtime.maintain import DEFAULT_ORPHAN_AGE, DEFAULT_RETENTION
+
+    default = inspect.signature(cascade_ingestion).parameters["maintenance"].default
+    assert default == DEFAULT_MAINTENANCE.cron
+    assert DEFAULT_MAINTENANCE.retention_days == DEFAULT_RETENTION / timedelta(days=1)
+    assert DEFAULT_MAINTENANCE.orphan_age_hours == DEFAULT_ORPHAN_AGE / timedelta(hours=1)
+    assert DEFAULT_MAINTENANCE.target_file_size_mb is None
+    # `cascade maintain`'s flags: the same defaults, and the same lowest values.
+    flags = {param.name: param for param in maintain.params}
+    for option, (low, open_low, high, _) in MAINTENANCE_OPTIONS.items():
+        flag = flags[option]
+        assert flag.default == getattr(DEFAULT_MAINTENANCE, option), option
+        assert (flag.type.min, flag.type.min_open) == (low, open_low), option  # type: ignore[attr-defined]
+        assert high > low
+    # The highest values are times datetime can still count back from now.
+    now = datetime.now(UTC)
+    now - timedelta(days=MAINTENANCE_OPTIONS["retention_days"][2])
+    now - timedelta(hours=MAINTENANCE_OPTIONS["orphan_age_hours"][2])

@@ -169,6 +169,138 @@ def test_user_text_round_trips_exactly_and_executes_nothing(
     assert (public_names(schema), public_names(asset)) == plain_names()
 
 
+# -- maintenance= ---------------------------------------------------------------------------
+
+MAINTENANCE_INGESTION = """\
+from cascade.runtime import cascade_ingestion
+from models.notes import Notes
+
+
+@cascade_ingestion(
+    table_name="notes",
+    unique_key="note_id",
+    validation_schema=Notes,
+    group="g",
+    maintenance={maintenance},
+)
+def load(partition_date: str):
+    return None
+"""
+UPKEEP_DEFAULTS = {
+    "cron": "30 3 * * *",
+    "retention_days": 7,
+    "orphan_age_hours": 24,
+    "target_file_size_mb": None,
+}
+UPKEEP_BOUNDS = {
+    "retention_days": (0, 36500),
+    "orphan_age_hours": (1, 876000),
+    "target_file_size_mb": (0, 1048576),
+}
+CRON_TOKENS = ["*", "0", "3", "30", "59", "60", "*/5", "1-5", "sun", "mon-fri", "jan", "@daily"]
+valid_crons = st.tuples(
+    st.sampled_from(["0", "30", "*/15", "*"]),
+    st.sampled_from(["3", "*", "1-5", "22-2"]),
+    st.sampled_from(["*", "1", "*/2"]),
+    st.sampled_from(["*", "jan", "1-6"]),
+    st.sampled_from(["*", "sun", "mon-fri", "7"]),
+).map(" ".join)
+crons = (
+    valid_crons
+    | st.lists(st.sampled_from(CRON_TOKENS), min_size=1, max_size=6).map(" ".join)
+    | user_text
+)
+numbers = (
+    st.integers(1, 1000)
+    | st.floats(1, 1000)
+    | st.integers(-2, 10**7)
+    | st.floats(allow_nan=False)
+    | st.booleans()
+    | st.none()
+    | st.sampled_from(["7", ""])
+)
+maintenance_values = (
+    st.none()
+    | valid_crons
+    | crons
+    | st.fixed_dictionaries(
+        {},
+        optional={
+            "cron": valid_crons | crons | st.none(),
+            "retention_days": numbers,
+            "orphan_age_hours": numbers,
+            "target_file_size_mb": numbers,
+        },
+    )
+    | st.dictionaries(st.text(max_size=4) | st.integers(), numbers, max_size=2)
+)
+
+
+def upkeep_arguments(asset_module: str) -> dict[str, object] | None:
+    """The options the generated upkeep op passes and its schedule's cron, read back from the
+    module's text; None when it has no upkeep."""
+    found: dict[str, object] = {}
+    for node in ast.walk(ast.parse(asset_module)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute):
+            name = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+            for keyword in node.keywords:
+                if name == "run_upkeep" and keyword.arg in UPKEEP_BOUNDS:
+                    found[keyword.arg] = ast.literal_eval(keyword.value)
+                elif name == "ScheduleDefinition" and keyword.arg == "cron_schedule":
+                    found["cron"] = ast.literal_eval(keyword.value)
+    return found or None
+
+
+@settings(max_examples=40, deadline=None)
+@given(maintenance=maintenance_values)
+@example(maintenance='30 3 * * *"); import os  #')
+@example(maintenance={"cron": "0 4 * * sun\n", "retention_days": 0.5})
+@example(maintenance={"target_file_size_mb": 1e-300, "orphan_age_hours": True})
+def test_maintenance_round_trips_into_the_upkeep_job_or_is_refused(maintenance: object) -> None:
+    from dagster._utils.schedules import is_valid_cron_string
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        write_project(
+            root,
+            {
+                "pyproject.toml": PYPROJECT,
+                "models/__init__.py": "",
+                "models/notes.py": MODEL.format(model_doc='"""Notes."""', description='"d"'),
+                "ingestion/__init__.py": "",
+                "ingestion/notes.py": MAINTENANCE_INGESTION.format(maintenance=repr(maintenance)),
+            },
+        )
+        compilation = compile_project(load_config(root), previous={})
+    if not compilation.ok:
+        assert compilation.files == {}
+        assert all(d.span.path == "ingestion/notes.py" for d in compilation.diagnostics)
+        return
+    asset = compilation.files["generated/assets/g/notes.py"]
+    definitions = compilation.files["generated/definitions.py"]
+    body = ast.parse(asset).body
+    assert all(isinstance(node, DEFINITIONS) for node in body[1:]), asset
+    found = upkeep_arguments(asset)
+    if maintenance is None:
+        assert found is None and "upkeep_notes" not in definitions
+        return
+    written = {"cron": maintenance} if isinstance(maintenance, str) else maintenance
+    assert isinstance(written, dict)
+    expected = {**UPKEEP_DEFAULTS, **written}
+    assert found == expected
+    assert {k: type(v) for k, v in found.items()} == {k: type(v) for k, v in expected.items()}
+    assert "jobs=[upkeep_notes]" in definitions and "upkeep_notes_schedule" in definitions
+    # Accepted only within what the upkeep can run: a cron Dagster takes, numbers in range.
+    assert is_valid_cron_string(expected["cron"])
+    for option, (low, high) in UPKEEP_BOUNDS.items():
+        value = expected[option]
+        assert (
+            value is None
+            if option == "target_file_size_mb" and value is None
+            else (not isinstance(value, bool) and low <= value <= high)
+        ), (option, value)
+
+
 # -- the output does not depend on the machine ---------------------------------------------
 
 # Two groups, several folders, and descriptions with quotes and non-ASCII text.

@@ -23,11 +23,9 @@ import random
 import signal
 import time
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 from pyiceberg.table import Table
@@ -35,6 +33,7 @@ from pyiceberg.table.snapshots import Operation
 
 from cascade.runtime import IcebergResource, merge_batch
 from cascade.runtime.upkeep import referenced_files, remove_orphan_files
+from tests.e2e.kill_points import Progress
 from tests.runtime.upkeep_tables import (
     IDENTIFIER,
     KEY,
@@ -47,9 +46,6 @@ from tests.runtime.upkeep_tables import (
 
 # Slow: compactions in processes killed with SIGKILL.
 pytestmark = pytest.mark.slow
-
-if TYPE_CHECKING:
-    from multiprocessing.synchronize import Event
 
 KILLS = 20
 COMMIT_KILL_SHARE = 1 / 3
@@ -69,24 +65,7 @@ PRELOADED = (
 )
 
 
-@dataclass(frozen=True)
-class Events:
-    compacting: Event  # about to call compact_table
-    committing: Event  # entered the catalog's commit
-    compacted: Event  # compact_table returned
-
-    def all(self) -> tuple[Event, ...]:
-        return (self.compacting, self.committing, self.compacted)
-
-    def moment(self) -> str:
-        if self.compacted.is_set():
-            return "after the compaction returned"
-        if self.committing.is_set():
-            return "in the catalog commit"
-        return "before the catalog commit"
-
-
-def run_compaction(project_dir: str, events: Events) -> None:
+def run_compaction(project_dir: str, events: Progress) -> None:
     """A forked child: compact the table, telling the test how far it got."""
     from pyiceberg.catalog.sql import SqlCatalog
 
@@ -100,12 +79,12 @@ def run_compaction(project_dir: str, events: Events) -> None:
 
     SqlCatalog.commit_table = observed_commit_table
     table = IcebergResource(project_dir=project_dir).load_catalog().load_table(IDENTIFIER)
-    events.compacting.set()
+    events.started.set()
     compact_table(table, KEY)
-    events.compacted.set()
+    events.returned.set()
 
 
-def serve(connection: Connection, events: Events, project_dir: str) -> None:
+def serve(connection: Connection, events: Progress, project_dir: str) -> None:
     """The compactor process: imports once, then forks a child per request (as
     tests/e2e/test_crash_safety.py's loader: it reaps a child only when the test says so)."""
     for module in PRELOADED:
@@ -123,7 +102,7 @@ def serve(connection: Connection, events: Events, project_dir: str) -> None:
 class Compactor:
     def __init__(self, project_dir: str) -> None:
         context = multiprocessing.get_context("spawn")
-        self.events = Events(context.Event(), context.Event(), context.Event())
+        self.events = Progress.create("the compaction", context)
         self.connection, theirs = context.Pipe()
         self.process = context.Process(target=serve, args=(theirs, self.events, project_dir))
         self.process.start()
@@ -131,11 +110,11 @@ class Compactor:
     def run(self) -> tuple[int, float, float]:
         """A compaction to its end: exit code, seconds from its start and from its commit."""
         self._start()
-        self._wait("compacting")
+        self._wait("started")
         started = time.monotonic()
         self._wait("committing")
         committing = time.monotonic()
-        self._wait("compacted")
+        self._wait("returned")
         ended = time.monotonic()
         return self._reap(), ended - started, ended - committing
 
@@ -230,7 +209,7 @@ def test_a_compaction_killed_at_any_moment_leaves_the_old_or_the_new_snapshot(
             if moments.random() < COMMIT_KILL_SHARE:
                 after, delay = "committing", moments.uniform(0, 1.5 * commit_seconds)
             else:
-                after, delay = "compacting", moments.uniform(0, compaction_seconds)
+                after, delay = "started", moments.uniform(0, compaction_seconds)
             before = catalog.load_table(IDENTIFIER)
             context = (
                 f"seed {seed}, attempt {attempts}: killed {delay:.4f}s after {after} began "

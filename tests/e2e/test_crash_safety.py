@@ -26,7 +26,6 @@ from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -38,12 +37,10 @@ from pyiceberg.types import LongType, NestedField, StringType
 
 from cascade.runtime import IcebergResource, merge_batch
 from cascade.runtime.spill import SortedSpill
+from tests.e2e.kill_points import Progress
 
 # Slow: loads in processes killed with SIGKILL.
 pytestmark = pytest.mark.slow
-
-if TYPE_CHECKING:
-    from multiprocessing.synchronize import Event
 
 IDENTIFIER = "raw.readings"
 SCHEMA = Schema(
@@ -132,26 +129,6 @@ def differences(actual: Rows, expected: Rows) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Events:
-    """What a load's child process tells the test, as it happens."""
-
-    merging: Event  # about to call merge_batch
-    committing: Event  # entered the catalog's commit
-    merged: Event  # merge_batch returned
-
-    def all(self) -> tuple[Event, ...]:
-        return (self.merging, self.committing, self.merged)
-
-    def moment(self) -> str:
-        """How far the load had gone, from the events it set."""
-        if self.merged.is_set():
-            return "after the merge returned"
-        if self.committing.is_set():
-            return "in the catalog commit"
-        return "before the catalog commit"
-
-
 def in_chunks(batch: pa.Table, folder: Path) -> SortedSpill:
     """The batch sorted on the key, on disk in chunks of CHUNK_ROWS rows."""
     from cascade.runtime.spill import SpillWriter
@@ -163,7 +140,7 @@ def in_chunks(batch: pa.Table, folder: Path) -> SortedSpill:
     return writer.close()
 
 
-def run_load(project_dir: str, load: int, events: Events, chunked: bool) -> None:
+def run_load(project_dir: str, load: int, events: Progress, chunked: bool) -> None:
     """A forked child: merge load number `load`, telling the test how far it got."""
     from pyiceberg.catalog.sql import SqlCatalog
 
@@ -183,12 +160,12 @@ def run_load(project_dir: str, load: int, events: Events, chunked: bool) -> None
         folder = Path(project_dir) / f"spill-{os.getpid()}"
         folder.mkdir()
         batch = in_chunks(batch, folder)
-    events.merging.set()
+    events.started.set()
     merge_batch(table, batch, KEY)
-    events.merged.set()
+    events.returned.set()
 
 
-def serve_loads(connection: Connection, events: Events, project_dir: str, chunked: bool) -> None:
+def serve_loads(connection: Connection, events: Progress, project_dir: str, chunked: bool) -> None:
     """The loader process: imports the runtime once, then forks one child per requested load.
 
     For each load number it receives, it sends the child's pid, waits for the test to say the
@@ -224,7 +201,7 @@ class Loader:
     def __init__(self, project_dir: str, chunked: bool) -> None:
         # spawn: a fresh interpreter (this one runs threads, which must not be forked).
         context = multiprocessing.get_context("spawn")
-        self.events = Events(context.Event(), context.Event(), context.Event())
+        self.events = Progress.create("the merge", context)
         self.connection, theirs = context.Pipe()
         self.process = context.Process(
             target=serve_loads, args=(theirs, self.events, project_dir, chunked)
@@ -235,11 +212,11 @@ class Loader:
         """Runs a load to its end: its exit code, and the seconds its merge took, from its start
         and from the start of its catalog commit."""
         self._start(load)
-        self._wait("merging", load)
+        self._wait("started", load)
         merge_started = time.monotonic()
         self._wait("committing", load)
         commit_started = time.monotonic()
-        self._wait("merged", load)
+        self._wait("returned", load)
         merge_ended = time.monotonic()
         exit_code = self._reap()
         return exit_code, merge_ended - merge_started, merge_ended - commit_started
@@ -342,7 +319,7 @@ def test_a_load_killed_at_any_moment_leaves_the_old_or_the_new_snapshot(
             if moments.random() < COMMIT_KILL_SHARE:
                 kill = Kill("committing", moments.uniform(0, 1.5 * commit_seconds))
             else:
-                kill = Kill("merging", moments.uniform(0, merge_seconds))
+                kill = Kill("started", moments.uniform(0, merge_seconds))
             before = catalog.load_table(IDENTIFIER)
             new = after_load(expected, load)
             attempted = load

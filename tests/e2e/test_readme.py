@@ -49,6 +49,7 @@ RUNS = [
     ("Backfills", "DAGSTER_HOME=", "test_the_backfill_block"),
     ("Looking at the tables", ".venv/bin/cascade show", "test_the_blocks_that_read_the_tables"),
     ("Table upkeep", ".venv/bin/cascade maintain", "test_the_upkeep_block"),
+    ("Upkeep jobs in Dagster", "DAGSTER_HOME=", "test_the_upkeep_job_block"),
     ("Catalog configuration", "export PYICEBERG_CATALOG__", "test_the_postgresql_block"),
     ("Walkthrough", "$ cascade gen", "test_the_walkthrough_sessions"),
     ("Adopting a table made elsewhere", "$ cascade plan", "test_the_adoption_session"),
@@ -114,6 +115,7 @@ def test_the_new_project_block(tmp_path: Path) -> None:
     assert "identifier fields: event_id" in done
     assert "2024-01-05-1" in done and "2024-01-05-2" in done  # the sample rows, from the table
     assert (project / ".cascade" / "catalog.db").is_file()  # the embedded default catalog
+    assert (project / ".cascade" / "dagster" / "dagster.yaml").is_file()  # so Dagster warns not
 
 
 @pytest.mark.slow
@@ -256,6 +258,39 @@ def test_the_upkeep_block(project: Path) -> None:
     table = load_catalog_of(project).load_table("raw.github_repo_stats")
     assert len(table.inspect.files()) == 6
     assert query_iceberg(table.metadata_location, "SELECT * FROM {table}") == rows
+
+
+@pytest.mark.slow
+def test_the_upkeep_job_block(project: Path) -> None:
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.scheduler.instigation import InstigatorStatus
+
+    env = readme.shell_env(project)
+    make_demo(project, env)
+    table = load_catalog_of(project).load_table("raw.github_repo_stats")
+    rows = query_iceberg(table.metadata_location, "SELECT * FROM {table}")
+
+    run_ok(readme.block("Upkeep jobs in Dagster", "DAGSTER_HOME=").text, project, env)
+
+    # Compacted as `cascade maintain` compacts it (test_the_upkeep_block), the rows unchanged.
+    table = load_catalog_of(project).load_table("raw.github_repo_stats")
+    assert len(table.inspect.files()) == 6
+    assert query_iceberg(table.metadata_location, "SELECT * FROM {table}") == rows
+    # The run and the schedule's state are in the project's Dagster instance.
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(project / ".cascade/dagster")))
+    try:
+        [record] = instance.fetch_observations(dg.AssetKey("dlt_github_repo_stats"), 10).records
+        observation = record.asset_observation
+        assert observation is not None
+        figures = {key: value.value for key, value in observation.metadata.items()}
+        states = {state.name: state.status for state in instance.all_instigator_state()}
+    finally:
+        instance.dispose()
+    assert figures["status"] == "maintained"
+    assert (figures["data_files_before"], figures["files_rewritten"]) == (18, 18)
+    assert (figures["files_written"], figures["data_files_after"]) == (6, 6)
+    assert figures["snapshots_kept"] == 4
+    assert states == {"upkeep_github_repo_stats_schedule": InstigatorStatus.RUNNING}
 
 
 def test_the_make_ui_command_block() -> None:

@@ -24,10 +24,15 @@ WHOLE_TABLE = "(unpartitioned)"  # what `requests` lists for a request of an unp
 
 
 def requests(
-    defs: dg.Definitions, start: datetime, every: timedelta, count: int
+    defs: dg.Definitions,
+    start: datetime,
+    every: timedelta,
+    count: int,
+    fails: Callable[[datetime], bool] = lambda instant: False,
 ) -> Iterator[tuple[datetime, list[str]]]:
     """(instant, partition keys requested, or WHOLE_TABLE) at `count` evaluations `every`
-    apart, one cursor carried from each to the next as the daemon does."""
+    apart, one cursor carried from each to the next as the daemon does. What is requested is
+    then loaded (its materialization recorded, as a run's is), unless `fails(instant)`."""
     instance = dg.DagsterInstance.ephemeral()
     cursor = None
     for step in range(count):
@@ -42,9 +47,15 @@ def requests(
         for asset_result in result.results:
             subset = asset_result.true_subset
             if subset.is_partitioned:
-                keys += subset.expensively_compute_partition_keys()
-            elif not subset.is_empty:
-                keys.append(WHOLE_TABLE)
+                requested = list(subset.expensively_compute_partition_keys())
+            else:
+                requested = [] if subset.is_empty else [None]
+            if not fails(instant):
+                for key in requested:
+                    instance.report_runless_asset_event(
+                        dg.AssetMaterialization(asset_result.key, partition=key)
+                    )
+            keys += [WHOLE_TABLE if key is None else key for key in requested]
         yield instant, sorted(keys)
 
 
@@ -158,3 +169,17 @@ def test_without_partitions_the_whole_table_is_loaded_at_each_tick() -> None:
     # The first evaluation after each tick at 06:00 and 18:00, and no other.
     assert [(t.day, t.hour) for t in requested] == [(5, 6), (5, 18), (6, 6), (6, 18)]
     assert all(keys == [WHOLE_TABLE] for instant, keys in seen if instant in requested)
+
+
+def test_a_failed_load_of_the_closed_partition_is_requested_again() -> None:
+    # Dagster's single-run backfill policy loads yesterday's last reload and today's first in
+    # one run; when that run fails (for today's sake, say), yesterday is asked for again.
+    glucose = asset_with("daily", "0 */1 * * *")
+    start = datetime(2024, 3, 5, 22, 7, tzinfo=UTC)
+    midnight_tick = datetime(2024, 3, 6, 0, 7, tzinfo=UTC)
+    seen = dict(
+        requests(glucose, start, timedelta(hours=1), 6, fails=lambda at: at == midnight_tick)
+    )
+    assert seen[midnight_tick] == ["2024-03-05", "2024-03-06"]  # ... and the run fails
+    assert seen[midnight_tick + timedelta(hours=1)] == ["2024-03-05", "2024-03-06"]
+    assert seen[midnight_tick + timedelta(hours=2)] == ["2024-03-06"]  # loaded at 01:07

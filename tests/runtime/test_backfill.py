@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from cascade.runtime import IcebergResource
+from cascade.runtime.limits import Deadline, LoadTimeout
 from examples.fixtures.nightscout_server import NightscoutFixtureServer, entries_for_day
 from generated.assets.nightscout.glucose_entries import dlt_glucose_entries
 from tests.duckdb_reader import query_iceberg
@@ -125,3 +126,50 @@ def test_a_failed_partition_fails_the_run_and_nothing_is_written(
     table.refresh()
     assert table.metadata_location == before  # no commit, for any day of the range
     assert table.scan().count() == 288
+
+
+def test_a_refusal_in_a_range_names_its_partition(nightscout: NightscoutFixtureServer) -> None:
+    # Pandera: the partition whose rows fail; typed staging: the partition whose value does
+    # not fit.
+    nightscout.overrides = {DAYS[2]: {"sgv": 5000}}
+    refused = backfill(DAYS[0], DAYS[3])
+    assert not refused.success
+    message = failure_message(refused)
+    assert "sgv: less_than_or_equal_to(1000) failed for 1 row(s): 5000" in message
+    assert f"The rows that fail are in the partition(s) {DAYS[2]}." in message
+
+    nightscout.overrides = {DAYS[1]: {"sgv": "high"}}
+    refused = backfill(DAYS[0], DAYS[3])
+    assert not refused.success
+    assert f"BatchError: Partition {DAYS[1]}: The records for {GLUCOSE} do not fit" in (
+        failure_message(refused)
+    )
+    assert "'high'" in failure_message(refused)
+    assert not IcebergResource().load_catalog().table_exists(GLUCOSE)  # nothing was written
+
+
+def test_a_reversed_range_is_refused_at_once(nightscout: NightscoutFixtureServer) -> None:
+    refused = backfill(DAYS[2], DAYS[0])
+
+    assert not refused.success
+    assert failure_message(refused).endswith(
+        f"PartitionError: The run's partition range {DAYS[2]}...{DAYS[0]} holds no partition of "
+        "dlt_glucose_entries: its first partition must not come after its last. Nothing was "
+        "loaded."
+    )
+    retries = [
+        e for e in refused.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
+    ]
+    assert retries == [] and nightscout.request_count == 0
+
+
+def test_a_range_has_the_time_limit_of_each_partition_and_says_so() -> None:
+    deadline = Deadline(2, partitions=10)
+    assert deadline.seconds == 20
+    deadline.started -= 21  # as if the run had been going for 21 s
+    with pytest.raises(LoadTimeout) as raised:
+        deadline.check("the merge")
+    assert raised.value.description == (
+        "The load exceeded its time limit of 20 s (max_runtime_seconds=2 for each of its 10 "
+        "partitions) during the load; nothing was written."
+    )

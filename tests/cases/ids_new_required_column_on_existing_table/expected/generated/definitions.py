@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.app.users import dlt_users
+from generated.assets.app.users import dlt_users, upkeep_users, upkeep_users_schedule
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -14,5 +14,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_users],
+    jobs=[upkeep_users],
+    schedules=[upkeep_users_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

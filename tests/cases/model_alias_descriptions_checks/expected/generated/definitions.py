@@ -8,6 +8,8 @@ import dagster as dg
 from cascade.runtime import IcebergResource
 from generated.assets.cases.model_alias_descriptions_checks import (
     dlt_model_alias_descriptions_checks,
+    upkeep_model_alias_descriptions_checks,
+    upkeep_model_alias_descriptions_checks_schedule,
 )
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
@@ -16,5 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_model_alias_descriptions_checks],
+    jobs=[upkeep_model_alias_descriptions_checks],
+    schedules=[upkeep_model_alias_descriptions_checks_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

@@ -6,7 +6,11 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.cases.model_config_options import dlt_model_config_options
+from generated.assets.cases.model_config_options import (
+    dlt_model_config_options,
+    upkeep_model_config_options,
+    upkeep_model_config_options_schedule,
+)
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -14,5 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_model_config_options],
+    jobs=[upkeep_model_config_options],
+    schedules=[upkeep_model_config_options_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.support.tickets import dlt_tickets
+from generated.assets.support.tickets import dlt_tickets, upkeep_tickets, upkeep_tickets_schedule
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -14,5 +14,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_tickets],
+    jobs=[upkeep_tickets],
+    schedules=[upkeep_tickets_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

@@ -6,9 +6,9 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.app.events import dlt_events
-from generated.assets.app.pings import dlt_pings
-from generated.assets.app.pongs import dlt_pongs
+from generated.assets.app.events import dlt_events, upkeep_events, upkeep_events_schedule
+from generated.assets.app.pings import dlt_pings, upkeep_pings, upkeep_pings_schedule
+from generated.assets.app.pongs import dlt_pongs, upkeep_pongs, upkeep_pongs_schedule
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -16,5 +16,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_events, dlt_pings, dlt_pongs],
+    jobs=[upkeep_events, upkeep_pings, upkeep_pongs],
+    schedules=[upkeep_events_schedule, upkeep_pings_schedule, upkeep_pongs_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

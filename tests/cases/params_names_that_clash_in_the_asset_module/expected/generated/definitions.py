@@ -6,8 +6,8 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.shop.orders import dlt_orders
-from generated.assets.shop.refunds import dlt_refunds
+from generated.assets.shop.orders import dlt_orders, upkeep_orders, upkeep_orders_schedule
+from generated.assets.shop.refunds import dlt_refunds, upkeep_refunds, upkeep_refunds_schedule
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -15,5 +15,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_orders, dlt_refunds],
+    jobs=[upkeep_orders, upkeep_refunds],
+    schedules=[upkeep_orders_schedule, upkeep_refunds_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

@@ -6,8 +6,16 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.crm.crm_customers import dlt_crm_customers
-from generated.assets.shop.shop_orders import dlt_shop_orders
+from generated.assets.crm.crm_customers import (
+    dlt_crm_customers,
+    upkeep_crm_customers,
+    upkeep_crm_customers_schedule,
+)
+from generated.assets.shop.shop_orders import (
+    dlt_shop_orders,
+    upkeep_shop_orders,
+    upkeep_shop_orders_schedule,
+)
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -15,5 +23,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_crm_customers, dlt_shop_orders],
+    jobs=[upkeep_crm_customers, upkeep_shop_orders],
+    schedules=[upkeep_crm_customers_schedule, upkeep_shop_orders_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

@@ -6,7 +6,11 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.sensors.daily_readings import dlt_daily_readings
+from generated.assets.sensors.daily_readings import (
+    dlt_daily_readings,
+    upkeep_daily_readings,
+    upkeep_daily_readings_schedule,
+)
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -14,5 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_daily_readings],
+    jobs=[upkeep_daily_readings],
+    schedules=[upkeep_daily_readings_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

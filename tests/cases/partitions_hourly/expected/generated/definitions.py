@@ -6,7 +6,11 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.sensors.hourly_readings import dlt_hourly_readings
+from generated.assets.sensors.hourly_readings import (
+    dlt_hourly_readings,
+    upkeep_hourly_readings,
+    upkeep_hourly_readings_schedule,
+)
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -14,5 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_hourly_readings],
+    jobs=[upkeep_hourly_readings],
+    schedules=[upkeep_hourly_readings_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

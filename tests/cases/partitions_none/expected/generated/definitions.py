@@ -6,7 +6,11 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.sensors.sensor_snapshot import dlt_sensor_snapshot
+from generated.assets.sensors.sensor_snapshot import (
+    dlt_sensor_snapshot,
+    upkeep_sensor_snapshot,
+    upkeep_sensor_snapshot_schedule,
+)
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -14,5 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_sensor_snapshot],
+    jobs=[upkeep_sensor_snapshot],
+    schedules=[upkeep_sensor_snapshot_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

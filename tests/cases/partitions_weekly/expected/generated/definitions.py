@@ -6,7 +6,11 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.sensors.weekly_readings import dlt_weekly_readings
+from generated.assets.sensors.weekly_readings import (
+    dlt_weekly_readings,
+    upkeep_weekly_readings,
+    upkeep_weekly_readings_schedule,
+)
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -14,5 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_weekly_readings],
+    jobs=[upkeep_weekly_readings],
+    schedules=[upkeep_weekly_readings_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

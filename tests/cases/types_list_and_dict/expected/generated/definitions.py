@@ -6,7 +6,11 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.cases.types_list_and_dict import dlt_types_list_and_dict
+from generated.assets.cases.types_list_and_dict import (
+    dlt_types_list_and_dict,
+    upkeep_types_list_and_dict,
+    upkeep_types_list_and_dict_schedule,
+)
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -14,5 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_types_list_and_dict],
+    jobs=[upkeep_types_list_and_dict],
+    schedules=[upkeep_types_list_and_dict_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

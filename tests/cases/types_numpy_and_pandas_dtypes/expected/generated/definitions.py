@@ -6,7 +6,11 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.cases.types_numpy_and_pandas_dtypes import dlt_types_numpy_and_pandas_dtypes
+from generated.assets.cases.types_numpy_and_pandas_dtypes import (
+    dlt_types_numpy_and_pandas_dtypes,
+    upkeep_types_numpy_and_pandas_dtypes,
+    upkeep_types_numpy_and_pandas_dtypes_schedule,
+)
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -14,5 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_types_numpy_and_pandas_dtypes],
+    jobs=[upkeep_types_numpy_and_pandas_dtypes],
+    schedules=[upkeep_types_numpy_and_pandas_dtypes_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

@@ -6,7 +6,11 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.cases.types_optional_spellings import dlt_types_optional_spellings
+from generated.assets.cases.types_optional_spellings import (
+    dlt_types_optional_spellings,
+    upkeep_types_optional_spellings,
+    upkeep_types_optional_spellings_schedule,
+)
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -14,5 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_types_optional_spellings],
+    jobs=[upkeep_types_optional_spellings],
+    schedules=[upkeep_types_optional_spellings_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

@@ -6,7 +6,11 @@ from pathlib import Path
 import dagster as dg
 
 from cascade.runtime import IcebergResource
-from generated.assets.cases.types_seed_table import dlt_types_seed_table
+from generated.assets.cases.types_seed_table import (
+    dlt_types_seed_table,
+    upkeep_types_seed_table,
+    upkeep_types_seed_table_schedule,
+)
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
 # lives in <project>/.cascade, next to the pyproject.toml that configures Cascade.
@@ -14,5 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_types_seed_table],
+    jobs=[upkeep_types_seed_table],
+    schedules=[upkeep_types_seed_table_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )

@@ -8,6 +8,8 @@ import dagster as dg
 from cascade.runtime import IcebergResource
 from generated.assets.cases.types_timestamptz_and_dtype_kwargs_decimal import (
     dlt_types_timestamptz_and_dtype_kwargs_decimal,
+    upkeep_types_timestamptz_and_dtype_kwargs_decimal,
+    upkeep_types_timestamptz_and_dtype_kwargs_decimal_schedule,
 )
 
 # With no pyiceberg catalog named "cascade" configured, the embedded default catalog
@@ -16,5 +18,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 defs = dg.Definitions(
     assets=[dlt_types_timestamptz_and_dtype_kwargs_decimal],
+    jobs=[upkeep_types_timestamptz_and_dtype_kwargs_decimal],
+    schedules=[upkeep_types_timestamptz_and_dtype_kwargs_decimal_schedule],
     resources={"iceberg": IcebergResource(project_dir=str(PROJECT_DIR))},
 )
