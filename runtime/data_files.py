@@ -14,7 +14,9 @@ import itertools
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 import pyarrow as pa
@@ -169,18 +171,38 @@ def _serializable(table: Table) -> bool:
     return table.metadata.isolation_level(Operation.DELETE) == IsolationLevel.SERIALIZABLE
 
 
-def parallel(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
+def parallel(
+    function: Callable[[T], R], items: Iterable[T], pool: Executor | None = None
+) -> list[R]:
     """`function` over `items` in threads: Parquet reads and writes release the GIL.
 
     Each worker holds one data file in memory. One worker per core keeps that to a few files
     while decoding and encoding (CPU-bound) use every core; on an object store, where reads
     wait on the network, pyiceberg's `max-workers` setting (PYICEBERG_MAX_WORKERS) raises it.
+    `pool` (from `worker_pool`) runs them on threads that outlive the call: a caller that
+    calls again and again, such as a merge for each chunk, reuses its threads, where new ones
+    would each leave Arrow's allocator (mimalloc) some memory it keeps.
     """
     items = list(items)
-    workers = min(len(items), ExecutorFactory.max_workers() or os.cpu_count() or 1)
+    if pool is not None and len(items) > 1:
+        return list(pool.map(function, items))
+    workers = min(len(items), _workers())
     if workers <= 1:
         return [function(item) for item in items]
-    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=workers) as new_pool:
+        return list(new_pool.map(function, items))
 
+
+@contextmanager
+def worker_pool() -> Iterator[Executor | None]:
+    """Threads for `parallel` to reuse, one per worker; None for a single worker."""
+    workers = _workers()
+    if workers <= 1:
+        yield None
+        return
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(function, items))
+        yield pool
+
+
+def _workers() -> int:
+    return ExecutorFactory.max_workers() or os.cpu_count() or 1

@@ -56,3 +56,7 @@ class PartitionError(CascadeError):
 class UpkeepRefused(CascadeError):
     """A table's upkeep cannot complete until the table changes: it lacks a column of its
     unique key (a load, or `cascade apply`, evolves it to the generated schema first)."""
+
+
+class RunConfigError(CascadeError):
+    """The run's configuration holds a value the load cannot use."""

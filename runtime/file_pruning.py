@@ -58,25 +58,65 @@ def candidate_files(
     table: Table, snapshot_id: int, keys: pa.Table, unique_key: Sequence[str]
 ) -> list[Candidate]:
     """The files of the snapshot that may hold one of `keys` (sorted, first key column first)."""
+    tasks = planned_files(table, snapshot_id, keys, unique_key)
+    return [candidate for _, candidate in candidates_in(table, tasks, keys, unique_key)]
+
+
+def planned_files(
+    table: Table, snapshot_id: int, keys: pa.Table, unique_key: Sequence[str]
+) -> list[FileScanTask]:
+    """The files of the snapshot that pyiceberg's plan keeps for the range of `keys` (any
+    rows whose smallest and largest value per key column are the batch's)."""
+    scan = table.scan(
+        row_filter=key_range_filter(keys, unique_key),
+        snapshot_id=snapshot_id,
+        selected_fields=tuple(unique_key),
+    )
+    return list(scan.plan_files())
+
+
+def candidates_in(
+    table: Table, tasks: Sequence[FileScanTask], keys: pa.Table, unique_key: Sequence[str]
+) -> list[tuple[int, Candidate]]:
+    """Of `tasks`, those whose bounds can hold one of `keys` (sorted, first key column
+    first), each with its index in `tasks`."""
+    columns = _key_columns(table, keys, unique_key)
+    candidates = []
+    for index, task in enumerate(tasks):
+        rows = _rows_in_bounds(task.file, columns, keys.num_rows)
+        if rows is not None:
+            candidates.append((index, Candidate(task, *rows)))
+    return candidates
+
+
+def last_chunks(
+    table: Table, tasks: Sequence[FileScanTask], chunk_lows: pa.Table, unique_key: Sequence[str]
+) -> list[int]:
+    """For each task, the last chunk of a sorted batch whose keys its file can hold.
+
+    A batch in chunks of disjoint, ascending key ranges (`chunk_lows`: each chunk's smallest
+    key, one row per chunk) meets a file only in chunks whose first key column starts at or
+    below the file's upper bound on it. Without a usable bound, the last chunk."""
+    last = len(chunk_lows) - 1
+    [first] = _key_columns(table, chunk_lows, unique_key[:1])
+    if first.values is None:
+        return [last] * len(tasks)
+    ends = []
+    for task in tasks:
+        _, high = _bounds(task.file, first)
+        ends.append(last if high is None else int(np.searchsorted(first.values, high, "right")) - 1)
+    return ends
+
+
+def _key_columns(table: Table, keys: pa.Table, unique_key: Sequence[str]) -> list[_KeyColumn]:
     schema = table.schema()
-    columns = [
+    return [
         _KeyColumn(
             field.field_id, field.field_type, _comparable(keys.column(name), field.field_type)
         )
         for name in unique_key
         for field in [schema.find_field(name)]
     ]
-    scan = table.scan(
-        row_filter=key_range_filter(keys, unique_key),
-        snapshot_id=snapshot_id,
-        selected_fields=tuple(unique_key),
-    )
-    candidates = []
-    for task in scan.plan_files():
-        rows = _rows_in_bounds(task.file, columns, keys.num_rows)
-        if rows is not None:
-            candidates.append(Candidate(task, *rows))
-    return candidates
 
 
 def _rows_in_bounds(

@@ -9,6 +9,13 @@ A merge is a copy-on-write rewrite of only the data files that hold a batch key:
    batch rows replacing them, to count which keys' values changed;
 4. commit ONE overwrite snapshot that removes the rewritten files and adds the new ones.
 
+The batch is sorted on the key and read in chunks of disjoint, ascending key ranges: one chunk
+for a batch in memory, several for a big batch on disk (`SortedSpill`, chunking.py), so that
+a merge holds a chunk at a time. Steps 2 and 3 then run for each chunk: its candidate files
+are probed, its new rows written, and each file that holds batch keys is rewritten after the
+last chunk that can reach it (`file_pruning.last_chunks`), with the batch rows it needs read
+back from the chunks they are in; step 4 comes once, after the last chunk.
+
 So the cost follows the touched files, not the table, but for reading the table's manifests to
 plan, which happens once (`manifest_cache`: pyiceberg's commit would read them twice more).
 Concurrency: pyiceberg retries a commit that lost a race after validating that no concurrent
@@ -19,10 +26,12 @@ removed files: if any were in the batch's key range, the merge is redone on the 
 Reading, writing and committing files are shared with compaction (`data_files.py`).
 """
 
-import itertools
+import dataclasses
+import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -30,17 +39,18 @@ import pyarrow.compute as pc
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table
+from pyiceberg.table import FileScanTask, Table
 from pyiceberg.table.refs import MAIN_BRANCH
 
 from cascade.runtime.contract import METADATA_COLUMN_NAMES
-from cascade.runtime.data_files import FileWriter, commit_files, parallel, read_rows
+from cascade.runtime.data_files import FileWriter, commit_files, parallel, read_rows, worker_pool
 from cascade.runtime.errors import BranchError
-from cascade.runtime.file_pruning import Candidate, candidate_files
+from cascade.runtime.file_pruning import Candidate, candidates_in, last_chunks, planned_files
 from cascade.runtime.keys import key_mask, key_positions, key_range_filter
 from cascade.runtime.manifest_cache import reading_once
 from cascade.runtime.pyiceberg_compat import check_arrow_schema
 from cascade.runtime.row_equality import same_rows
+from cascade.runtime.spill import SortedSpill
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +82,8 @@ class MergeOutcome:
     files_scanned: int = 0
     files_rewritten: int = 0
     files_added: int = 0
-    # What became of each batch row, in the batch's order: INSERTED, UPDATED or UNCHANGED.
+    # What became of each batch row, in the batch's order (a SortedSpill's: sorted on the key):
+    # INSERTED, UPDATED or UNCHANGED.
     row_outcomes: np.ndarray = field(
         default_factory=lambda: np.zeros(0, dtype=np.int8), compare=False, repr=False
     )
@@ -83,20 +94,31 @@ INSERTED, UPDATED, UNCHANGED = 0, 1, 2
 
 
 def merge_batch(
-    table: Table, batch: pa.Table, unique_key: Sequence[str], branch: str = MAIN_BRANCH
+    table: Table,
+    batch: pa.Table | SortedSpill,
+    unique_key: Sequence[str],
+    branch: str = MAIN_BRANCH,
 ) -> MergeOutcome:
     """Replace the rows whose key is in `batch` and insert the rest, on `branch`.
 
-    `batch` must hold each key once, with no null key. The merge is one snapshot in one
-    commit, so readers see either the table before or after the whole merge, and merging the
-    same batch again leaves the same rows. A branch that does not exist yet is created from
-    main's current snapshot in the same commit. `table` is refreshed when a concurrent commit
-    forces the merge to be redone.
+    `batch` must hold each key once, with no null key: a table in memory, or a big batch
+    sorted on the key on disk (`SortedSpill`, chunking.py), which is merged a chunk at a time.
+    The merge is one snapshot in one commit, so readers see either the table before or after
+    the whole merge, and merging the same batch again leaves the same rows. A branch that does
+    not exist yet is created from main's current snapshot in the same commit. `table` is
+    refreshed when a concurrent commit forces the merge to be redone.
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with reading_once():
-                return _merge_once(table, batch, unique_key, branch)
+                if isinstance(batch, SortedSpill):
+                    return _merge_once(table, _Spilled(batch, table), unique_key, branch)
+                in_memory = _InMemory(batch, table, unique_key)
+                outcome = _merge_once(table, in_memory, unique_key, branch)
+                # Back in the order the batch came in.
+                row_outcomes = np.empty_like(outcome.row_outcomes)
+                row_outcomes[in_memory.order.to_numpy()] = outcome.row_outcomes
+                return dataclasses.replace(outcome, row_outcomes=row_outcomes)
         except (CommitFailedException, ValidationException) as conflict:
             if attempt == MAX_ATTEMPTS:
                 raise
@@ -113,8 +135,82 @@ def merge_batch(
     raise AssertionError("unreachable")
 
 
+class _Sorted(Protocol):
+    """A batch sorted on the unique key, with the table's columns, in chunks of disjoint,
+    ascending key ranges."""
+
+    schema: pa.Schema
+    num_rows: int
+    key_bounds: pa.Table  # rows whose smallest and largest value per key column are the batch's
+    chunk_lows: pa.Table  # each chunk's smallest key, a row per chunk
+
+    def chunks(self) -> Iterator[tuple[int, pa.Table]]:
+        """Each chunk with the position of its first row, one at a time."""
+        ...
+
+    def rows(self, positions: np.ndarray, chunk: tuple[int, pa.Table]) -> pa.Table:
+        """The rows at `positions` (ascending), taking those in `chunk` (the current one)
+        from it."""
+        ...
+
+
+class _InMemory:
+    """A batch in memory: one chunk."""
+
+    def __init__(self, batch: pa.Table, table: Table, unique_key: Sequence[str]) -> None:
+        batch = _conform(batch, table)
+        # Sorted on the key, so that each file's bounds select a slice of it (`file_pruning`).
+        self.order = pc.sort_indices(batch, sort_keys=[(n, "ascending") for n in unique_key])
+        self.batch = batch.take(self.order)
+        self.schema = self.batch.schema
+        self.num_rows = self.batch.num_rows
+        self.key_bounds = self.batch.select(list(unique_key))
+        self.chunk_lows = self.key_bounds.slice(0, 1)
+
+    def chunks(self) -> Iterator[tuple[int, pa.Table]]:
+        yield 0, self.batch
+
+    def rows(self, positions: np.ndarray, chunk: tuple[int, pa.Table]) -> pa.Table:
+        return self.batch.take(positions)
+
+
+class _Spilled:
+    """A `SortedSpill`, read a chunk at a time and conformed to the table as it is read."""
+
+    def __init__(self, spill: SortedSpill, table: Table) -> None:
+        self.spill = spill
+        self.table = table
+        self.schema = table.schema().as_arrow()
+        self.num_rows = spill.num_rows
+        self.key_bounds = spill.key_bounds
+        self.chunk_lows = spill.key_bounds.take(np.arange(0, spill.key_bounds.num_rows, 2))
+        check_arrow_schema(table.schema(), spill.schema, table.format_version)
+
+    def chunks(self) -> Iterator[tuple[int, pa.Table]]:
+        offsets = self.spill.chunk_offsets()
+        for offset, rows in zip(offsets, self.spill.chunks(), strict=False):
+            yield int(offset), _conform(rows, self.table)
+
+    def rows(self, positions: np.ndarray, chunk: tuple[int, pa.Table]) -> pa.Table:
+        offset, rows = chunk
+        before = positions[positions < offset]
+        inside = rows.take(positions[len(before) :] - offset)
+        if not len(before):
+            return inside
+        return pa.concat_tables([_conform(self.spill.take(before), self.table), inside])
+
+
+@dataclass
+class _Touched:
+    """A file that holds batch keys: what its rewrite needs, gathered over the chunks."""
+
+    task: FileScanTask
+    matched: list[np.ndarray] = field(default_factory=list)  # the batch rows it holds
+    owned: list[np.ndarray] = field(default_factory=list)  # of those, the rows it writes
+
+
 def _merge_once(
-    table: Table, batch: pa.Table, unique_key: Sequence[str], branch: str
+    table: Table, batch: _Sorted, unique_key: Sequence[str], branch: str
 ) -> MergeOutcome:
     refs = table.metadata.refs
     main_snapshot_id = table.metadata.current_snapshot_id
@@ -128,50 +224,71 @@ def _merge_once(
 
     schema = table.schema()
     names = list(unique_key)
-    # Sorted on the key, so that each file's bounds select a slice of it (`file_pruning`).
-    batch = _conform(batch, table)
-    order = pc.sort_indices(batch, sort_keys=[(name, "ascending") for name in names])
-    batch = batch.take(order)
-    keys = batch.select(names)
-
-    candidates = []
-    if base is not None and batch.num_rows:
-        candidates = candidate_files(table, base, keys, unique_key)
     key_schema = schema.select(*names)
-    probes = parallel(lambda c: _probe(table, c, key_schema, keys, unique_key), candidates)
-
-    # A batch row replaces its key in every file that holds it, but is written once, into the
-    # first of those files.
-    owner = np.full(batch.num_rows, -1)
-    rewrites: list[tuple[Candidate, np.ndarray]] = []
-    rows_replaced = 0
-    for candidate, (matched, file_rows) in zip(candidates, probes, strict=True):
-        if file_rows:
-            rows_replaced += file_rows
-            matched = matched[owner[matched] == -1]
-            owner[matched] = len(rewrites)
-            rewrites.append((candidate, matched))
-    rows_existing = int(np.count_nonzero(owner >= 0))
+    tasks = []
+    if base is not None and batch.num_rows:
+        tasks = planned_files(table, base, batch.key_bounds, unique_key)
+    # After its last chunk, a file's rewrite has every batch row it needs.
+    last_chunk = last_chunks(table, tasks, batch.chunk_lows, unique_key) if tasks else []
     compared = [
         name
-        for name in batch.column_names
+        for name in batch.schema.names
         if name not in names and name not in METADATA_COLUMN_NAMES
     ]
 
+    # What became of each batch row, in the batch's (sorted) order.
+    outcomes = np.full(batch.num_rows, INSERTED, dtype=np.int8)
+    touched: dict[int, _Touched] = {}
+    scanned: set[int] = set()
+    rows_replaced = 0
+    removed: list[DataFile] = []
+    added: list[DataFile] = []
     write = FileWriter(table)
     try:
-        rewritten = parallel(
-            lambda r: _rewrite(table, r[0], r[1], batch, compared, unique_key, write), rewrites
-        )
-        added = [
-            *itertools.chain.from_iterable(files for files, _ in rewritten),
-            *write(batch.take(np.flatnonzero(owner < 0))),
-        ]
+        with worker_pool() as pool:
+            for index, chunk in enumerate(batch.chunks()):
+                offset, rows = chunk
+                keys = rows.select(names)
+                candidates = candidates_in(table, tasks, keys, unique_key) if tasks else []
+                scanned.update(task for task, _ in candidates)
+                probe = functools.partial(
+                    _probe, table, key_schema=key_schema, keys=keys, unique_key=unique_key
+                )
+                probes = parallel(probe, [candidate for _, candidate in candidates], pool)
+                # A batch row replaces its key in every file that holds it, but is written once,
+                # into the first of those files.
+                owned = np.zeros(rows.num_rows, dtype=bool)
+                for (task, _), (matched, file_rows) in zip(candidates, probes, strict=True):
+                    if file_rows:
+                        rows_replaced += file_rows
+                        state = touched.setdefault(task, _Touched(tasks[task]))
+                        mine = matched[~owned[matched]]
+                        owned[mine] = True
+                        state.matched.append(offset + matched)
+                        state.owned.append(offset + mine)
+                outcomes[offset + np.flatnonzero(owned)] = UNCHANGED
+                added += write(rows.filter(pa.array(~owned)))
+                done = [task for task in touched if last_chunk[task] <= index]
+                rewrite = functools.partial(
+                    _rewrite,
+                    table,
+                    batch=batch,
+                    chunk=chunk,
+                    compared=compared,
+                    unique_key=unique_key,
+                    write=write,
+                )
+                rewritten = parallel(rewrite, [touched[task] for task in done], pool)
+                for task, (files, changed) in zip(done, rewritten, strict=True):
+                    added += files
+                    removed.append(tasks[task].file)
+                    outcomes[changed] = UPDATED
+                    del touched[task]
+        assert not touched, "every touched file is rewritten after its last chunk"
     except BaseException:
         write.delete_all()
         raise
-    removed = [candidate.task.file for candidate, _ in rewrites]
-    predicate = key_range_filter(keys, unique_key) if batch.num_rows else None
+    predicate = key_range_filter(batch.key_bounds, unique_key) if batch.num_rows else None
     try:
         snapshot_id = commit_files(
             table,
@@ -188,23 +305,19 @@ def _merge_once(
         raise
 
     # A key held twice counts once, as changed if either copy differs from the batch row.
-    changed = np.zeros(batch.num_rows, dtype=bool)
-    for _, differing in rewritten:
-        changed[differing] = True
-    rows_updated = int(np.count_nonzero(changed))
-    outcomes = np.where(owner < 0, INSERTED, np.where(changed, UPDATED, UNCHANGED))
-    row_outcomes = np.empty(batch.num_rows, dtype=np.int8)
-    row_outcomes[order.to_numpy()] = outcomes  # back in the order the batch came in
+    rows_inserted = int(np.count_nonzero(outcomes == INSERTED))
+    rows_updated = int(np.count_nonzero(outcomes == UPDATED))
+    rows_existing = batch.num_rows - rows_inserted
     return MergeOutcome(
-        rows_inserted=batch.num_rows - rows_existing,
+        rows_inserted=rows_inserted,
         rows_updated=rows_updated,
         rows_unchanged=rows_existing - rows_updated,
         rows_deleted=rows_replaced - rows_existing,
         snapshot_id=snapshot_id,
-        files_scanned=len(candidates),
+        files_scanned=len(scanned),
         files_rewritten=len(removed),
         files_added=len(added),
-        row_outcomes=row_outcomes,
+        row_outcomes=outcomes,
     )
 
 
@@ -245,23 +358,25 @@ def _probe(
 
 def _rewrite(
     table: Table,
-    candidate: Candidate,
-    owned: np.ndarray,
-    batch: pa.Table,
+    touched: _Touched,
+    batch: _Sorted,
+    chunk: tuple[int, pa.Table],
     compared: Sequence[str],
     unique_key: Sequence[str],
     write: FileWriter,
 ) -> tuple[list[DataFile], np.ndarray]:
-    """Write the file's rows whose key is not in the batch, plus the batch rows `owned` (their
-    positions in `batch`) replacing the others; and the positions of the batch rows whose
-    replaced row here differs from them in a `compared` column."""
-    rows = read_rows(table, candidate.task, table.schema()).cast(batch.schema)
-    window = batch.slice(candidate.start, candidate.stop - candidate.start)
-    positions = key_positions(rows, window.select(list(unique_key)), unique_key)
+    """Write the file's rows whose key is not in the batch, plus the batch rows it owns
+    replacing the others; and the positions of the batch rows whose replaced row here differs
+    from them in a `compared` column."""
+    rows = read_rows(table, touched.task, table.schema()).cast(batch.schema)
+    matched = np.concatenate(touched.matched)
+    new = batch.rows(matched, chunk)
+    positions = key_positions(rows, new.select(list(unique_key)), unique_key)
     replaced = positions >= 0
     kept = rows.filter(pa.array(~replaced))
-    matched = positions[replaced]
-    old, new = rows.filter(pa.array(replaced)), window.take(matched)
-    same = same_rows(old.select(compared), new.select(compared))
-    files = write(pa.concat_tables([kept, batch.take(owned)]))
-    return files, candidate.start + matched[~same]
+    hits = positions[replaced]
+    old = rows.filter(pa.array(replaced))
+    same = same_rows(old.select(compared), new.take(hits).select(compared))
+    owned = new.take(np.searchsorted(matched, np.concatenate(touched.owned)))
+    files = write(pa.concat_tables([kept, owned]))
+    return files, matched[hits[~same]]

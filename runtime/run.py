@@ -6,11 +6,13 @@ table as it was.
 """
 
 import logging
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -21,21 +23,24 @@ from pyiceberg.table.refs import MAIN_BRANCH
 from cascade.runtime.batch import conform, last_of_each_key
 from cascade.runtime.branch import check_branch_name
 from cascade.runtime.catalog import IcebergResource
-from cascade.runtime.config import IngestionConfig
+from cascade.runtime.chunking import chunkable_key, prepare_chunked
+from cascade.runtime.config import DEFAULT_CHUNK_ROWS, IngestionConfig
 from cascade.runtime.contract import TableContract
 from cascade.runtime.errors import (
     BranchError,
     CascadeError,
     ModelError,
     PartitionError,
+    RunConfigError,
     ValidationFailed,
 )
 from cascade.runtime.limits import Deadline
 from cascade.runtime.merge import INSERTED, UNCHANGED, UPDATED, MergeOutcome, merge_batch
 from cascade.runtime.report import column_schema, no_data
-from cascade.runtime.staging import Staged, configuration_refusal, stage
+from cascade.runtime.spill import SortedSpill
+from cascade.runtime.staging import StagedFiles, configuration_refusal, stage_files
 from cascade.runtime.table import prepare_table
-from cascade.runtime.validation import model_schema, validate_batch
+from cascade.runtime.validation import ChunkedValidation, model_schema, validate_batch
 
 # The run tag that selects the Iceberg branch, e.g. `dagster job launch --tags '{"branch": "dev"}'`.
 BRANCH_TAG = "branch"
@@ -47,17 +52,23 @@ PANDERA_CHECK = "pandera_validation"
 class Batch:
     """Rows ready to merge, and what preparing them found."""
 
-    rows: pa.Table
+    # In memory, or, for a batch of more than `chunk_rows` rows, sorted on the key on disk.
+    rows: pa.Table | SortedSpill
     rows_deduplicated: int
     dropped_keys: tuple[str, ...]  # source keys the table has no column for
     dlt_elapsed: float
     conform_elapsed: float  # the cast to the generated schema and the deduplication
     validate_elapsed: float
-    # For each row, the index of the run's partition that delivered it; and per partition,
-    # the rows its call of the function delivered and those a later row replaced.
+    # For each row, the index of the run's partition that delivered it (a load in chunks of
+    # one partition: empty); and per partition, the rows its call of the function delivered
+    # and those a later row replaced.
     partition_of_rows: np.ndarray
     rows_delivered: tuple[int, ...]
     rows_replaced_later: tuple[int, ...]
+
+    @property
+    def num_rows(self) -> int:
+        return self.rows.num_rows
 
 
 @dataclass(frozen=True)
@@ -137,7 +148,9 @@ def run_ingestion(
     table created here gets exactly the contract's field ids; an existing one is evolved to the
     contract where that is safe (runtime/table.py). A load that runs past `max_runtime_seconds`
     is stopped before it commits (runtime/limits.py). The run tag `branch` (or the config's
-    `branch_name`) selects the Iceberg branch written.
+    `branch_name`) selects the Iceberg branch written. A run whose partitions deliver more
+    than the config's `chunk_rows` rows is prepared and merged a chunk at a time
+    (runtime/chunking.py), in files of a temporary folder removed when the load ends.
 
     Raises, each a `dagster.Failure` that is not retried: `SourceError` (the function returned
     no usable dlt source or resource, or a dlt secret or config value is missing),
@@ -145,9 +158,9 @@ def run_ingestion(
     values), `ValidationFailed` (Pandera rejected rows), `ModelError` (Pandera cannot build or
     run the model), `TableMismatchError` (the table cannot be made to match the contract),
     `BranchError` (an invalid branch name, checked before the source runs),
-    `CatalogConfigError`; `LoadTimeout` past the deadline. Whatever is raised, nothing was
-    committed. Errors of the source itself, the network and the catalog propagate and are
-    retried by the asset's policy.
+    `RunConfigError` (a `chunk_rows` below 1, checked then too), `CatalogConfigError`;
+    `LoadTimeout` past the deadline. Whatever is raised, nothing was committed. Errors of the
+    source itself, the network and the catalog propagate and are retried by the asset's policy.
     """
     started = time.monotonic()
     log = context.log
@@ -165,18 +178,52 @@ def run_ingestion(
             f"The run's partition range {named} holds no partition of {asset}: its first "
             "partition must not come after its last. Nothing was loaded."
         )
-    partition_metadata = _run_metadata(partitions)
-    identifier, unique_key = table.identifier, table.unique_key
     check_branch_name(branch)  # before the source runs and the catalog is touched
-    log.info(f"Loading {identifier} for {_described(partitions)} on branch {branch}")
+    if config.chunk_rows < 1:
+        raise RunConfigError(
+            f"chunk_rows must be at least 1, not {config.chunk_rows}; nothing was loaded."
+        )
+    log.info(f"Loading {table.identifier} for {_described(partitions)} on branch {branch}")
 
     # A single-run backfill has the time of a load for each of its partitions.
     deadline = Deadline(max_runtime_seconds, partitions=len(partitions or [None]))
+    with tempfile.TemporaryDirectory(prefix="cascade-load-") as folder:
+        yield from _load(
+            context, config, iceberg, source, validation_schema, table, validate, branch,
+            partitions, deadline, started, Path(folder)
+        )  # fmt: skip
+
+
+def _load(
+    context: dg.AssetExecutionContext,
+    config: IngestionConfig,
+    iceberg: IcebergResource,
+    source: Callable[..., object],
+    validation_schema: type[DataFrameModel] | None,
+    table: TableContract,
+    validate: bool,
+    branch: str,
+    partitions: list[PartitionArgument] | None,
+    deadline: Deadline,
+    started: float,
+    folder: Path,
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """The load's steps after the branch check, with `folder` for its files (dlt's staging,
+    the chunks of a big batch), removed when the load ends."""
+    log = context.log
+    partition_metadata = _run_metadata(partitions)
+    identifier, unique_key = table.identifier, table.unique_key
     try:
         with deadline.interrupting():
             deadline.check("the ingestion function and dlt staging")
             batch = prepare_batch(
-                context, source, partitions, table, validation_schema if validate else None
+                context,
+                source,
+                partitions,
+                table,
+                validation_schema if validate else None,
+                chunk_rows=config.chunk_rows,
+                folder=folder,
             )
     except (ValidationFailed, ModelError) as failure:
         if _declares_pandera_check(context):
@@ -225,7 +272,7 @@ def run_ingestion(
         f"snapshot {outcome.snapshot_id}"
     )
 
-    check_results = _pandera_passed(context, validation_schema, batch.rows.num_rows)
+    check_results = _pandera_passed(context, validation_schema, batch.num_rows)
     yield dg.MaterializeResult(
         metadata={
             # Every key is defined in README.md, "What a load reports".
@@ -305,31 +352,51 @@ def prepare_batch(
     partitions: list[PartitionArgument] | None,
     table: TableContract,
     validation_schema: type[DataFrameModel] | None,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    folder: Path,
 ) -> Batch | None:
     """Run the source through dlt for each of the run's partitions, in order, then conform,
     deduplicate (a later partition's row wins) and validate them as one batch: no catalog
-    access. None when no partition had rows."""
+    access. None when no partition had rows.
+
+    dlt stages under `folder`, which must outlive the batch: a batch of more than
+    `chunk_rows` delivered rows is prepared a chunk at a time into files there
+    (runtime/chunking.py) and merged from them."""
     identifier, schema = table.identifier, table.schema
     log = context.log
     started = time.monotonic()
-    staged_parts: list[tuple[int, pa.Table]] = []
-    rows_delivered: list[int] = []
+    staged: list[StagedFiles | None] = []
     dropped_keys: Counter[str] = Counter()
-    arguments: list[PartitionArgument | None] = [None] if partitions is None else [*partitions]
-    for index, partition in enumerate(arguments):
-        staged = _stage_partition(context, source, partition, table, in_range=len(arguments) > 1)
-        rows_delivered.append(staged.rows.num_rows if staged else 0)
-        if staged is not None:
-            staged_parts.append((index, staged.rows))
-            dropped_keys.update(staged.dropped_keys)
+    for index, partition in enumerate(partitions or [None]):
+        part = _stage_partition(
+            context, source, partition, table, folder / f"partition-{index}",
+            in_range=partitions is not None and len(partitions) > 1,
+        )  # fmt: skip
+        staged.append(part)
+        if part is not None:
+            dropped_keys.update(part.dropped_keys)
+    rows_delivered = [part.num_rows if part else 0 for part in staged]
     dlt_elapsed = time.monotonic() - started
-    if not staged_parts:
+    if not any(rows_delivered):
         return None
     if dropped_keys:
         _refuse_or_warn_dropped(dropped_keys, validation_schema, log)
 
-    conform_started = time.monotonic()
     ingested_at = datetime.now(UTC)
+    if sum(rows_delivered) > chunk_rows:
+        if chunkable_key(schema.as_arrow(), table.unique_key):
+            return _prepare_in_chunks(
+                context, staged, table, validation_schema, chunk_rows, folder, ingested_at,
+                dlt_elapsed, tuple(dropped_keys)
+            )  # fmt: skip
+        log.info(
+            f"The unique key of {identifier} has a type that is not sorted in chunks: "
+            f"its {sum(rows_delivered)} rows are prepared in memory"
+        )
+
+    conform_started = time.monotonic()
+    staged_parts = [(index, part.read()) for index, part in enumerate(staged) if part]
     conformed = pa.concat_tables(
         [conform(rows, schema, ingested_at=ingested_at) for _, rows in staged_parts]
     )
@@ -372,6 +439,64 @@ def prepare_batch(
     )
 
 
+def _prepare_in_chunks(
+    context: dg.AssetExecutionContext,
+    staged: list[StagedFiles | None],
+    table: TableContract,
+    validation_schema: type[DataFrameModel] | None,
+    chunk_rows: int,
+    folder: Path,
+    ingested_at: datetime,
+    dlt_elapsed: float,
+    dropped_keys: tuple[str, ...],
+) -> Batch:
+    """`prepare_batch` for more than `chunk_rows` rows: sorted, deduplicated and validated a
+    chunk at a time into a `SortedSpill` (runtime/chunking.py)."""
+    log, identifier = context.log, table.identifier
+    rows_delivered = [part.num_rows if part else 0 for part in staged]
+    log.info(
+        f"Preparing {sum(rows_delivered)} rows for {identifier} in chunks of at most about "
+        f"{chunk_rows} rows"
+    )
+    validation = None
+    if validation_schema is not None:
+        validation = ChunkedValidation(validation_schema, identifier, table.unique_key)
+        if validation.whole_batch:
+            log.info(
+                f"{validation_schema.__name__} has frame-wide checks or parsers: it is "
+                "validated on the whole batch, gathered from the chunks"
+            )
+    try:
+        prepared = prepare_chunked(
+            staged,
+            table.schema,
+            table.unique_key,
+            validation,
+            chunk_rows,
+            folder,
+            ingested_at,
+        )
+    except (ValidationFailed, ModelError) as failure:
+        log.error(failure.description)
+        raise
+    spill = prepared.spill
+    if prepared.rows_deduplicated:
+        log.info(f"Dropped {prepared.rows_deduplicated} earlier row(s) with a repeated unique key")
+    if validation_schema is not None:
+        log.info(f"{validation_schema.__name__} accepted {spill.num_rows} rows")
+    return Batch(
+        spill,
+        prepared.rows_deduplicated,
+        dropped_keys,
+        dlt_elapsed,
+        prepared.conform_elapsed,
+        prepared.validate_elapsed,
+        prepared.partition_of_rows,
+        tuple(rows_delivered),
+        tuple(int(n) for n in prepared.rows_replaced),
+    )
+
+
 def _naming_partitions(
     failure: ValidationFailed,
     rows: pa.Table,
@@ -406,11 +531,12 @@ def _stage_partition(
     source: Callable[..., object],
     partition: PartitionArgument | None,
     table: TableContract,
+    folder: Path,
     in_range: bool,
-) -> Staged | None:
-    """One call of the ingestion function, for `partition`, through dlt's staging; None
-    when it had no rows. `in_range`: the partition is one of a backfill's, which a refusal
-    then names."""
+) -> StagedFiles | None:
+    """One call of the ingestion function, for `partition`, through dlt's staging in
+    `folder`; None when it had no rows. `in_range`: the partition is one of a backfill's,
+    which a refusal then names."""
     identifier, log = table.identifier, context.log
     started = time.monotonic()
     try:
@@ -418,7 +544,14 @@ def _stage_partition(
         if result is None:
             log.info(f"The ingestion function returned None for {_described(partition)}: no data")
             return None
-        staged = stage(result, identifier, table.schema, table.renamed_columns, table.ignored_keys)
+        staged = stage_files(
+            result,
+            identifier,
+            table.schema,
+            folder,
+            table.renamed_columns,
+            table.ignored_keys,
+        )
     except CascadeError as cascade_refusal:
         if partition is None or not in_range:
             raise
@@ -441,7 +574,7 @@ def _stage_partition(
         )
         return None
     log.info(
-        f"Staged {staged.rows.num_rows} rows for {identifier} ({_described(partition)}) "
+        f"Staged {staged.num_rows} rows for {identifier} ({_described(partition)}) "
         f"in {elapsed:.2f}s"
     )
     return staged

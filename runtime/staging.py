@@ -1,4 +1,5 @@
-"""Stage what a dlt source yields as parquet in a throwaway folder and read the rows back.
+"""Stage what a dlt source yields as parquet in a throwaway folder; read the rows back whole
+(`stage`), or leave the files for the load to read a chunk at a time (`stage_files`).
 
 dlt does the extraction (sources, pagination, incremental cursors) and stages parquet with its
 `_dlt_load_id` and `_dlt_id`; the values are Cascade's: a `RecordConverter` at the end of the
@@ -40,6 +41,30 @@ class Staged:
     dropped_keys: dict[str, int]
 
 
+@dataclass(frozen=True)
+class StagedFiles:
+    """What one call of the ingestion function staged, left on disk: dlt's parquet files of
+    the root table, each row with its place in what the resource yielded (`POSITION`)."""
+
+    files: tuple[str, ...]
+    num_rows: int
+    dropped_keys: dict[str, int]
+
+    def read(self) -> pa.Table:
+        """All the rows, in the order the resource yielded them, without `POSITION`."""
+        rows = pa.concat_tables([pq.read_table(path) for path in self.files])
+        # The package lists its files in no such order.
+        return rows.sort_by(POSITION).drop_columns([POSITION])
+
+    def batches(self, rows: int, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """The rows, at most `rows` at a time, with `POSITION` (in no particular order)."""
+        for path in self.files:
+            # Without pre-buffering: pyarrow would read every row group's columns ahead.
+            with pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20) as file:
+                for batch in file.iter_batches(batch_size=rows, columns=columns):
+                    yield pa.Table.from_batches([batch])
+
+
 def stage(
     result: object,
     identifier: str,
@@ -56,45 +81,60 @@ def stage(
     values break the value rules (records.py), `SourceError` when `result` is not a dlt
     source or resource; an error of the source itself propagates as dlt raises it.
     """
+    with tempfile.TemporaryDirectory(prefix="cascade-dlt-") as workdir:
+        staged = stage_files(
+            result, identifier, schema, Path(workdir), renamed_columns, ignored_keys
+        )
+        # Read everything before the folder is removed.
+        return None if staged is None else Staged(staged.read(), staged.dropped_keys)
+
+
+def stage_files(
+    result: object,
+    identifier: str,
+    schema: Schema,
+    folder: Path,
+    renamed_columns: Mapping[str, str] | None = None,
+    ignored_keys: Collection[str] = (),
+) -> StagedFiles | None:
+    """`stage`, leaving the rows in dlt's parquet files under `folder` (an empty folder that
+    the caller removes when it no longer needs them), so that a big load can read them a
+    chunk at a time (runtime/chunking.py)."""
     table_name = identifier.rsplit(".", 1)[-1]
     _keep_timezones()
     data, root = _select_root(result, table_name)
-    with tempfile.TemporaryDirectory(prefix="cascade-dlt-") as workdir:
-        pipeline = dlt.pipeline(
-            pipeline_name=f"cascade_{table_name}",
-            pipelines_dir=str(Path(workdir) / "pipelines"),
-            destination=dlt.destinations.filesystem(bucket_url=str(Path(workdir) / "bucket")),
-            dataset_name="staging",
-        )
-        naming = data.schema.naming if isinstance(data, DltSource) else DltSchema(table_name).naming
-        converter = RecordConverter(schema, naming, table_name, renamed_columns, ignored_keys)
-        # The staging folder is empty on every run, so "replace" or "merge" dispositions of the
-        # user's resource would mean nothing here (deduplication happens in the Iceberg merge);
-        # the resource's column hints are dropped, because the converter decides the types, and
-        # so are its keys (dlt would mark them non-null and warn that the Arrow data differs;
-        # the unique key is Cascade's, checked against the contract).
-        root.apply_hints(
-            table_name=table_name,
-            write_disposition="append",
-            columns={},
-            primary_key=[],
-            merge_key=[],
-        )
-        root.add_step(converter)
-        root.add_step(_Numbering())
-        with _arrow_lineage(pipeline.pipeline_name):
-            pipeline.extract(data, loader_file_format="parquet")
-            if converter.problems:
-                raise _refusal(converter, identifier)
-            if not converter.rows:
-                return None
-            load_id = pipeline.normalize().loads_ids[0]
-        files = _root_files(pipeline, load_id, naming.normalize_table_identifier(table_name))
-        # Read everything before the folder is removed.
-        rows = pa.concat_tables([pq.read_table(path) for path in files])
-    # In the order the resource yielded them (the package lists its files in no such order).
-    rows = rows.sort_by(POSITION).drop_columns([POSITION])
-    return Staged(rows, dict(converter.problems.dropped))
+    pipeline = dlt.pipeline(
+        pipeline_name=f"cascade_{table_name}",
+        pipelines_dir=str(folder / "pipelines"),
+        destination=dlt.destinations.filesystem(bucket_url=str(folder / "bucket")),
+        dataset_name="staging",
+    )
+    naming = data.schema.naming if isinstance(data, DltSource) else DltSchema(table_name).naming
+    converter = RecordConverter(schema, naming, table_name, renamed_columns, ignored_keys)
+    # The staging folder is empty on every run, so "replace" or "merge" dispositions of the
+    # user's resource would mean nothing here (deduplication happens in the Iceberg merge);
+    # the resource's column hints are dropped, because the converter decides the types, and
+    # so are its keys (dlt would mark them non-null and warn that the Arrow data differs;
+    # the unique key is Cascade's, checked against the contract).
+    root.apply_hints(
+        table_name=table_name,
+        write_disposition="append",
+        columns={},
+        primary_key=[],
+        merge_key=[],
+    )
+    root.add_step(converter)
+    root.add_step(_Numbering())
+    with _arrow_lineage(pipeline.pipeline_name):
+        pipeline.extract(data, loader_file_format="parquet")
+        if converter.problems:
+            raise _refusal(converter, identifier)
+        if not converter.rows:
+            return None
+        load_id = pipeline.normalize().loads_ids[0]
+    files = _root_files(pipeline, load_id, naming.normalize_table_identifier(table_name))
+    rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+    return StagedFiles(tuple(files), rows, dict(converter.problems.dropped))
 
 
 def configuration_refusal(error: BaseException, identifier: str) -> SourceError | None:

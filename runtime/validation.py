@@ -1,4 +1,6 @@
-"""Check a batch against the user's Pandera model before anything is written.
+"""Check a batch against the user's Pandera model before anything is written: whole
+(`validate_batch`), or a chunk at a time for a big load (`ChunkedValidation`, with the same
+lines: checks that need whole columns run once, on those columns of every chunk).
 
 Models written with Pandera's pandas API see the batch as a pandas DataFrame; models written
 with its polars API (`pandera.polars.DataFrameModel`) see it as a polars DataFrame. Both get
@@ -33,6 +35,7 @@ polars), so every duplicate shows, nulls as `None` (a model cannot set `report_d
 every row of a repeated value is reported, the first one too).
 """
 
+import copy
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandera.api.checks import Check
 from pandera.api.dataframe.model import DataFrameModel
+from pandera.api.function_dispatch import Dispatcher
 
 from cascade.runtime.contract import METADATA_COLUMN_NAMES  # not what the model describes
 from cascade.runtime.errors import SAMPLE_SIZE, ModelError, ValidationFailed
@@ -61,20 +65,208 @@ def validate_batch(batch: pa.Table, model: type[DataFrameModel], table_name: str
     """Raise `ValidationFailed` naming each failed check, its column and sample values, and
     `ModelError` when Pandera cannot build the model or run it on the batch."""
     schema = model_schema(model)
+    _raise_failures(model, table_name, _run(model, batch, schema))
+
+
+class ChunkedValidation:
+    """Validates a batch that arrives in chunks (runtime/chunking.py): what the model checks
+    row by row on each chunk as it comes, what needs whole columns once at the end, on those
+    columns of every chunk; `finish` raises like `validate_batch`, each failed check on one
+    line with its rows counted over all chunks (the values shown are the first ones found).
+
+    Row by row: Pandera's built-in comparisons, `isin`/`notin` and string checks, checks
+    declared `element_wise=True`, nullability, and the ints beyond the model's narrower int
+    dtype. Whole columns: `unique=True`, the groups of `Config.unique`, `unique_values_eq`,
+    and a model's own vectorized checks (`@pa.check` without `element_wise`), whose function
+    may use the whole column. Uniqueness that the batch's unique key already guarantees (each
+    key is once in a deduplicated batch) is not checked again: `unique=True` on the only key
+    column, a `Config.unique` group holding every key column. A model with frame-wide checks
+    (`@pa.dataframe_check`), parsers or checks grouped by another column is validated on the
+    whole batch, gathered from the chunks: its memory follows the batch's size.
+    """
+
+    def __init__(
+        self, model: type[DataFrameModel], table_name: str, unique_key: Sequence[str]
+    ) -> None:
+        self.model = model
+        self.table_name = table_name
+        schema = model_schema(model)
+        self.row_schema: Any | None
+        self.whole_schema: Any | None
+        self.whole_columns: list[str] | None  # None: every column
+        if _needs_whole_batch(schema):
+            self.row_schema, self.whole_schema, self.whole_columns = None, schema, None
+        else:
+            self.row_schema, self.whole_schema, self.whole_columns = _split(schema, unique_key)
+        self._found: dict[tuple[str, str], Finding] = {}
+        self._gathered: list[pa.Table] = []
+
+    @property
+    def failed(self) -> bool:
+        """Whether a row-by-row check failed already (`finish` will raise)."""
+        return bool(self._found)
+
+    @property
+    def whole_batch(self) -> bool:
+        """Whether the model is validated on the whole batch (see the class docstring)."""
+        return self.row_schema is None
+
+    def add(self, chunk: pa.Table) -> None:
+        if self.row_schema is not None:
+            _merge(self._found, _run(self.model, chunk, self.row_schema))
+        if self.whole_schema is not None:
+            names = self.whole_columns
+            kept = (
+                chunk
+                if names is None
+                else chunk.select([n for n in names if n in chunk.column_names])
+            )
+            self._gathered.append(kept)
+
+    def finish(self) -> None:
+        if self.whole_schema is not None and self._gathered:
+            gathered = pa.concat_tables(self._gathered)
+            self._gathered = []
+            found = _run(self.model, gathered, self.whole_schema, narrow_ints=self.whole_batch)
+            _merge(self._found, found)
+        _raise_failures(self.model, self.table_name, list(self._found.values()))
+
+
+def _run(
+    model: type[DataFrameModel], batch: pa.Table, schema: Any, narrow_ints: bool = True
+) -> list["Finding"]:
     try:
-        failures = _failures(batch, schema)
+        return _findings(batch, schema, narrow_ints)
     except Exception as error:
         raise _model_error(model, "cannot run on the batch", error) from error
-    if failures:
-        raise ValidationFailed(
-            f"{model.__name__} rejected the batch for {table_name}; nothing was written.\n"
-            + "\n".join(failures),
-            metadata={
-                "model": model.__name__,
-                "failed_checks": len(failures),
-                "failures": "\n".join(failures),
-            },
-        ) from None
+
+
+def _raise_failures(model: type[DataFrameModel], table_name: str, found: list["Finding"]) -> None:
+    if not found:
+        return
+    failures = [finding.line() for finding in found]
+    raise ValidationFailed(
+        f"{model.__name__} rejected the batch for {table_name}; nothing was written.\n"
+        + "\n".join(failures),
+        metadata={
+            "model": model.__name__,
+            "failed_checks": len(failures),
+            "failures": "\n".join(failures),
+        },
+    ) from None
+
+
+@dataclass
+class Finding:
+    """One failed check as the refusal shows it: `label: check failed for N row(s): v1, v2`
+    (`rows` None: a check without rows, such as a missing column)."""
+
+    label: str
+    check: str
+    rows: int | None
+    samples: list[str]
+
+    def line(self) -> str:
+        values = ", ".join(self.samples)
+        if self.rows:
+            return f"{self.label}: {self.check} failed for {self.rows} row(s): {values}"
+        if self.samples:
+            return f"{self.label}: {self.check} failed: {values}"
+        return f"{self.label}: {self.check} failed"
+
+
+def _merge(found: dict[tuple[str, str], Finding], more: list[Finding]) -> None:
+    """Add a chunk's findings: rows add up, the first values found are shown."""
+    for finding in more:
+        have = found.get((finding.label, finding.check))
+        if have is None:
+            found[(finding.label, finding.check)] = Finding(
+                finding.label, finding.check, finding.rows, list(finding.samples)
+            )
+            continue
+        if finding.rows is not None:
+            have.rows = (have.rows or 0) + finding.rows
+        for sample in finding.samples:
+            if len(have.samples) >= SAMPLE_SIZE:
+                break
+            if have.rows is None and sample in have.samples:
+                continue  # a check without rows reports the same case for every chunk
+            have.samples.append(sample)
+
+
+# Pandera's built-in checks that decide each value on its own (`unique_values_eq` needs the
+# whole column); the same names in its pandas and polars backends.
+ROW_WISE_CHECKS = frozenset(
+    {"equal_to", "not_equal_to", "greater_than", "greater_than_or_equal_to", "less_than",
+     "less_than_or_equal_to", "in_range", "isin", "notin", "str_matches", "str_contains",
+     "str_startswith", "str_endswith", "str_length"}
+)  # fmt: skip
+
+
+def _row_wise(check: Check) -> bool:
+    if check.groupby is not None:
+        return False
+    if check.element_wise:
+        return True
+    return isinstance(check._check_fn, Dispatcher) and check.name in ROW_WISE_CHECKS
+
+
+def _needs_whole_batch(schema: Any) -> bool:
+    """Frame-wide checks, parsers (which may rewrite a column from the others) and checks
+    grouped by another column see more than a chunk's rows of one column."""
+    if schema.checks or schema.parsers:
+        return True
+    return any(
+        column.parsers or any(check.groupby is not None for check in column.checks)
+        for column in schema.columns.values()
+    )
+
+
+def _unique_groups(schema: Any) -> list[list[str]]:
+    unique = schema.unique
+    if not unique:
+        return []
+    return (
+        [list(unique)]
+        if all(isinstance(name, str) for name in unique)
+        else [list(g) for g in unique]
+    )
+
+
+def _split(schema: Any, unique_key: Sequence[str]) -> tuple[Any, Any | None, list[str]]:
+    """The schema's row-by-row part, the part that needs whole columns (None: nothing), and
+    the columns the latter reads."""
+    key = set(unique_key)
+    row_updates: dict[str, dict[str, Any]] = {}
+    whole_updates: dict[str, dict[str, Any]] = {}
+    for name, column in schema.columns.items():
+        whole_checks = [check for check in column.checks if not _row_wise(check)]
+        unique = bool(column.unique) and key != {name}
+        row_updates[name] = {
+            "checks": [check for check in column.checks if _row_wise(check)],
+            "unique": False,
+        }
+        if whole_checks or unique:
+            whole_updates[name] = {"checks": whole_checks, "unique": unique, "nullable": True}
+    groups = [group for group in _unique_groups(schema) if not key <= set(group)]
+    for group in groups:
+        for name in group:
+            if name in schema.columns and name not in whole_updates:
+                whole_updates[name] = {"checks": [], "unique": False, "nullable": True}
+    row_schema = copy.deepcopy(schema)
+    row_schema.unique = None
+    row_schema = row_schema.update_columns(row_updates)
+    if not whole_updates:
+        return row_schema, None, []
+    whole_schema = copy.deepcopy(schema)
+    whole_schema.unique = groups or None
+    whole_schema.strict = False
+    whole_schema.ordered = False
+    whole_schema = whole_schema.remove_columns(
+        [name for name in schema.columns if name not in whole_updates]
+    )
+    whole_schema = whole_schema.update_columns(whole_updates)
+    return row_schema, whole_schema, list(whole_updates)
 
 
 def model_schema(model: type[DataFrameModel]) -> Any:
@@ -101,8 +293,9 @@ def _model_error(model: type[DataFrameModel], what: str, error: Exception) -> Mo
     )
 
 
-def _failures(batch: pa.Table, schema: Any) -> list[str]:
-    """One line per failed check of `schema` on the batch."""
+def _findings(batch: pa.Table, schema: Any, narrow_ints: bool = True) -> list[Finding]:
+    """Each failed check of `schema` on the batch; with `narrow_ints`, also the ints beyond
+    the model's narrower int dtypes."""
     batch = batch.select(
         [
             name
@@ -112,12 +305,12 @@ def _failures(batch: pa.Table, schema: Any) -> list[str]:
     )
     polars_model = _is_polars(schema)
     batch = _as_the_model_declares(batch, schema)
-    out_of_range = _out_of_range(batch, schema)
+    out_of_range = _out_of_range(batch, schema) if narrow_ints else []
     schema = _checks_only(schema, batch.schema, polars_model)
     frame = _frame(batch, polars_model)
     try:
         schema.validate(frame, lazy=True)
-        failures = []
+        failures: list[Finding] = []
     except pandera.errors.SchemaErrors as errors:
         failures = _describe(errors, schema, frame, batch)
     return [*out_of_range, *failures]
@@ -151,8 +344,8 @@ def _naive_datetime(dtype: str) -> bool:
     return dtype.startswith("Datetime(") and "time_zone=None" in dtype
 
 
-def _out_of_range(batch: pa.Table, schema: Any) -> list[str]:
-    """Lines for ints beyond the model's own integer dtype (`pa.Int8`, `pl.UInt32`): the
+def _out_of_range(batch: pa.Table, schema: Any) -> list[Finding]:
+    """Findings for ints beyond the model's own integer dtype (`pa.Int8`, `pl.UInt32`): the
     table's int or long column holds more than the model declares, and Pandera's dtype check
     is not run (see `_checks_only`)."""
     lines = []
@@ -165,8 +358,8 @@ def _out_of_range(batch: pa.Table, schema: Any) -> list[str]:
         outside = pc.or_(pc.less(values, low), pc.greater(values, high))
         rows = pc.indices_nonzero(pc.fill_null(outside, False)).to_pylist()
         if rows:
-            shown = ", ".join(_show(values[row].as_py()) for row in rows[:SAMPLE_SIZE])
-            lines.append(f"{name}: dtype('{dtype}') failed for {len(rows)} row(s): {shown}")
+            shown = [_show(values[row].as_py()) for row in rows[:SAMPLE_SIZE]]
+            lines.append(Finding(name, f"dtype('{dtype}')", len(rows), shown))
     return lines
 
 
@@ -265,14 +458,12 @@ class _Failure:
     rows: list[int] = field(default_factory=list)
     cases: list[Mapping[str, Any]] = field(default_factory=list)
 
-    def line(self, batch: pa.Table) -> str:
+    def finding(self, batch: pa.Table) -> Finding:
         if self.rows:
-            values = ", ".join(_show(self._value(batch, row)) for row in self.rows[:SAMPLE_SIZE])
-            return f"{self.label}: {self.check} failed for {len(self.rows)} row(s): {values}"
-        if self.cases:
-            values = ", ".join(_show(case["failure_case"]) for case in self.cases[:SAMPLE_SIZE])
-            return f"{self.label}: {self.check} failed: {values}"
-        return f"{self.label}: {self.check} failed"
+            values = [_show(self._value(batch, row)) for row in self.rows[:SAMPLE_SIZE]]
+            return Finding(self.label, self.check, len(self.rows), values)
+        values = [_show(case["failure_case"]) for case in self.cases[:SAMPLE_SIZE]]
+        return Finding(self.label, self.check, None, values)
 
     def _value(self, batch: pa.Table, row: int) -> object:
         """The failing value as the batch holds it: polars reports every failure case as
@@ -285,7 +476,7 @@ class _Failure:
 
 def _describe(
     errors: pandera.errors.SchemaErrors, schema: Any, frame: Any, batch: pa.Table
-) -> list[str]:
+) -> list[Finding]:
     """One line per failed check: `column: check failed for N row(s): v1, v2`.
 
     Checks on the whole frame (a missing column, say) have no rows; their line lists what
@@ -319,7 +510,7 @@ def _describe(
             label = str(error.column_name or schema.name)
             columns = (label,) if label in batch.column_names else ()
             failures[(label, check)] = _Failure(label, check, columns)
-    return [failure.line(batch) for failure in [*model_wide, *failures.values()]]
+    return [failure.finding(batch) for failure in [*model_wide, *failures.values()]]
 
 
 def _listed(failures: Mapping[tuple[str, str], _Failure], column: str | None, check: str) -> bool:

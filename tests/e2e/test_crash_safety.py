@@ -9,6 +9,9 @@ a load that did not land is rerun (as a retry policy would) until it does.
 
 Each load's child is forked from a prepared "loader" process that imported everything once,
 so a load starts in milliseconds instead of seconds, and 30 kills take well under a minute.
+The test runs twice: with batches in memory, and with batches sorted on disk in chunks of
+`CHUNK_ROWS` rows (`SortedSpill`, as a load of more than `chunk_rows` rows merges them), whose
+merge rewrites files and writes new ones chunk after chunk before its one commit.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pyiceberg.table import Table
 from pyiceberg.types import LongType, NestedField, StringType
 
 from cascade.runtime import IcebergResource, merge_batch
+from cascade.runtime.spill import SortedSpill
 from tests.e2e.kill_points import Progress
 
 # Slow: loads in processes killed with SIGKILL.
@@ -45,6 +49,7 @@ SCHEMA = Schema(
     NestedField(3, "payload", StringType(), required=False),
 )
 KEY = ("id",)
+CHUNK_ROWS = 100
 
 # The table before the first load: FILES data files of consecutive keys.
 FILES, ROWS_PER_FILE = 8, 2500
@@ -66,6 +71,7 @@ Rows = dict[str, tuple[int, str]]
 PRELOADED = (
     "cascade.runtime.catalog",
     "cascade.runtime.merge",
+    "cascade.runtime.spill",
     "pyiceberg.catalog",
     "pyiceberg.catalog.sql",
     "pyiceberg.io.pyarrow",
@@ -123,7 +129,18 @@ def differences(actual: Rows, expected: Rows) -> str:
     )
 
 
-def run_load(project_dir: str, load: int, events: Progress) -> None:
+def in_chunks(batch: pa.Table, folder: Path) -> SortedSpill:
+    """The batch sorted on the key, on disk in chunks of CHUNK_ROWS rows."""
+    from cascade.runtime.spill import SpillWriter
+
+    batch = batch.sort_by([(name, "ascending") for name in KEY])
+    writer = SpillWriter(folder / "sorted.arrow", batch.schema, KEY)
+    for start in range(0, batch.num_rows, CHUNK_ROWS):
+        writer.write(batch.slice(start, CHUNK_ROWS))
+    return writer.close()
+
+
+def run_load(project_dir: str, load: int, events: Progress, chunked: bool) -> None:
     """A forked child: merge load number `load`, telling the test how far it got."""
     from pyiceberg.catalog.sql import SqlCatalog
 
@@ -138,13 +155,17 @@ def run_load(project_dir: str, load: int, events: Progress) -> None:
 
     SqlCatalog.commit_table = observed_commit_table
     table = IcebergResource(project_dir=project_dir).load_catalog().load_table(IDENTIFIER)
-    batch = load_batch(load)
+    batch: pa.Table | SortedSpill = load_batch(load)
+    if chunked:
+        folder = Path(project_dir) / f"spill-{os.getpid()}"
+        folder.mkdir()
+        batch = in_chunks(batch, folder)
     events.started.set()
     merge_batch(table, batch, KEY)
     events.returned.set()
 
 
-def serve_loads(connection: Connection, events: Progress, project_dir: str) -> None:
+def serve_loads(connection: Connection, events: Progress, project_dir: str, chunked: bool) -> None:
     """The loader process: imports the runtime once, then forks one child per requested load.
 
     For each load number it receives, it sends the child's pid, waits for the test to say the
@@ -158,7 +179,7 @@ def serve_loads(connection: Connection, events: Progress, project_dir: str) -> N
 
     fork = multiprocessing.get_context("fork")
     while (load := connection.recv()) is not None:
-        child = fork.Process(target=run_load, args=(project_dir, load, events))
+        child = fork.Process(target=run_load, args=(project_dir, load, events, chunked))
         child.start()
         connection.send(child.pid)
         connection.recv()
@@ -177,12 +198,14 @@ class Kill:
 class Loader:
     """The test's handle on the loader process."""
 
-    def __init__(self, project_dir: str) -> None:
+    def __init__(self, project_dir: str, chunked: bool) -> None:
         # spawn: a fresh interpreter (this one runs threads, which must not be forked).
         context = multiprocessing.get_context("spawn")
         self.events = Progress.create("the merge", context)
         self.connection, theirs = context.Pipe()
-        self.process = context.Process(target=serve_loads, args=(theirs, self.events, project_dir))
+        self.process = context.Process(
+            target=serve_loads, args=(theirs, self.events, project_dir, chunked)
+        )
         self.process.start()
 
     def run(self, load: int) -> tuple[int, float, float]:
@@ -267,15 +290,16 @@ def create_table(catalog: Catalog) -> None:
             )
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["in-memory", "in-chunks"])
 def test_a_load_killed_at_any_moment_leaves_the_old_or_the_new_snapshot(
-    project_dir: str,
+    project_dir: str, chunked: bool
 ) -> None:
     seed = int(os.environ.get(SEED_VARIABLE) or random.randrange(2**32))
     print(f"kill moments seeded with {seed} (replay: {SEED_VARIABLE}={seed})")
     moments = random.Random(seed)
     catalog = IcebergResource(project_dir=project_dir).load_catalog()
     create_table(catalog)
-    loader = Loader(project_dir)
+    loader = Loader(project_dir, chunked)
     try:
         # An unkilled first load: it must land, and it measures how long a merge runs, and how
         # long its end, from the catalog commit on, takes.
