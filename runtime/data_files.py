@@ -35,6 +35,7 @@ from cascade.runtime.pyiceberg_compat import (
     CachedMetadataTransaction,
     disable_commit_retries,
     keeping_null_lists,
+    overwrite_files,
     replace_files,
     write_data_files,
 )
@@ -148,7 +149,7 @@ def commit_files(
         if replace:
             producer = replace_files(transaction, branch)
         else:
-            producer = transaction.update_snapshot(branch=branch).overwrite()
+            producer = overwrite_files(transaction, branch)
         with producer:
             if predicate is not None:
                 # The key range is the conflict filter pyiceberg validates concurrent commits

@@ -9,6 +9,8 @@ publicly and why Cascade needs it:
 - `disable_commit_retries`: a commit that fails on conflict (`Transaction._snapshot_producers`);
 - `CachedMetadataTransaction`: table metadata worked out once per change (`Transaction._table`,
   `Transaction._updates`);
+- `overwrite_files`: an overwrite whose snapshot lists only manifests with live data files
+  (`_OverwriteFiles`, which carries manifests of deleted entries forward for ever);
 - `replace_files`: a `replace` snapshot validated as a rewrite of the same rows (`_OverwriteFiles`
   and the validations of `pyiceberg.table.update.validate`);
 - `expire_snapshots_guarded`: snapshot expiry that lands only while every branch and tag is
@@ -227,6 +229,42 @@ class CachedMetadataTransaction(Transaction):
 # --- Compaction and snapshot expiry ------------------------------------------------------------
 
 
+def overwrite_files(transaction: Transaction, branch: str) -> _OverwriteFiles:
+    """pyiceberg's overwrite producer (`transaction.update_snapshot(branch=...).overwrite()`),
+    whose snapshot keeps only the manifests that list live data files or that this commit
+    wrote. Used the same way: `delete_data_file`, `append_data_file`, commit the transaction.
+
+    pyiceberg 0.12's `_OverwriteFiles._existing_manifests` reads each manifest of the parent
+    snapshot without its deleted entries, and keeps it when none of what is left is deleted
+    now, so a manifest holding only the deleted entries of an earlier commit is carried into
+    every later snapshot: each merge adds one, and every later merge and reader opens them all
+    (the same bug as iceberg-go's issues 1153 and 1393). Iceberg's Java
+    `MergingSnapshotProducer` keeps a manifest only if it has added or existing files or was
+    written by the commit itself (its deleted entries record what this snapshot removed), and
+    so does this producer. Earlier snapshots still list the dropped manifests: time travel and
+    expiry see them as before.
+    """
+    _warn_if_unchecked()
+    first = transaction.table_metadata.snapshot_by_name(name=branch) is None
+    return _LiveManifestsOverwrite(
+        operation=Operation.APPEND if first else Operation.OVERWRITE,
+        transaction=transaction,
+        io=transaction._table.io,
+        branch=branch,
+    )
+
+
+class _LiveManifestsOverwrite(_OverwriteFiles):
+    def _process_manifests(self, manifests: list[ManifestFile]) -> list[ManifestFile]:
+        return [
+            manifest
+            for manifest in super()._process_manifests(manifests)
+            if manifest.has_added_files()
+            or manifest.has_existing_files()
+            or manifest.added_snapshot_id == self._snapshot_id
+        ]
+
+
 def replace_files(transaction: Transaction, branch: str) -> _OverwriteFiles:
     """A snapshot producer for a `replace` snapshot on `branch`: data files removed and others
     added that hold exactly the same rows (a compaction). Used like `overwrite()`'s producer:
@@ -234,7 +272,7 @@ def replace_files(transaction: Transaction, branch: str) -> _OverwriteFiles:
 
     pyiceberg 0.12 has an `Operation.REPLACE` but no producer for it: `UpdateSnapshot` offers
     appends, overwrites and deletes only, and its summary totals refuse any other operation.
-    This is its overwrite producer (`_OverwriteFiles`), with two differences:
+    This is its overwrite producer as `overwrite_files` makes it, with two differences:
 
     - the snapshot's operation is `replace`, so readers and validations know no row changed:
       a merge that commits after it is not refused for data it added (pyiceberg validates
@@ -256,7 +294,7 @@ def replace_files(transaction: Transaction, branch: str) -> _OverwriteFiles:
     )
 
 
-class _ReplaceFiles(_OverwriteFiles):
+class _ReplaceFiles(_LiveManifestsOverwrite):
     def _summary(self, snapshot_properties: dict[str, str] | None = None) -> Summary:
         # pyiceberg's totals (`update_snapshot_summaries`) refuse a replace; they are worked out
         # the same way for an overwrite, which is what this producer does with the files.

@@ -79,6 +79,8 @@ PRIVATE_FUNCTIONS = [
         ["requested_schema", "provided_schema", "downcast_ns_timestamp_to_us", "format_version"],
     ),
     (Transaction, "_stage", ["self", "updates", "requirements"]),
+    # Merges and compactions: the overwrite producer keeping only manifests with live files.
+    (snapshot_update._OverwriteFiles, "_process_manifests", ["self", "manifests"]),
     # A compaction's replace: the overwrite producer with its summary and validation replaced.
     (snapshot_update._OverwriteFiles, "_summary", ["self", "snapshot_properties"]),
     (snapshot_update._OverwriteFiles, "_validate_concurrency", ["self"]),

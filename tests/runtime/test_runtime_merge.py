@@ -180,6 +180,31 @@ def test_merge_on_a_timestamp_key_replaces_only_matching_rows(catalog: Catalog) 
     assert content(catalog) == [("d1", 0, 1), ("d1", 1, 20), ("d2", 0, 3), ("d2", 1, 4)]
 
 
+def test_a_snapshot_lists_only_manifests_with_live_files_or_its_own_deletes(
+    catalog: Catalog,
+) -> None:
+    """Each merge below rewrites the file of the one before, so the deleted entries it writes
+    would pile up, one manifest per merge, if they were carried forward (pyiceberg 0.12 does
+    carry them: `pyiceberg_compat.overwrite_files`). Iceberg's rule: a snapshot keeps the
+    manifests with added or existing files, and the one of its own deletes."""
+    table = prepare_table(catalog, TableContract(IDENTIFIER, SCHEMA, SPEC)).table
+    snapshots = []
+    for value in range(12):
+        snapshots.append(merge_batch(table, batch(("d1", 0, value)), KEY).snapshot_id)
+
+    table = catalog.load_table(IDENTIFIER)
+    head = table.current_snapshot()
+    manifests = head.manifests(table.io)
+    assert sorted(
+        (m.added_files_count, m.existing_files_count, m.deleted_files_count) for m in manifests
+    ) == [(0, 0, 1), (1, 0, 0)]
+    assert {m.added_snapshot_id for m in manifests} == {head.snapshot_id}
+    # Earlier snapshots still list theirs: time travel reads each merge's row.
+    for value, snapshot_id in enumerate(snapshots):
+        rows = table.scan(snapshot_id=snapshot_id).to_arrow()
+        assert rows.column("value").to_pylist() == [value]
+
+
 def test_merge_creates_a_branch_in_the_same_commit(catalog: Catalog) -> None:
     table = prepare_table(catalog, TableContract(IDENTIFIER, SCHEMA, SPEC)).table
     merge_batch(table, batch(("d1", 0, 1)), KEY)
