@@ -8,13 +8,16 @@ together:
 
 1. plan, on main's current snapshot: the data files grouped by partition (partition spec and
    partition value); in each group, the "small" files (smaller than `SMALL_FILE_FRACTION` of the
-   target size) are rewritten when there are at least two of them. Files with delete files
+   target size, with fewer rows than that share of the row cap) are rewritten when there are
+   at least two of them. Files with delete files
    (written by other tools; Cascade writes none) are left as they are. A group larger than
    `GROUP_TARGETS` target sizes is cut into several rewrites (in the order of their keys), so
    that memory holds at most that much at once;
 2. read each rewrite's files (`data_files.read_rows`: values exactly as stored, null lists of
    structs kept), sort the rows on the unique key, and write them as
-   `max(1, bytes // target)` files of consecutive keys, so each new file covers a narrow key
+   `max(1, bytes // target size, rows // row cap)` files of consecutive keys, each holding
+   about a target size or a row cap (`DEFAULT_MAX_FILE_ROWS` says why rows count), so each new
+   file covers a narrow key
    range and later merges prune well (`file_pruning`); the files are written under the
    table's current partition spec (a file of an earlier spec is rewritten into the current
    one, as a merge rewrites it too);
@@ -66,7 +69,16 @@ log = logging.getLogger(__name__)
 # The target size of a compacted file when neither the caller nor the table's
 # `write.target-file-size-bytes` sets one.
 DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024
-# A file smaller than this share of the target is small (Iceberg's Java compaction: 75 %).
+# The rows of a compacted file when neither the caller sets fewer nor the target size is
+# reached first. A merge copies on write: it rewrites each file holding a key it updates, so the
+# rows of a file are what a merge that updates one of them pays for. Files of the target size
+# alone hold more rows the better the columns compress (merge.py's rows: 128 MB is 18M rows),
+# and compacting a table into such files made its daily merge 7x slower at 10M rows
+# (tests/bench/upkeep.py). Capped at a million rows, a compacted table's daily merge costs the
+# same at 1M or 10M rows, and a full scan still opens a file per million rows.
+DEFAULT_MAX_FILE_ROWS = 1_000_000
+# A file smaller than this share of the target size, and with fewer than this share of the
+# row cap, is small (Iceberg's Java compaction: 75 % of the target size).
 SMALL_FILE_FRACTION = 0.75
 # One rewrite reads at most this many target sizes of small files (on disk) into memory.
 GROUP_TARGETS = 8
@@ -88,6 +100,7 @@ class CompactionConflict(Exception):
 class CompactionResult:
     """What a compaction did, or would do (`dry_run`).
 
+    `target_file_size`/`max_file_rows`: the size and row cap of a compacted file.
     `files_before`/`bytes_before`: main's data files when planned; `files_after`/
     `bytes_after`: at the committed snapshot (a dry run: planned, with the rewritten bytes
     counted unchanged). `partitions`: partitions whose files were rewritten; `files_rewritten`
@@ -98,6 +111,7 @@ class CompactionResult:
     """
 
     target_file_size: int
+    max_file_rows: int
     files_before: int
     bytes_before: int
     files_after: int
@@ -124,6 +138,21 @@ class _Rewrite:
         return sum(task.file.file_size_in_bytes for task in self.tasks)
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What a compacted file holds: about `bytes` bytes, or `rows` rows where that comes
+    first."""
+
+    bytes: int
+    rows: int
+
+    def small(self, file: DataFile) -> bool:
+        return (
+            file.file_size_in_bytes < SMALL_FILE_FRACTION * self.bytes
+            and file.record_count < SMALL_FILE_FRACTION * self.rows
+        )
+
+
 def target_file_size(table: Table, requested: int | None = None) -> int:
     """The target size of compacted files: `requested`, else the table's
     `write.target-file-size-bytes` property when it is set, else DEFAULT_TARGET_FILE_SIZE."""
@@ -138,12 +167,16 @@ def compact_table(
     unique_key: Sequence[str],
     *,
     target_size: int | None = None,
+    max_file_rows: int = DEFAULT_MAX_FILE_ROWS,
     dry_run: bool = False,
 ) -> CompactionResult:
     """Rewrite the small files of each partition of main into files of about `target_size`
-    bytes sorted on `unique_key`, in one `replace` snapshot (module docstring). `table` is
-    refreshed when a concurrent merge makes the compaction start again."""
-    target = target_file_size(table, target_size)
+    bytes, or of `max_file_rows` rows where that comes first (DEFAULT_MAX_FILE_ROWS says why),
+    sorted on `unique_key`, in one `replace` snapshot (module docstring). `table` is refreshed
+    when a concurrent merge makes the compaction start again."""
+    if max_file_rows < 1:
+        raise ValueError(f"max_file_rows must be at least 1, got {max_file_rows}")
+    target = _Target(target_file_size(table, target_size), max_file_rows)
     columns = {field.name for field in table.schema().fields}
     missing = [name for name in unique_key if name not in columns]
     if not unique_key or missing:
@@ -177,11 +210,12 @@ def compact_table(
 
 
 def _compact_once(
-    table: Table, unique_key: Sequence[str], target: int, dry_run: bool, attempt: int
+    table: Table, unique_key: Sequence[str], target: _Target, dry_run: bool, attempt: int
 ) -> CompactionResult:
     base = table.metadata.current_snapshot_id
+    sizes = (target.bytes, target.rows)
     if base is None:
-        return CompactionResult(target, 0, 0, 0, 0, attempts=attempt, dry_run=dry_run)
+        return CompactionResult(*sizes, 0, 0, 0, 0, attempts=attempt, dry_run=dry_run)
     tasks = list(table.scan(snapshot_id=base).plan_files())
     files_before = len(tasks)
     bytes_before = sum(task.file.file_size_in_bytes for task in tasks)
@@ -192,7 +226,7 @@ def _compact_once(
     planned = sum(rewrite.outputs for rewrite in rewrites)
     if dry_run or not rewrites:
         return CompactionResult(
-            target,
+            *sizes,
             files_before,
             bytes_before,
             files_before - len(removed) + planned,
@@ -228,7 +262,7 @@ def _compact_once(
     totals = summary.summary if summary is not None and summary.summary is not None else {}
     bytes_written = sum(file.file_size_in_bytes for file in added)
     return CompactionResult(
-        target,
+        *sizes,
         files_before,
         bytes_before,
         int(totals.get("total-data-files") or files_before - len(removed) + len(added)),
@@ -244,13 +278,13 @@ def _compact_once(
 
 
 def _plan(
-    table: Table, tasks: list[FileScanTask], unique_key: Sequence[str], target: int
+    table: Table, tasks: list[FileScanTask], unique_key: Sequence[str], target: _Target
 ) -> list[_Rewrite]:
     """The rewrites: per partition, its small files when there are two or more, cut into runs
-    of at most GROUP_TARGETS targets in the order of their smallest key."""
+    of at most GROUP_TARGETS target sizes in the order of their smallest key."""
     groups: dict[tuple[int, object], list[FileScanTask]] = {}
     for task in tasks:
-        if task.delete_files or task.file.file_size_in_bytes >= SMALL_FILE_FRACTION * target:
+        if task.delete_files or not target.small(task.file):
             continue
         groups.setdefault((task.file.spec_id, task.file.partition), []).append(task)
     first_key = table.schema().find_field(unique_key[0])
@@ -262,7 +296,7 @@ def _plan(
         run: list[FileScanTask] = []
         for task in small:
             run_bytes = sum(t.file.file_size_in_bytes for t in run)
-            if run and run_bytes + task.file.file_size_in_bytes > GROUP_TARGETS * target:
+            if run and run_bytes + task.file.file_size_in_bytes > GROUP_TARGETS * target.bytes:
                 rewrites.append(_rewrite_of(run, target))
                 run = []
             run.append(task)
@@ -271,11 +305,12 @@ def _plan(
     return rewrites
 
 
-def _rewrite_of(tasks: list[FileScanTask], target: int) -> _Rewrite:
+def _rewrite_of(tasks: list[FileScanTask], target: _Target) -> _Rewrite:
     size = sum(task.file.file_size_in_bytes for task in tasks)
-    # Whole targets: every file written is at least one target (unless all of it is less),
-    # so a second compaction finds nothing small to do.
-    return _Rewrite(tuple(tasks), max(1, size // target))
+    rows = sum(task.file.record_count for task in tasks)
+    # Whole targets: every file written holds at least one target size or one row cap
+    # (unless all of it is less), so a second compaction finds nothing small to do.
+    return _Rewrite(tuple(tasks), max(1, size // target.bytes, rows // target.rows))
 
 
 def _lower_bound(file: DataFile, field: NestedField) -> tuple[int, Any]:

@@ -139,9 +139,10 @@ def _compaction(result: CompactionResult) -> str:
 
     if not result.files_rewritten:
         small = _size(int(SMALL_FILE_FRACTION * result.target_file_size))
+        rows = int(SMALL_FILE_FRACTION * result.max_file_rows)
         return (
             f"nothing to do ({result.files_before} data files, {_size(result.bytes_before)}; "
-            f"no partition has two under {small})"
+            f"no partition has two under {small} and {rows:,} rows)"
         )
     partitions = f"{result.partitions} partition{'s' if result.partitions != 1 else ''}"
     rewritten = (

@@ -120,6 +120,7 @@ def upkeep_metadata(report: TableUpkeep, options: UpkeepOptions) -> dict[str, An
     if (compaction := report.compaction) is not None:
         metadata.update(
             target_file_size=compaction.target_file_size,
+            max_file_rows=compaction.max_file_rows,
             data_files_before=compaction.files_before,
             data_bytes_before=compaction.bytes_before,
             data_files_after=compaction.files_after,

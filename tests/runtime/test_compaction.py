@@ -145,6 +145,29 @@ def test_compacted_files_of_a_target_size_hold_consecutive_keys_so_merges_prune(
     assert outcome.files_scanned == 1 and outcome.rows_updated + outcome.rows_unchanged == 1
 
 
+def test_compacted_files_hold_at_most_about_the_row_cap_and_are_not_compacted_again(
+    catalog: Catalog,
+) -> None:
+    """Well-compressed rows reach the row cap long before the target size (128 MB here): a
+    merge rewrites whole files, so a file's rows are what a merge updating one of them pays."""
+    table = build(catalog, loads=8)
+    before = pyiceberg_rows(table)
+    day_rows = len(before) // DAYS
+    cap = day_rows // 3
+
+    result = compact_table(table, KEY, max_file_rows=cap)
+
+    table = catalog.load_table(IDENTIFIER)
+    files = data_files(table)
+    assert result.max_file_rows == cap and result.files_written == len(files) == DAYS * 3
+    assert all(cap <= file.record_count < 2 * cap for file in files)
+    assert pyiceberg_rows(table) == before
+    again = compact_table(table, KEY, max_file_rows=cap)
+    assert (again.files_rewritten, again.snapshot_id) == (0, None)
+    with pytest.raises(ValueError, match="max_file_rows must be at least 1, got 0"):
+        compact_table(table, KEY, max_file_rows=0)
+
+
 def test_files_of_an_earlier_partition_spec_are_rewritten_under_the_current_one(
     catalog: Catalog,
 ) -> None:
