@@ -476,6 +476,13 @@ def publish(branch: str, project_dir: Path) -> None:
     help="Size of compacted files, in MB of 2^20 bytes [default: the table's "
     "write.target-file-size-bytes, else 128].",
 )
+@click.option(
+    "--max-file-rows",
+    type=click.IntRange(min=1, max=1_000_000_000),
+    default=None,
+    help="Cap on the rows of a compacted file, where the target size is not reached first: "
+    "a file holds fewer than twice this [default: 1000000].",
+)
 def maintain(
     table: str | None,
     project_dir: Path,
@@ -483,6 +490,7 @@ def maintain(
     retention_days: float,
     orphan_age_hours: float,
     target_file_size_mb: float | None,
+    max_file_rows: int | None,
 ) -> None:
     """Compact small data files, expire old snapshots and delete orphan files, for every table
     of the project or TABLE (exit 2 when a table's upkeep did not complete)."""
@@ -501,6 +509,7 @@ def maintain(
         target_file_size=None
         if target_file_size_mb is None
         else max(1, int(target_file_size_mb * 1024 * 1024)),
+        max_file_rows=max_file_rows,
         dry_run=dry_run,
     )
     reports = maintain_tables(catalog, contracts, options)

@@ -230,6 +230,7 @@ class Maintenance:
     retention_days: int | float
     orphan_age_hours: int | float
     target_file_size_mb: int | float | None  # None: the table's setting, else 128 MB
+    max_file_rows: int | None = None  # None: runtime/compaction.py's DEFAULT_MAX_FILE_ROWS
 
 
 def asset_name(table_name: str) -> str:

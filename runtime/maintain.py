@@ -39,6 +39,7 @@ class UpkeepOptions:
     retention: timedelta = DEFAULT_RETENTION
     orphan_age: timedelta = DEFAULT_ORPHAN_AGE
     target_file_size: int | None = None  # None: the table's setting, else 128 MB
+    max_file_rows: int | None = None  # None: compaction.py's DEFAULT_MAX_FILE_ROWS
     dry_run: bool = False
 
 
@@ -74,7 +75,7 @@ def maintain_table(
 ) -> TableUpkeep:
     """The three steps on one table. The retention and the safety window count back from the
     moment each step starts: the compaction's own snapshot is never older than the retention."""
-    from cascade.runtime.compaction import compact_table
+    from cascade.runtime.compaction import DEFAULT_MAX_FILE_ROWS, compact_table
     from cascade.runtime.upkeep import expire_snapshots, remove_orphan_files
 
     report = TableUpkeep(contract.identifier)
@@ -87,7 +88,13 @@ def maintain_table(
         dry_run = options.dry_run
         step = "compaction"
         report.compaction = compact_table(
-            table, contract.unique_key, target_size=options.target_file_size, dry_run=dry_run
+            table,
+            contract.unique_key,
+            target_size=options.target_file_size,
+            max_file_rows=DEFAULT_MAX_FILE_ROWS
+            if options.max_file_rows is None
+            else options.max_file_rows,
+            dry_run=dry_run,
         )
         step = "snapshot expiry"
         report.expiry = expire_snapshots(

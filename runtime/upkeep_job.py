@@ -41,16 +41,18 @@ def upkeep_options(
     retention_days: float,
     orphan_age_hours: float,
     target_file_size_mb: float | None,
+    max_file_rows: int | None = None,
     dry_run: bool = False,
 ) -> UpkeepOptions:
     """The options of `cascade maintain --retention-days ... --orphan-age-hours ...
-    --target-file-size-mb ...`, from the same figures."""
+    --target-file-size-mb ... --max-file-rows ...`, from the same figures."""
     return UpkeepOptions(
         retention=timedelta(days=retention_days),
         orphan_age=timedelta(hours=orphan_age_hours),
         target_file_size=None
         if target_file_size_mb is None
         else max(1, int(target_file_size_mb * 1024 * 1024)),
+        max_file_rows=max_file_rows,
         dry_run=dry_run,
     )
 
@@ -65,15 +67,21 @@ def run_upkeep(
     retention_days: float = 7,
     orphan_age_hours: float = 24,
     target_file_size_mb: float | None = None,
+    max_file_rows: int | None = None,
 ) -> Iterator[dg.AssetObservation]:
     """Maintain `table` (module docstring): compact main's small files into files of
-    `target_file_size_mb` (None: the table's `write.target-file-size-bytes`, else 128 MB),
-    expire the snapshots older than `retention_days`, delete the unreferenced files older than
-    `orphan_age_hours`; with `config.dry_run`, only report what would be done. Yields one
-    observation of `asset_key` with every figure (README, "Upkeep jobs in Dagster"), then
-    raises if a step did not complete."""
+    `target_file_size_mb` (None: the table's `write.target-file-size-bytes`, else 128 MB), or
+    of `max_file_rows` rows where that comes first (None: compaction.py's
+    DEFAULT_MAX_FILE_ROWS, a million), expire the snapshots older than `retention_days`,
+    delete the unreferenced files older than `orphan_age_hours`; with `config.dry_run`, only
+    report what would be done. Yields one observation of `asset_key` with every figure
+    (README, "Upkeep jobs in Dagster"), then raises if a step did not complete."""
     options = upkeep_options(
-        retention_days, orphan_age_hours, target_file_size_mb, dry_run=config.dry_run
+        retention_days,
+        orphan_age_hours,
+        target_file_size_mb,
+        max_file_rows=max_file_rows,
+        dry_run=config.dry_run,
     )
     started = time.monotonic()
     catalog = iceberg.load_catalog()  # CatalogConfigError: a Failure, not retried

@@ -230,6 +230,12 @@ def upkeep_lines(
         f"        retention_days={literal(upkeep.retention_days)},",
         f"        orphan_age_hours={literal(upkeep.orphan_age_hours)},",
         f"        target_file_size_mb={literal(upkeep.target_file_size_mb)},",
+        # Only when set: a table without it keeps the call it had before the option existed.
+        *(
+            [f"        max_file_rows={literal(upkeep.max_file_rows)},"]
+            if upkeep.max_file_rows is not None
+            else []
+        ),
         "    )",
         "",
         "",

@@ -87,7 +87,14 @@ MAINTENANCE_OPTIONS: dict[str, tuple[float, bool, float, str]] = {
         "the size of compacted files, in MB of 2^20 bytes; None (the default): the table's "
         "write.target-file-size-bytes, else 128",
     ),
+    "max_file_rows": (
+        1, False, 1_000_000_000,
+        "the cap on the rows of a compacted file, where the target size is not reached "
+        "first: a file holds fewer than twice this; None (the default): 1000000",
+    ),
 }  # fmt: skip
+# The options of MAINTENANCE_OPTIONS that take an integer only.
+INTEGER_MAINTENANCE_OPTIONS = ("max_file_rows",)
 MAINTENANCE_KEYS = ("cron", *MAINTENANCE_OPTIONS)
 MAINTENANCE_EXAMPLE = (
     'e.g. maintenance="30 3 * * 0" (Sundays at 03:30 UTC), maintenance={"cron": "30 3 * * *", '
@@ -547,17 +554,21 @@ class ArgumentReader:
         return None
 
     def maintenance_option(self, argument: Argument, key: str, value: object) -> object:
-        """A number of `maintenance={...}` within its bounds (MAINTENANCE_OPTIONS)."""
+        """A number of `maintenance={...}` within its bounds (MAINTENANCE_OPTIONS), an integer
+        for INTEGER_MAINTENANCE_OPTIONS; None where the default is None."""
         low, open_low, high, meaning = MAINTENANCE_OPTIONS[key]
-        if key == "target_file_size_mb" and value is None:
-            return None  # the table's write.target-file-size-bytes, else 128 MB
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if value is None and getattr(DEFAULT_MAINTENANCE, key) is None:
+            return None  # cascade maintain's default (MAINTENANCE_OPTIONS says which)
+        integer = key in INTEGER_MAINTENANCE_OPTIONS
+        kinds = int if integer else int | float
+        if isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value):
             if (low < value if open_low else low <= value) and value <= high:
                 return value
         bounds = f"greater than {low} and at most {high}" if open_low else f"from {low} to {high}"
         self.report.error(
             argument.span,
-            f"maintenance {key} must be a number {bounds}, got {_shown(value)}",
+            f"maintenance {key} must be {'an integer' if integer else 'a number'} {bounds}, "
+            f"got {_shown(value)}",
             meaning,
         )
         return None

@@ -208,6 +208,7 @@ def test_the_default_upkeep_is_the_decorators_and_cascade_maintains():
 
     from cascade.compiler.cli import maintain
     from cascade.compiler.resolve.parameters import DEFAULT_MAINTENANCE, MAINTENANCE_OPTIONS
+    from cascade.runtime.compaction import DEFAULT_MAX_FILE_ROWS
     from cascade.runtime.maintain import DEFAULT_ORPHAN_AGE, DEFAULT_RETENTION
 
     default = inspect.signature(cascade_ingestion).parameters["maintenance"].default
@@ -215,6 +216,7 @@ def test_the_default_upkeep_is_the_decorators_and_cascade_maintains():
     assert DEFAULT_MAINTENANCE.retention_days == DEFAULT_RETENTION / timedelta(days=1)
     assert DEFAULT_MAINTENANCE.orphan_age_hours == DEFAULT_ORPHAN_AGE / timedelta(hours=1)
     assert DEFAULT_MAINTENANCE.target_file_size_mb is None
+    assert DEFAULT_MAINTENANCE.max_file_rows is None  # compaction's DEFAULT_MAX_FILE_ROWS
     # `cascade maintain`'s flags: the same defaults, and the same lowest values.
     flags = {param.name: param for param in maintain.params}
     for option, (low, open_low, high, _) in MAINTENANCE_OPTIONS.items():
@@ -222,6 +224,10 @@ def test_the_default_upkeep_is_the_decorators_and_cascade_maintains():
         assert flag.default == getattr(DEFAULT_MAINTENANCE, option), option
         assert (flag.type.min, flag.type.min_open) == (low, open_low), option  # type: ignore[attr-defined]
         assert high > low
+    # The row cap: the same highest value, and the default both name is compaction's.
+    assert flags["max_file_rows"].type.max == MAINTENANCE_OPTIONS["max_file_rows"][2]  # type: ignore[attr-defined]
+    assert f"[default: {DEFAULT_MAX_FILE_ROWS}]" in str(flags["max_file_rows"].help)  # type: ignore[attr-defined]
+    assert MAINTENANCE_OPTIONS["max_file_rows"][3].endswith(f": {DEFAULT_MAX_FILE_ROWS}")
     # The highest values are times datetime can still count back from now.
     now = datetime.now(UTC)
     now - timedelta(days=MAINTENANCE_OPTIONS["retention_days"][2])

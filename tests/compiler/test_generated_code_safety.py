@@ -196,6 +196,7 @@ UPKEEP_BOUNDS = {
     "retention_days": (0, 36500),
     "orphan_age_hours": (1, 876000),
     "target_file_size_mb": (0, 1048576),
+    "max_file_rows": (1, 10**9),  # an integer; left out of the call when None
 }
 CRON_TOKENS = ["*", "0", "3", "30", "59", "60", "*/5", "1-5", "sun", "mon-fri", "jan", "@daily"]
 valid_crons = st.tuples(
@@ -230,6 +231,7 @@ maintenance_values = (
             "retention_days": numbers,
             "orphan_age_hours": numbers,
             "target_file_size_mb": numbers,
+            "max_file_rows": numbers,
         },
     )
     | st.dictionaries(st.text(max_size=4) | st.integers(), numbers, max_size=2)
@@ -256,6 +258,9 @@ def upkeep_arguments(asset_module: str) -> dict[str, object] | None:
 @example(maintenance='30 3 * * *"); import os  #')
 @example(maintenance={"cron": "0 4 * * sun\n", "retention_days": 0.5})
 @example(maintenance={"target_file_size_mb": 1e-300, "orphan_age_hours": True})
+@example(maintenance={"max_file_rows": 1000.0})
+@example(maintenance={"max_file_rows": None, "retention_days": 1})
+@example(maintenance={"max_file_rows": 10**9})
 def test_maintenance_round_trips_into_the_upkeep_job_or_is_refused(maintenance: object) -> None:
     from dagster._utils.schedules import is_valid_cron_string
 
@@ -287,18 +292,21 @@ def test_maintenance_round_trips_into_the_upkeep_job_or_is_refused(maintenance: 
     written = {"cron": maintenance} if isinstance(maintenance, str) else maintenance
     assert isinstance(written, dict)
     expected = {**UPKEEP_DEFAULTS, **written}
+    if expected.get("max_file_rows", 0) is None:
+        del expected["max_file_rows"]  # the default: the call the table had without it
     assert found == expected
     assert {k: type(v) for k, v in found.items()} == {k: type(v) for k, v in expected.items()}
     assert "jobs=[upkeep_notes]" in definitions and "upkeep_notes_schedule" in definitions
     # Accepted only within what the upkeep can run: a cron Dagster takes, numbers in range.
     assert is_valid_cron_string(expected["cron"])
     for option, (low, high) in UPKEEP_BOUNDS.items():
-        value = expected[option]
+        value = expected.get(option)
         assert (
             value is None
-            if option == "target_file_size_mb" and value is None
+            if option in ("target_file_size_mb", "max_file_rows") and value is None
             else (not isinstance(value, bool) and low <= value <= high)
         ), (option, value)
+    assert isinstance(expected.get("max_file_rows", 1), int)
 
 
 # -- the output does not depend on the machine ---------------------------------------------

@@ -145,6 +145,9 @@ def test_user_mistakes_end_with_a_message_and_an_exit_code(catalog: Catalog) -> 
         (["--retention-days", "-1"], 2, "Invalid value for '--retention-days'"),
         (["--orphan-age-hours", "0.5"], 2, "0.5 is not in the range x>=1"),
         (["--target-file-size-mb", "0"], 2, "Invalid value for '--target-file-size-mb'"),
+        (["--max-file-rows", "0"], 2, "0 is not in the range 1<=x<=1000000000"),
+        (["--max-file-rows", "1000000001"], 2, "Invalid value for '--max-file-rows'"),
+        (["--max-file-rows", "1.5"], 2, "'1.5' is not a valid integer"),
     ]:
         exit_code, output = maintain(*args)
         assert exit_code == code, output

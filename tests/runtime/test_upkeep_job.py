@@ -2,7 +2,7 @@
 process on a real fragmented table (tests/runtime/upkeep_tables.py): what it reports as an
 observation of the table's asset, that the rows stay as they were (pyiceberg and DuckDB), a
 table not created yet, a dry run, which failures Dagster's retry policy retries, and the
-schedule as Dagster evaluates it."""
+schedule as Dagster evaluates it; and `cascade maintain --max-file-rows` on the same table."""
 
 from __future__ import annotations
 
@@ -17,16 +17,25 @@ from types import ModuleType
 
 import dagster as dg
 import pytest
+from click.testing import CliRunner
 from dagster._utils.schedules import cron_string_iterator
 from pyiceberg.catalog import Catalog
 from pyiceberg.schema import Schema
 from pyiceberg.types import NestedField, StringType
 
 from cascade.compiler import compile_project, load_config
+from cascade.compiler.cli import main
 from cascade.runtime import IcebergResource
 from cascade.runtime.compaction import CompactionConflict
 from tests.helpers import failure_message
-from tests.runtime.upkeep_tables import build, duckdb_rows, files_under, pyiceberg_rows
+from tests.runtime.upkeep_tables import (
+    DAYS,
+    build,
+    data_files,
+    duckdb_rows,
+    files_under,
+    pyiceberg_rows,
+)
 
 PYPROJECT = """\
 [tool.cascade]
@@ -69,6 +78,7 @@ from shop_models.models import Orders, Refunds
         "retention_days": 0,
         "orphan_age_hours": 1,
         "target_file_size_mb": 64,
+        "max_file_rows": 100,
     },
 )
 def orders(partition_date: str):
@@ -160,12 +170,13 @@ def test_the_upkeep_job_compacts_expires_and_removes_orphans_and_the_rows_stay(
     assert figures["status"] == "maintained"
     assert figures["table_name"] == "raw.orders"
     assert (figures["retention_days"], figures["orphan_age_hours"]) == (0, 1)
-    assert figures["target_file_size"] == 64 * 1024 * 1024
+    assert (figures["target_file_size"], figures["max_file_rows"]) == (64 * 1024 * 1024, 100)
     # Six loads of three daily partitions: a small file per partition and load, or more.
     assert figures["data_files_before"] >= 18
     assert figures["partitions_compacted"] == 3
     assert figures["files_rewritten"] == figures["data_files_before"]
-    assert figures["files_written"] == figures["data_files_after"] == 3
+    # 240 rows a day, capped at 100 a file: two files of 120 rows a day.
+    assert figures["files_written"] == figures["data_files_after"] == DAYS * 2
     assert figures["bytes_written"] == figures["data_bytes_after"]
     assert figures["compaction_attempts"] == 1
     table = catalog.load_table("raw.orders")
@@ -178,6 +189,7 @@ def test_the_upkeep_job_compacts_expires_and_removes_orphans_and_the_rows_stay(
     assert newer >= figures["files_rewritten"]
     assert figures["orphan_files_not_deleted"] == 0
     assert "raw.orders:\n  compaction: rewrote " in figures["summary"]
+    assert all(100 <= file.record_count < 200 for file in data_files(table))
     assert pyiceberg_rows(table) == rows
     assert duckdb_rows(table) == duckdb
 
@@ -186,7 +198,7 @@ def test_the_upkeep_job_compacts_expires_and_removes_orphans_and_the_rows_stay(
     figures = observed(run(shop))
 
     assert figures["files_rewritten"] == 0
-    assert figures["data_files_before"] == figures["data_files_after"] == 3
+    assert figures["data_files_before"] == figures["data_files_after"] == DAYS * 2
     assert "compaction_snapshot_id" not in figures
     assert figures["orphan_files_removed"] == newer
     assert figures["orphan_files_newer"] == 0
@@ -205,7 +217,7 @@ def test_a_dry_run_reports_what_it_would_do_and_changes_nothing(
 
     assert figures["status"] == "dry_run"
     assert figures["files_rewritten"] == figures["data_files_before"] >= 18
-    assert figures["data_files_after"] == 3
+    assert figures["data_files_after"] == DAYS * 2
     assert figures["snapshots_expired"] == len(table.snapshots()) - 1
     assert "would rewrite" in figures["summary"]
     assert catalog.load_table("raw.orders").metadata_location == table.metadata_location
@@ -330,3 +342,25 @@ def test_each_schedule_runs_its_job_on_the_decorators_cron_and_starts_stopped(
         context = dg.build_schedule_context(scheduled_execution_time=first)
         [request] = schedule.evaluate_tick(context).run_requests or []
         dg.validate_run_config(defs.get_job_def(name), request.run_config)
+
+
+def test_cascade_maintain_max_file_rows_caps_the_rows_of_compacted_files(
+    catalog: Catalog, shop: ModuleType, tmp_path: Path
+) -> None:
+    """The flag, not the decorator's 100 (`cascade maintain` does not read `maintenance=`)."""
+    table = build(catalog)
+    rows = pyiceberg_rows(table)
+
+    result = CliRunner().invoke(
+        main,
+        ["maintain", "raw.orders", "--max-file-rows", "80", "--project", str(tmp_path / "shop")],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "compaction: rewrote " in result.output
+    table = catalog.load_table("raw.orders")
+    # 240 rows a day, capped at 80 a file: three files of 80 rows a day.
+    files = data_files(table)
+    assert len(files) == DAYS * 3
+    assert all(80 <= file.record_count < 160 for file in files)
+    assert pyiceberg_rows(table) == rows
