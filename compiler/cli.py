@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import atexit
 import gc
+import math
 import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -34,6 +36,7 @@ from cascade.compiler.driver.previous import (
     read_out_folder,
 )
 from cascade.compiler.driver.write import stale_diff, write_files
+from cascade.compiler.maintenance import INTEGER_MAINTENANCE_OPTIONS, MAINTENANCE_OPTIONS
 
 project_option = click.option(
     "--project",
@@ -450,13 +453,35 @@ def publish(branch: str, project_dir: Path) -> None:
     click.echo(f"cascade publish: main now at {branch!r} on {published} table(s)")
 
 
+class _FiniteFloatRange(click.FloatRange):
+    """click's FloatRange, refusing nan too (nan compares false with both bounds)."""
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        return number
+
+
+def maintenance_range(option: str) -> click.ParamType:
+    """The values `cascade maintain --<option>` takes: the range `cascade gen` checks the same
+    option of `maintenance=` against (MAINTENANCE_OPTIONS), so a value one refuses the other
+    refuses too, before any table is touched."""
+    low, low_open, high, _ = MAINTENANCE_OPTIONS[option]
+    if option in INTEGER_MAINTENANCE_OPTIONS:
+        return click.IntRange(min=int(low), max=int(high), min_open=low_open)
+    return _FiniteFloatRange(min=low, max=high, min_open=low_open)
+
+
 @main.command()
 @click.argument("table", required=False)
 @project_option
 @click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")
 @click.option(
     "--retention-days",
-    type=click.FloatRange(min=0),
+    type=maintenance_range("retention_days"),
     default=7,
     show_default=True,
     help="Expire snapshots older than this (branch heads, tags and what each branch was at "
@@ -464,21 +489,21 @@ def publish(branch: str, project_dir: Path) -> None:
 )
 @click.option(
     "--orphan-age-hours",
-    type=click.FloatRange(min=1),
+    type=maintenance_range("orphan_age_hours"),
     default=24,
     show_default=True,
     help="Delete unreferenced files only when older than this; longer than any load runs.",
 )
 @click.option(
     "--target-file-size-mb",
-    type=click.FloatRange(min=0, min_open=True),
+    type=maintenance_range("target_file_size_mb"),
     default=None,
     help="Size of compacted files, in MB of 2^20 bytes [default: the table's "
     "write.target-file-size-bytes, else 128].",
 )
 @click.option(
     "--max-file-rows",
-    type=click.IntRange(min=1, max=1_000_000_000),
+    type=maintenance_range("max_file_rows"),
     default=None,
     help="Cap on the rows of a compacted file, where the target size is not reached first: "
     "a file holds fewer than twice this [default: 1000000].",

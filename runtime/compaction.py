@@ -74,8 +74,9 @@ DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024
 # rows of a file are what a merge that updates one of them pays for. Files of the target size
 # alone hold more rows the better the columns compress (merge.py's rows: 128 MB is 18M rows),
 # and compacting a table into such files made its daily merge 7x slower at 10M rows
-# (tests/bench/upkeep.py). Capped at a million rows, a compacted table's daily merge costs the
-# same at 1M or 10M rows, and a full scan still opens a file per million rows.
+# (tests/bench/upkeep.py). With this cap, a compacted file holds from a million rows up to
+# (not including) two million, unless its partition holds fewer; a compacted table's daily merge
+# then costs the same at 1M or 10M rows, and a full scan opens a file per million rows or so.
 DEFAULT_MAX_FILE_ROWS = 1_000_000
 # A file smaller than this share of the target size, and with fewer than this share of the
 # row cap, is small (Iceberg's Java compaction: 75 % of the target size).
@@ -171,9 +172,10 @@ def compact_table(
     dry_run: bool = False,
 ) -> CompactionResult:
     """Rewrite the small files of each partition of main into files of about `target_size`
-    bytes, or of `max_file_rows` rows where that comes first (DEFAULT_MAX_FILE_ROWS says why),
-    sorted on `unique_key`, in one `replace` snapshot (module docstring). `table` is refreshed
-    when a concurrent merge makes the compaction start again."""
+    bytes, or of `max_file_rows` rows (to under twice that) where that comes first
+    (DEFAULT_MAX_FILE_ROWS says why), sorted on `unique_key`, in one `replace` snapshot (module
+    docstring). `table` is refreshed when a concurrent merge makes the compaction start again.
+    Raises ValueError for a `max_file_rows` below 1."""
     if max_file_rows < 1:
         raise ValueError(f"max_file_rows must be at least 1, got {max_file_rows}")
     target = _Target(target_file_size(table, target_size), max_file_rows)

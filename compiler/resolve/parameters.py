@@ -20,6 +20,7 @@ from cascade.compiler.ir import (
     PartitionField,
     StructType,
 )
+from cascade.compiler.maintenance import INTEGER_MAINTENANCE_OPTIONS, MAINTENANCE_OPTIONS
 from cascade.compiler.resolve.cron import GRANULARITIES, cron_problem, partitions_ticked
 from cascade.compiler.resolve.naming import dlt_name
 from cascade.compiler.resolve.report import Reporter
@@ -71,30 +72,6 @@ CRON_EXAMPLES = {
 # tick on (runtime/decorator.py's default), with `cascade maintain`'s defaults
 # (runtime/maintain.py; a test keeps them equal).
 DEFAULT_MAINTENANCE = Maintenance("30 3 * * *", 7, 24, None)
-# The options of a `maintenance={...}` dict: (lowest, whether the lowest is excluded, highest,
-# what it means). The highest keep times within what Python's datetime can subtract from now.
-MAINTENANCE_OPTIONS: dict[str, tuple[float, bool, float, str]] = {
-    "retention_days": (
-        0, False, 36500, "snapshots older than this many days are expired; 7 by default"
-    ),
-    "orphan_age_hours": (
-        1, False, 876000,
-        "the safety window: unreferenced files older than this many hours are deleted, so it "
-        "must be longer than any load runs; 24 by default",
-    ),
-    "target_file_size_mb": (
-        0, True, 1048576,
-        "the size of compacted files, in MB of 2^20 bytes; None (the default): the table's "
-        "write.target-file-size-bytes, else 128",
-    ),
-    "max_file_rows": (
-        1, False, 1_000_000_000,
-        "the cap on the rows of a compacted file, where the target size is not reached "
-        "first: a file holds fewer than twice this; None (the default): 1000000",
-    ),
-}  # fmt: skip
-# The options of MAINTENANCE_OPTIONS that take an integer only.
-INTEGER_MAINTENANCE_OPTIONS = ("max_file_rows",)
 MAINTENANCE_KEYS = ("cron", *MAINTENANCE_OPTIONS)
 MAINTENANCE_EXAMPLE = (
     'e.g. maintenance="30 3 * * 0" (Sundays at 03:30 UTC), maintenance={"cron": "30 3 * * *", '

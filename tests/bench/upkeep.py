@@ -4,7 +4,8 @@
     .venv/bin/python tests/bench/upkeep.py --quick    # a tenth of the sizes, a smoke run
     # --days N (daily merges, default 200)  --daily-rows N (new keys a day, default 20,000)
     # --target-mb N (compaction's target file size; default: the table's, else 128 MB)
-    # --max-file-rows N (compaction's row cap of a file; default the runtime's, 1,000,000)
+    # --max-file-rows N (compaction's row cap of a file; default the runtime's, 1,000,000, a
+    # tenth of it with --quick)
     # --repeat N (runs of each timed merge or scan, median shown; default 3)  --keep
 
 One run, one SqlCatalog (SQLite + a local warehouse in a temporary folder), merge.py's rows
@@ -249,12 +250,17 @@ def daily_merges(bench: Bench) -> None:
         print(f"  {step}")
     first = statistics.median(seconds[:10])
     last = statistics.median(seconds[-10:])
+    print(
+        f"  the daily merge as the table grew (no upkeep): median {first:.2f} s over days "
+        f"1-10, {last:.2f} s over days {days - 9}-{days}"
+    )
     rows = [
-        ("merge, median of days 1-10 / last 10", f"{first:.2f} s", f"{last:.2f} s"),
         (f"merge of day {days + 1}", f"{merge_before:.2f} s", f"{merge_after:.2f} s"),
         ("data files", f"{before.data_files:,}", f"{after.data_files:,}"),
         ("data bytes", mb(before.data_bytes), mb(after.data_bytes)),
         ("manifests", f"{before.manifests:,}", f"{after.manifests:,}"),
+        # Before upkeep: one per merge. Upkeep also expires the timed runs of the next day,
+        # which were set back, and adds the compaction's own.
         ("snapshots", f"{before.snapshots:,}", f"{after.snapshots:,}"),
         ("metadata.json", mb(before.metadata_bytes), mb(after.metadata_bytes)),
         (
@@ -347,14 +353,14 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=200)
     parser.add_argument("--daily-rows", type=int, default=None, help="new keys a day")
     parser.add_argument("--target-mb", type=int, default=None, help="compaction's target size")
-    parser.add_argument(
-        "--max-file-rows", type=int, default=DEFAULT_MAX_FILE_ROWS, help="compaction's row cap"
-    )
+    parser.add_argument("--max-file-rows", type=int, default=None, help="compaction's row cap")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     if args.daily_rows is None:
         args.daily_rows = 2_000 if args.quick else 20_000
+    if args.max_file_rows is None:  # a tenth of the sizes, a tenth of the cap
+        args.max_file_rows = DEFAULT_MAX_FILE_ROWS // (10 if args.quick else 1)
     workdir = Path(tempfile.mkdtemp(prefix="cascade-bench-upkeep-"))
     started = time.perf_counter()
     print(merge.machine())

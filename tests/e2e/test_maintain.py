@@ -143,7 +143,14 @@ def test_user_mistakes_end_with_a_message_and_an_exit_code(catalog: Catalog) -> 
             "raw.github_events, raw.github_repo_stats, raw.glucose_entries)",
         ),  # fmt: skip
         (["--retention-days", "-1"], 2, "Invalid value for '--retention-days'"),
-        (["--orphan-age-hours", "0.5"], 2, "0.5 is not in the range x>=1"),
+        (["--orphan-age-hours", "0.5"], 2, "0.5 is not in the range 1<=x<=876000"),
+        # The highest values are cascade gen's for maintenance= (a datetime can count back).
+        (["--retention-days", "36501"], 2, "36501.0 is not in the range 0<=x<=36500"),
+        (["--orphan-age-hours", "1e9"], 2, "is not in the range 1<=x<=876000"),
+        (["--target-file-size-mb", "1e9"], 2, "is not in the range 0<x<=1048576"),
+        (["--retention-days", "inf"], 2, "inf is not in the range 0<=x<=36500"),
+        (["--retention-days", "nan"], 2, "Invalid value for '--retention-days': 'nan' is not"),
+        (["--target-file-size-mb", "nan"], 2, "'nan' is not a number"),
         (["--target-file-size-mb", "0"], 2, "Invalid value for '--target-file-size-mb'"),
         (["--max-file-rows", "0"], 2, "0 is not in the range 1<=x<=1000000000"),
         (["--max-file-rows", "1000000001"], 2, "Invalid value for '--max-file-rows'"),
