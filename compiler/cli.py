@@ -506,7 +506,7 @@ def maintenance_range(option: str) -> click.ParamType:
     type=maintenance_range("max_file_rows"),
     default=None,
     help="Cap on the rows of a compacted file, where the target size is not reached first: "
-    "a file holds fewer than twice this [default: 1000000].",
+    "a file holds fewer than twice this [default: 500000].",
 )
 def maintain(
     table: str | None,

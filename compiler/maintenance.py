@@ -23,7 +23,7 @@ MAINTENANCE_OPTIONS: dict[str, tuple[float, bool, float, str]] = {
     "max_file_rows": (
         1, False, 1_000_000_000,
         "the cap on the rows of a compacted file, where the target size is not reached "
-        "first: a file holds fewer than twice this; None (the default): 1000000",
+        "first: a file holds fewer than twice this; None (the default): 500000",
     ),
 }  # fmt: skip
 # The options of MAINTENANCE_OPTIONS that take an integer only.

@@ -72,7 +72,7 @@ def run_upkeep(
     """Maintain `table` (module docstring): compact main's small files into files of
     `target_file_size_mb` (None: the table's `write.target-file-size-bytes`, else 128 MB), or
     of `max_file_rows` rows where that comes first (None: compaction.py's
-    DEFAULT_MAX_FILE_ROWS, a million), expire the snapshots older than `retention_days`,
+    DEFAULT_MAX_FILE_ROWS, 500,000), expire the snapshots older than `retention_days`,
     delete the unreferenced files older than `orphan_age_hours`; with `config.dry_run`, only
     report what would be done. Yields one observation of `asset_key` with every figure
     (README, "Upkeep jobs in Dagster"), then raises if a step did not complete."""

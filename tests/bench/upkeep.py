@@ -1,10 +1,10 @@
 """Upkeep benchmark: a table after a year of daily merges, before and after compaction + expiry.
 
-    .venv/bin/python tests/bench/upkeep.py            # 200 daily merges + 1M/10M tables, ~15 min
+    .venv/bin/python tests/bench/upkeep.py            # 200 daily merges + 1M/10M tables, ~1.5 min
     .venv/bin/python tests/bench/upkeep.py --quick    # a tenth of the sizes, a smoke run
     # --days N (daily merges, default 200)  --daily-rows N (new keys a day, default 20,000)
     # --target-mb N (compaction's target file size; default: the table's, else 128 MB)
-    # --max-file-rows N (compaction's row cap of a file; default the runtime's, 1,000,000, a
+    # --max-file-rows N (compaction's row cap of a file; default the runtime's, 500,000, a
     # tenth of it with --quick)
     # --repeat N (runs of each timed merge or scan, median shown; default 3)  --keep
 

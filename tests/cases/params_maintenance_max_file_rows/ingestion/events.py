@@ -18,7 +18,7 @@ def events(partition_date: str):
     unique_key="event_id",
     validation_schema=Events,
     group="app",
-    # None is the default (1000000 rows): the call is the one without the key.
+    # None is the default (500000 rows): the call is the one without the key.
     maintenance={"max_file_rows": None, "target_file_size_mb": 64},
 )
 def pings(partition_date: str):
