@@ -17,7 +17,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -37,6 +37,9 @@ from cascade.compiler.driver.previous import (
 )
 from cascade.compiler.driver.write import stale_diff, write_files
 from cascade.compiler.maintenance import INTEGER_MAINTENANCE_OPTIONS, MAINTENANCE_OPTIONS
+
+if TYPE_CHECKING:
+    from cascade.runtime.contract import TableContract
 
 project_option = click.option(
     "--project",
@@ -366,11 +369,7 @@ def show(table: str | None, project_dir: Path) -> None:
         for line in table_lines(catalog, contracts) or ["no tables: run cascade gen first"]:
             click.echo(line)
         return
-    if "" in table.split(".") or "." not in table:
-        named = [c.identifier for c in contracts if c.identifier.split(".")[-1] == table]
-        hint = f"; did you mean {named[0]}?" if named else ""
-        click.echo(f"cascade show: name a table as namespace.table, not {table!r}{hint}", err=True)
-        sys.exit(1)
+    namespaced_or_exit(contracts, table, "show")
     lines = detail_lines(catalog, table)
     if lines is None:
         click.echo(f"cascade show: {table} does not exist in the catalog", err=True)
@@ -519,8 +518,6 @@ def maintain(
 ) -> None:
     """Compact small data files, expire old snapshots and delete orphan files, for every table
     of the project or TABLE (exit 2 when a table's upkeep did not complete)."""
-    from datetime import timedelta
-
     from cascade.runtime.maintain import UpkeepOptions, maintain_tables, upkeep_lines
 
     config = load_or_exit(project_dir)
@@ -528,14 +525,8 @@ def maintain(
     if table is not None:
         contracts = [contract_or_exit(contracts, table, "maintain")]
     catalog = catalog_or_exit(config, "maintain")
-    options = UpkeepOptions(
-        retention=timedelta(days=retention_days),
-        orphan_age=timedelta(hours=orphan_age_hours),
-        target_file_size=None
-        if target_file_size_mb is None
-        else max(1, int(target_file_size_mb * 1024 * 1024)),
-        max_file_rows=max_file_rows,
-        dry_run=dry_run,
+    options = UpkeepOptions.of(
+        retention_days, orphan_age_hours, target_file_size_mb, max_file_rows, dry_run
     )
     reports = maintain_tables(catalog, contracts, options)
     for line in upkeep_lines(reports, options):
@@ -556,8 +547,9 @@ def maintain(
         click.echo(f"cascade maintain: {len(reports)} table(s) maintained")
 
 
-def contract_or_exit(contracts: list, table: str, command: str):  # -> TableContract
-    """The project's contract of `table` (namespace.table), or exit 1 naming the tables."""
+def namespaced_or_exit(contracts: list[TableContract], table: str, command: str) -> None:
+    """Exit 1 unless `table` is written namespace.table, suggesting the project's table of
+    that name."""
     if "" in table.split(".") or "." not in table:
         named = [c.identifier for c in contracts if c.identifier.split(".")[-1] == table]
         hint = f"; did you mean {named[0]}?" if named else ""
@@ -565,6 +557,11 @@ def contract_or_exit(contracts: list, table: str, command: str):  # -> TableCont
             f"cascade {command}: name a table as namespace.table, not {table!r}{hint}", err=True
         )
         sys.exit(1)
+
+
+def contract_or_exit(contracts: list[TableContract], table: str, command: str) -> TableContract:
+    """The project's contract of `table` (namespace.table), or exit 1 naming the tables."""
+    namespaced_or_exit(contracts, table, command)
     for contract in contracts:
         if contract.identifier == table:
             return contract

@@ -9,18 +9,16 @@ together:
 1. plan, on main's current snapshot: the data files grouped by partition (partition spec and
    partition value); in each group, the "small" files (smaller than `SMALL_FILE_FRACTION` of the
    target size, with fewer rows than that share of the row cap) are rewritten when there are
-   at least two of them. Files with delete files
-   (written by other tools; Cascade writes none) are left as they are. A group larger than
-   `GROUP_TARGETS` target sizes is cut into several rewrites (in the order of their keys), so
-   that memory holds at most that much at once;
+   at least two of them. Files with delete files (written by other tools; Cascade writes none)
+   are left as they are. A group larger than `GROUP_TARGETS` target sizes is cut into several
+   rewrites (in the order of their keys), so that memory holds at most that much at once;
 2. read each rewrite's files (`data_files.read_rows`: values exactly as stored, null lists of
    structs kept), sort the rows on the unique key, and write them as
    `max(1, bytes // target size, rows // row cap)` files of consecutive keys, each holding
    about a target size or a row cap (`DEFAULT_MAX_FILE_ROWS` says why rows count), so each new
-   file covers a narrow key
-   range and later merges prune well (`file_pruning`); the files are written under the
-   table's current partition spec (a file of an earlier spec is rewritten into the current
-   one, as a merge rewrites it too);
+   file covers a narrow key range and later merges prune well (`file_pruning`); the files are
+   written under the table's current partition spec (a file of an earlier spec is rewritten
+   into the current one, as a merge rewrites it too);
 3. commit ONE `replace` snapshot on main that removes the rewritten files and adds the new
    ones (`data_files.commit_files`). Rows and values are unchanged, so readers see the same
    table before and after.
@@ -137,10 +135,6 @@ class _Rewrite:
     tasks: tuple[FileScanTask, ...]
     outputs: int
 
-    @property
-    def bytes(self) -> int:
-        return sum(task.file.file_size_in_bytes for task in self.tasks)
-
 
 @dataclass(frozen=True)
 class _Target:
@@ -171,17 +165,18 @@ def compact_table(
     unique_key: Sequence[str],
     *,
     target_size: int | None = None,
-    max_file_rows: int = DEFAULT_MAX_FILE_ROWS,
+    max_file_rows: int | None = None,
     dry_run: bool = False,
 ) -> CompactionResult:
     """Rewrite the small files of each partition of main into files of about `target_size`
-    bytes, or of `max_file_rows` rows (to under twice that) where that comes first
-    (DEFAULT_MAX_FILE_ROWS says why), sorted on `unique_key`, in one `replace` snapshot (module
+    bytes, or of `max_file_rows` rows (to under twice that; None: DEFAULT_MAX_FILE_ROWS, which
+    says why) where that comes first, sorted on `unique_key`, in one `replace` snapshot (module
     docstring). `table` is refreshed when a concurrent merge makes the compaction start again.
     Raises ValueError for a `max_file_rows` below 1."""
-    if max_file_rows < 1:
-        raise ValueError(f"max_file_rows must be at least 1, got {max_file_rows}")
-    target = _Target(target_file_size(table, target_size), max_file_rows)
+    rows = DEFAULT_MAX_FILE_ROWS if max_file_rows is None else max_file_rows
+    if rows < 1:
+        raise ValueError(f"max_file_rows must be at least 1, got {rows}")
+    target = _Target(target_file_size(table, target_size), rows)
     columns = {field.name for field in table.schema().fields}
     missing = [name for name in unique_key if name not in columns]
     if not unique_key or missing:
@@ -299,12 +294,14 @@ def _plan(
             continue
         small.sort(key=lambda task: _lower_bound(task.file, first_key))
         run: list[FileScanTask] = []
+        run_bytes = 0
         for task in small:
-            run_bytes = sum(t.file.file_size_in_bytes for t in run)
-            if run and run_bytes + task.file.file_size_in_bytes > GROUP_TARGETS * target.bytes:
+            size = task.file.file_size_in_bytes
+            if run and run_bytes + size > GROUP_TARGETS * target.bytes:
                 rewrites.append(_rewrite_of(run, target))
-                run = []
+                run, run_bytes = [], 0
             run.append(task)
+            run_bytes += size
         if len(run) >= 2:  # a file left alone at the end of a cut stays as it is
             rewrites.append(_rewrite_of(run, target))
     return rewrites

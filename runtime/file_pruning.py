@@ -54,14 +54,6 @@ class _KeyColumn:
     values: np.ndarray | None  # in the batch's (sorted) order; None when bounds cannot help
 
 
-def candidate_files(
-    table: Table, snapshot_id: int, keys: pa.Table, unique_key: Sequence[str]
-) -> list[Candidate]:
-    """The files of the snapshot that may hold one of `keys` (sorted, first key column first)."""
-    tasks = planned_files(table, snapshot_id, keys, unique_key)
-    return [candidate for _, candidate in candidates_in(table, tasks, keys, unique_key)]
-
-
 def planned_files(
     table: Table, snapshot_id: int, keys: pa.Table, unique_key: Sequence[str]
 ) -> list[FileScanTask]:

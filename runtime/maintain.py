@@ -42,6 +42,27 @@ class UpkeepOptions:
     max_file_rows: int | None = None  # None: compaction.py's DEFAULT_MAX_FILE_ROWS
     dry_run: bool = False
 
+    @classmethod
+    def of(
+        cls,
+        retention_days: float,
+        orphan_age_hours: float,
+        target_file_size_mb: float | None,
+        max_file_rows: int | None,
+        dry_run: bool = False,
+    ) -> UpkeepOptions:
+        """The options from the figures `maintenance=` and `cascade maintain`'s flags give:
+        days, hours, MB of 2^20 bytes (at least one byte), rows."""
+        return cls(
+            retention=timedelta(days=retention_days),
+            orphan_age=timedelta(hours=orphan_age_hours),
+            target_file_size=None
+            if target_file_size_mb is None
+            else max(1, int(target_file_size_mb * 1024 * 1024)),
+            max_file_rows=max_file_rows,
+            dry_run=dry_run,
+        )
+
 
 @dataclass
 class TableUpkeep:
@@ -75,7 +96,7 @@ def maintain_table(
 ) -> TableUpkeep:
     """The three steps on one table. The retention and the safety window count back from the
     moment each step starts: the compaction's own snapshot is never older than the retention."""
-    from cascade.runtime.compaction import DEFAULT_MAX_FILE_ROWS, compact_table
+    from cascade.runtime.compaction import compact_table
     from cascade.runtime.upkeep import expire_snapshots, remove_orphan_files
 
     report = TableUpkeep(contract.identifier)
@@ -91,9 +112,7 @@ def maintain_table(
             table,
             contract.unique_key,
             target_size=options.target_file_size,
-            max_file_rows=DEFAULT_MAX_FILE_ROWS
-            if options.max_file_rows is None
-            else options.max_file_rows,
+            max_file_rows=options.max_file_rows,
             dry_run=dry_run,
         )
         step = "snapshot expiry"

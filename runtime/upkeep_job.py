@@ -37,26 +37,6 @@ class UpkeepFailed(Exception):
     succeed (the op's retry policy makes it)."""
 
 
-def upkeep_options(
-    retention_days: float,
-    orphan_age_hours: float,
-    target_file_size_mb: float | None,
-    max_file_rows: int | None = None,
-    dry_run: bool = False,
-) -> UpkeepOptions:
-    """The options of `cascade maintain --retention-days ... --orphan-age-hours ...
-    --target-file-size-mb ... --max-file-rows ...`, from the same figures."""
-    return UpkeepOptions(
-        retention=timedelta(days=retention_days),
-        orphan_age=timedelta(hours=orphan_age_hours),
-        target_file_size=None
-        if target_file_size_mb is None
-        else max(1, int(target_file_size_mb * 1024 * 1024)),
-        max_file_rows=max_file_rows,
-        dry_run=dry_run,
-    )
-
-
 def run_upkeep(
     context: dg.OpExecutionContext,
     *,
@@ -76,12 +56,8 @@ def run_upkeep(
     delete the unreferenced files older than `orphan_age_hours`; with `config.dry_run`, only
     report what would be done. Yields one observation of `asset_key` with every figure
     (README, "Upkeep jobs in Dagster"), then raises if a step did not complete."""
-    options = upkeep_options(
-        retention_days,
-        orphan_age_hours,
-        target_file_size_mb,
-        max_file_rows=max_file_rows,
-        dry_run=config.dry_run,
+    options = UpkeepOptions.of(
+        retention_days, orphan_age_hours, target_file_size_mb, max_file_rows, config.dry_run
     )
     started = time.monotonic()
     catalog = iceberg.load_catalog()  # CatalogConfigError: a Failure, not retried

@@ -232,7 +232,6 @@ def daily_merges(bench: Bench) -> None:
     print(f"  built in {time.perf_counter() - started:.0f} s")
 
     next_day = day_batch(bench, days, new_rows)
-    rows: list[tuple[str, str, str]] = []
     before = Shape.of(table)
     duckdb_before, pyiceberg_before, digest_before = bench.scan_seconds(table)
     merge_before = bench.merge_seconds(table, next_day)
