@@ -134,7 +134,7 @@ def prepare_chunked(
                     partitions.append(_partition(sequence, offsets).astype(np.int32))
             if validation is not None:
                 with validating:
-                    validation.add(rows)
+                    validation.add(rows, sequence)
             if validation is None or not validation.failed:  # else no batch to merge
                 with conforming:
                     writer.write(rows)

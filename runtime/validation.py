@@ -78,9 +78,12 @@ class ChunkedValidation:
     declared `element_wise=True`, nullability, and the ints beyond the model's narrower int
     dtype. Whole columns: `unique=True`, the groups of `Config.unique`, `unique_values_eq`,
     and a model's own vectorized checks (`@pa.check` without `element_wise`), whose function
-    may use the whole column. Uniqueness that the batch's unique key already guarantees (each
-    key is once in a deduplicated batch) is not checked again: `unique=True` on the only key
-    column, a `Config.unique` group holding every key column. A model with frame-wide checks
+    may use the whole column, and its order: the gathered rows are put back in the order the
+    run delivered them (`add`'s `delivered`), the order of the batch a load in memory
+    validates, so a check such as `s.diff() >= 0` decides the same either way. Uniqueness
+    that the batch's unique key already guarantees (each key is once in a deduplicated batch)
+    is not checked again: `unique=True` on the only key column, a `Config.unique` group
+    holding every key column. A model with frame-wide checks
     (`@pa.dataframe_check`), parsers or checks grouped by another column is validated on the
     whole batch, gathered from the chunks: its memory follows the batch's size.
     """
@@ -100,6 +103,7 @@ class ChunkedValidation:
             self.row_schema, self.whole_schema, self.whole_columns = _split(schema, unique_key)
         self._found: dict[tuple[str, str], Finding] = {}
         self._gathered: list[pa.Table] = []
+        self._delivered: list[np.ndarray] = []
 
     @property
     def failed(self) -> bool:
@@ -111,7 +115,9 @@ class ChunkedValidation:
         """Whether the model is validated on the whole batch (see the class docstring)."""
         return self.row_schema is None
 
-    def add(self, chunk: pa.Table) -> None:
+    def add(self, chunk: pa.Table, delivered: np.ndarray) -> None:
+        """Check a chunk; `delivered`: each of its rows' place in what the run delivered
+        (any increasing numbers), which the whole-column checks see the rows in."""
         if self.row_schema is not None:
             _merge(self._found, _run(self.model, chunk, self.row_schema))
         if self.whole_schema is not None:
@@ -122,11 +128,13 @@ class ChunkedValidation:
                 else chunk.select([n for n in names if n in chunk.column_names])
             )
             self._gathered.append(kept)
+            self._delivered.append(delivered)
 
     def finish(self) -> None:
         if self.whole_schema is not None and self._gathered:
-            gathered = pa.concat_tables(self._gathered)
-            self._gathered = []
+            order = np.argsort(np.concatenate(self._delivered), kind="stable")
+            gathered = pa.concat_tables(self._gathered).take(order)
+            self._gathered, self._delivered = [], []
             found = _run(self.model, gathered, self.whole_schema, narrow_ints=self.whole_batch)
             _merge(self._found, found)
         _raise_failures(self.model, self.table_name, list(self._found.values()))

@@ -68,6 +68,12 @@ class SmallTotal(Reading):
         return values.sum() < 1000
 
 
+class RisingValues(Reading):
+    @pa.check("value")
+    def rising(cls, values):  # depends on the rows' order: the order they were delivered in
+        return values.diff().fillna(0) >= 0
+
+
 class FrameWide(Reading):
     @pa.dataframe_check
     def sites_differ(cls, frame):
@@ -300,6 +306,25 @@ def test_a_whole_column_check_sees_every_chunk(catalog: Catalog) -> None:
 
     assert "value: total_below_1000 failed" in message
     assert not catalog.table_exists("raw.readings")
+
+
+@pytest.mark.parametrize("keys_fall", [False, True], ids=["keys-rise", "keys-fall"])
+def test_a_check_of_the_rows_order_sees_them_as_delivered(
+    catalog: Catalog, keys_fall: bool
+) -> None:
+    """Chunks come in key order; values rise in delivery order. Keys delivered falling put
+    the values in falling key order, which a check run in key order would refuse."""
+    numbers = range(30)
+    rows = [record(29 - i if keys_fall else i, i) for i in numbers]
+    falling = [record(29 - i if keys_fall else i, 29 - i) for i in numbers]
+    for chunk_rows in (WHOLE, 4):
+        asset = ingestion_asset({DAYS[0]: rows}, f"raw.rising{chunk_rows}", model=RisingValues)
+        assert load(asset, DAYS[:1], chunk_rows).success, chunk_rows
+        refused = ingestion_asset(
+            {DAYS[0]: falling}, f"raw.falling{chunk_rows}", model=RisingValues
+        )
+        message = failure_message(load(refused, DAYS[:1], chunk_rows))
+        assert "value: rising failed for 29 row(s)" in message, (chunk_rows, message)
 
 
 def test_a_frame_wide_check_is_run_on_the_whole_batch(catalog: Catalog) -> None:

@@ -3,6 +3,7 @@ the whole batch, with the same lines, for Pandera's pandas API and its polars AP
 
 from types import ModuleType
 
+import numpy as np
 import pandera.pandas
 import pandera.polars
 import pyarrow as pa
@@ -32,7 +33,8 @@ def chunked_lines(
 ) -> list[str]:
     validation = ChunkedValidation(model, "raw.t", unique_key)
     for start in range(0, batch.num_rows, rows):
-        validation.add(batch.slice(start, rows))
+        chunk = batch.slice(start, rows)
+        validation.add(chunk, np.arange(start, start + chunk.num_rows))
     try:
         validation.finish()
     except ValidationFailed as failure:
