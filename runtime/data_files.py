@@ -10,6 +10,7 @@ same rows in other files), validated against the commits that landed since it st
 it never drops a concurrent merge's rows or brings back rows a merge replaced.
 """
 
+import errno
 import itertools
 import logging
 import os
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
+from urllib.parse import unquote_plus
 
 import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
@@ -31,6 +33,7 @@ from pyiceberg.table.snapshots import IsolationLevel, Operation
 from pyiceberg.table.update.snapshot import ManageSnapshots
 from pyiceberg.utils.concurrent import ExecutorFactory
 
+from cascade.runtime.errors import BatchError
 from cascade.runtime.pyiceberg_compat import (
     CachedMetadataTransaction,
     disable_commit_retries,
@@ -78,8 +81,13 @@ class FileWriter:
                 TableProperties.WRITE_TARGET_FILE_SIZE_BYTES: str(self._target_file_size),
             }
             metadata = metadata.model_copy(update={"properties": properties})
-        with keeping_null_lists():
-            return write_data_files(metadata, rows, self._io, self._uuid, self._counter)
+        try:
+            with keeping_null_lists():
+                return write_data_files(metadata, rows, self._io, self._uuid, self._counter)
+        except OSError as error:
+            if error.errno != errno.ENAMETOOLONG:
+                raise  # a full disk, a network: another attempt may succeed
+            raise BatchError(_path_refused(self._io.began(), error)) from None
 
     def began(self) -> list[str]:
         return self._io.began()
@@ -90,8 +98,29 @@ class FileWriter:
                 self._table.io.delete(location)
             except FileNotFoundError:
                 pass  # the write failed before the file was created
+            except OSError as error:
+                if error.errno != errno.ENAMETOOLONG:  # a name too long was never created
+                    log.warning("Could not delete uncommitted data file %s", location)
             except Exception:  # best effort: an orphan file is harmless
                 log.warning("Could not delete uncommitted data file %s", location)
+
+
+def _path_refused(locations: list[str], error: OSError) -> str:
+    """Why a file name was too long: pyiceberg names a partition's folder `column=value` (the
+    value URL-quoted), so a long value of an identity-partitioned column makes a name the file
+    system refuses (255 bytes on most local file systems). No retry changes that."""
+    parts = [part for location in locations for part in location.split("/") if "=" in part]
+    if not parts:
+        return f"A data file's path is too long for the file system ({error}); nothing was written."
+    column, _, value = max(parts, key=len).partition("=")
+    value = unquote_plus(value)
+    shown = repr(value if len(value) <= 60 else value[:57] + "...")
+    return (
+        f"{column}: a partition value of {len(value)} characters makes a folder name the file "
+        f"system refuses ({os.strerror(errno.ENAMETOOLONG)}): {shown}; nothing was written. "
+        "Partition by a transform that bounds its length (truncate[N], bucket[N]), or shorten "
+        "the values."
+    )
 
 
 class RecordingIO(FileIO):

@@ -165,10 +165,11 @@ def _compaction(result: CompactionResult) -> str:
 
     if not result.files_rewritten:
         small = _size(int(SMALL_FILE_FRACTION * result.target_file_size))
-        rows = int(SMALL_FILE_FRACTION * result.max_file_rows)
+        rows = SMALL_FILE_FRACTION * result.max_file_rows  # 0.75 of a cap of 1 row
+        shown = f"{rows:,.0f}" if rows.is_integer() else f"{rows:,}"
         return (
             f"nothing to do ({result.files_before} data files, {_size(result.bytes_before)}; "
-            f"no partition has two under {small} and {rows:,} rows)"
+            f"no partition has two under {small} and {shown} rows)"
         )
     partitions = f"{result.partitions} partition{'s' if result.partitions != 1 else ''}"
     rewritten = (

@@ -184,6 +184,14 @@ class ModelReader:
         if not isinstance(name, str):
             self.report.error(facts.span, f"alias of {facts.attribute} must be a string")
             return None
+        if not name:
+            self.report.error(
+                facts.span,
+                f"alias of {facts.attribute} is empty: a column needs a name",
+                f"leave alias= out to name the column {facts.attribute!r}, or give the source's "
+                "key as dlt names it",
+            )
+            return None
         if name in METADATA_COLUMN_NAMES:
             self.report.error(
                 facts.span,

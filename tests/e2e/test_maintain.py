@@ -120,6 +120,7 @@ def test_maintain_compacts_then_expires_and_removes_orphans_and_the_rows_stay(
     assert code == 0, output
     lines = output.splitlines()
     assert lines[1].startswith("  compaction: nothing to do (2 data files, ")
+    assert lines[1].endswith("; no partition has two under 96.0 MB and 375,000 rows)")
     assert lines[2] == "  snapshots: 0 expired (older than 7 days), 1 kept"
     assert lines[3].startswith(f"  orphan files: {newer} removed (")
     assert lines[3].endswith(", older than 1 day), 0 newer kept")

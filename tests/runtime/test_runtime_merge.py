@@ -1,6 +1,7 @@
 """The table step and the merge on their own, against a real SqlCatalog in a temp folder."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -17,7 +18,7 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
-from cascade.runtime import BranchError, TableMismatchError, merge_batch
+from cascade.runtime import BatchError, BranchError, TableMismatchError, merge_batch
 from cascade.runtime.contract import TableContract
 from cascade.runtime.table import prepare_table
 
@@ -203,6 +204,37 @@ def test_a_snapshot_lists_only_manifests_with_live_files_or_its_own_deletes(
     for value, snapshot_id in enumerate(snapshots):
         rows = table.scan(snapshot_id=snapshot_id).to_arrow()
         assert rows.column("value").to_pylist() == [value]
+
+
+def test_a_partition_value_too_long_for_a_folder_name_is_refused_naming_it(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    """pyiceberg names an identity partition's folder `column=value`; past the file system's
+    255 bytes the write fails, which no retry changes: a refusal, nothing written."""
+    schema = Schema(
+        NestedField(1, "id", StringType(), required=True),
+        NestedField(2, "site", StringType(), required=False),
+    )
+    spec = PartitionSpec(
+        PartitionField(source_id=2, field_id=1000, transform=IdentityTransform(), name="site")
+    )
+    table = prepare_table(catalog, TableContract("raw.sites", schema, spec, ("id",))).table
+    rows = [{"id": "a", "site": "short"}]
+    merge_batch(table, pa.Table.from_pylist(rows, schema=schema.as_arrow()), ("id",))
+    before = catalog.load_table("raw.sites").metadata
+    files_before = sorted(p for p in tmp_path.rglob("*.parquet"))
+
+    long_rows = [{"id": "b", "site": "é" * 200}]
+    with pytest.raises(BatchError) as refusal:
+        merge_batch(table, pa.Table.from_pylist(long_rows, schema=schema.as_arrow()), ("id",))
+
+    assert str(refusal.value).startswith(
+        "site: a partition value of 200 characters makes a folder name the file system "
+        f"refuses (File name too long): {'é' * 57 + '...'!r}; nothing was written."
+    )
+    after = catalog.load_table("raw.sites").metadata
+    assert after.current_snapshot_id == before.current_snapshot_id
+    assert sorted(p for p in tmp_path.rglob("*.parquet")) == files_before
 
 
 def test_merge_creates_a_branch_in_the_same_commit(catalog: Catalog) -> None:
